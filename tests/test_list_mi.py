@@ -1,0 +1,149 @@
+"""`tlsmgm list --format mi` equals the tls_list reply spec §5.5/§10 predicts (written by hand)."""
+
+from __future__ import annotations
+
+import json
+
+from cfgtext import mp, write_cfg
+from click.testing import CliRunner
+
+from tlsmgm_cli.cli import cli
+
+# Config S of spec §3.7 (the OpenSIPS README multi-domain example)
+CONFIG_S = "".join([
+    mp("server_domain", "dom1"),
+    mp("match_ip_address", "[dom1]10.0.0.10:5061"),
+    mp("match_sip_domain", "[dom1]atlanta.com"),
+    mp("tls_method", "[dom1]TLSv1"),
+    mp("certificate", "[dom1]/certs/atlanta.com/cert.pem"),
+    mp("private_key", "[dom1]/certs/atlanta.com/privkey.pem"),
+    mp("ca_list", "[dom1]/certs/wellknownCAs"),
+    mp("server_domain", "dom2"),
+    mp("match_ip_address", "[dom2]10.0.0.10:5061"),
+    mp("match_sip_domain", "[dom2]biloxi.com"),
+    mp("tls_method", "[dom2]TLSv1"),
+    mp("certificate", "[dom2]/certs/biloxi.com/cert.pem"),
+    mp("private_key", "[dom2]/certs/biloxi.com/privkey.pem"),
+    mp("ca_list", "[dom2]/certs/wellknownCAs"),
+    mp("server_domain", "dom3"),
+    mp("match_ip_address", "[dom3]10.0.0.10:5061"),
+    mp("match_sip_domain", "[dom3]none"),
+    mp("tls_method", "[dom3]TLSv1"),
+    mp("certificate", "[dom3]/certs/generic/cert.pem"),
+    mp("private_key", "[dom3]/certs/generic/privkey.pem"),
+    mp("ca_list", "[dom3]/certs/wellknownCAs"),
+    mp("client_domain", "dom4"),
+    mp("match_ip_address", "[dom4]*"),
+    mp("match_sip_domain", "[dom4]atlanta.com"),
+    mp("tls_method", "[dom4]tlsv1"),
+    mp("verify_cert", "[dom4]1"),
+    mp("require_cert", "[dom4]1"),
+    mp("certificate", "[dom4]/certs/atlanta.com/cert.pem"),
+    mp("private_key", "[dom4]/certs/atlanta.com/privkey.pem"),
+    mp("ca_list", "[dom4]/certs/wellknownCAs"),
+    mp("client_domain", "dom5"),
+    mp("match_ip_address", "[dom5]*"),
+    mp("match_sip_domain", "[dom5]biloxi.com"),
+    mp("tls_method", "[dom5]TLSv1"),
+    mp("verify_cert", "[dom5]1"),
+    mp("require_cert", "[dom5]1"),
+    mp("certificate", "[dom5]/certs/biloxi.com/cert.pem"),
+    mp("private_key", "[dom5]/certs/biloxi.com/privkey.pem"),
+    mp("ca_list", "[dom5]/certs/wellknownCAs"),
+    mp("client_domain", "dom6"),
+    mp("match_ip_address", "[dom6]1.2.3.4:6677"),
+    mp("tls_method", "[dom6]TLSv1"),
+    mp("verify_cert", "[dom6]0"),
+    mp("certificate", "[dom6]/certs/gw/cert.pem"),
+    mp("private_key", "[dom6]/certs/gw/privkey.pem"),
+    mp("ca_list", "[dom6]/certs/wellknownCAs"),
+    mp("client_sip_domain_avp", "tls_sip_dom"),
+])
+
+
+def entry(name, typ, ips, sips, method, verify, req, cert, ca, key, crl_all=False):
+    return {"name": name, "type": typ, "IP ADDRESS FILTERS": ips, "SIP DOMAIN FILTERS": sips,
+            "METHOD": method, "VERIFY_CERT": verify, "REQ_CLI_CERT": req, "CRL_CHECKALL": crl_all,
+            "CERT_FILE": cert, "CRL_DIR": "", "CA_FILE": ca, "CA_DIR": "/etc/pki/CA/",
+            "PKEY_FILE": key, "CIPHER_LIST": "", "DH_PARAMS_FILE": "", "EC_CURVE": ""}
+
+
+EXPECTED_S = {"Domains": [
+    entry("dom6", "TLS_DOMAIN_CLI", ["1.2.3.4:6677"], ["*"], "TLSv1", False, False,
+          "/certs/gw/cert.pem", "/certs/wellknownCAs", "/certs/gw/privkey.pem"),
+    entry("dom5", "TLS_DOMAIN_CLI", ["*"], ["biloxi.com"], "TLSv1", True, True,
+          "/certs/biloxi.com/cert.pem", "/certs/wellknownCAs", "/certs/biloxi.com/privkey.pem"),
+    entry("dom4", "TLS_DOMAIN_CLI", ["*"], ["atlanta.com"], "TLSv1", True, True,
+          "/certs/atlanta.com/cert.pem", "/certs/wellknownCAs", "/certs/atlanta.com/privkey.pem"),
+    entry("dom3", "TLS_DOMAIN_SRV", ["10.0.0.10:5061"], ["none"], "TLSv1", True, True,
+          "/certs/generic/cert.pem", "/certs/wellknownCAs", "/certs/generic/privkey.pem"),
+    entry("dom2", "TLS_DOMAIN_SRV", ["10.0.0.10:5061"], ["biloxi.com"], "TLSv1", True, True,
+          "/certs/biloxi.com/cert.pem", "/certs/wellknownCAs", "/certs/biloxi.com/privkey.pem"),
+    entry("dom1", "TLS_DOMAIN_SRV", ["10.0.0.10:5061"], ["atlanta.com"], "TLSv1", True, True,
+          "/certs/atlanta.com/cert.pem", "/certs/wellknownCAs", "/certs/atlanta.com/privkey.pem"),
+]}
+
+CONFIG_RANGES = "".join([
+    mp("server_domain", "a"),
+    mp("match_ip_address", "[a]10.0.0.1:5061, [2001:db8::a]:5061"),
+    mp("match_ip_address", "[a][::1]:5062"),
+    mp("match_sip_domain", "[a]a.com, b.com"),
+    mp("match_sip_domain", "[a]c.com"),
+    mp("match_sip_domain", "[a]a.com"),
+    mp("tls_method", "[a]-TLSv1_3"),
+    mp("crl_check_all", "[a]1"),
+    mp("crl_dir", "[a]/etc/crl"),
+    mp("ciphers_list", "[a]HIGH:!aNULL"),
+    mp("dh_params", "[a]/etc/dh.pem"),
+    mp("ec_curve", "[a]prime256v1"),
+    mp("client_domain", "c"),
+    mp("client_domain", "c2"),
+    mp("tls_method", "[c2]TLSv1_2-"),
+    mp("require_cert", "[c2]2"),
+    mp("server_domain", "d"),
+    mp("tls_method", "[d]tlsv1_3 - tlsv1_2"),
+    mp("server_domain", "e"),
+    mp("tls_method", "[e]SSLv23-TLSv1_2"),
+])
+
+EXPECTED_RANGES = {"Domains": [
+    entry("c2", "TLS_DOMAIN_CLI", ["*"], ["*"], "TLSv1_2-TLSv1_3", True, True, "", "", ""),
+    entry("c", "TLS_DOMAIN_CLI", ["*"], ["*"], "SSLv23", True, False, "", "", ""),
+    entry("e", "TLS_DOMAIN_SRV", ["*"], ["*"], "SSLv23-TLSv1_2", True, True,
+          "/etc/opensips/tls/cert.pem", "", "/etc/opensips/tls/ckey.pem"),
+    entry("d", "TLS_DOMAIN_SRV", ["*"], ["*"], "TLSv1_3-TLSv1_2", True, True,
+          "/etc/opensips/tls/cert.pem", "", "/etc/opensips/tls/ckey.pem"),
+    {**entry("a", "TLS_DOMAIN_SRV",
+             ["0:0:0:0:0:0:0:1:5062", "2001:DB8:0:0:0:0:0:A:5061", "10.0.0.1:5061"],
+             ["a.com", "c.com", "b.com", "a.com"], "TLSv1-TLSv1_3", True, True,
+             "/etc/opensips/tls/cert.pem", "", "/etc/opensips/tls/ckey.pem", crl_all=True),
+     "CRL_DIR": "/etc/crl", "CIPHER_LIST": "HIGH:!aNULL", "DH_PARAMS_FILE": "/etc/dh.pem",
+     "EC_CURVE": "prime256v1"},
+]}
+
+
+def run_mi(path, *extra):
+    result = CliRunner().invoke(cli, ["list", "-c", str(path), "--format", "mi", *extra])
+    return result
+
+
+def test_config_s_matches_spec_tls_list(tmp_path):
+    result = run_mi(write_cfg(tmp_path, CONFIG_S))
+    assert result.exit_code == 0, result.output
+    reply = json.loads(result.stdout)
+    assert reply == EXPECTED_S
+    assert list(reply["Domains"][0]) == list(EXPECTED_S["Domains"][0])  # key order
+
+
+def test_ranges_defaults_repeats_ipv6(tmp_path):
+    result = run_mi(write_cfg(tmp_path, CONFIG_RANGES))
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout) == EXPECTED_RANGES
+
+
+def test_side_and_domain_filters(tmp_path):
+    path = write_cfg(tmp_path, CONFIG_S)
+    reply = json.loads(run_mi(path, "--side", "client").stdout)
+    assert [d["name"] for d in reply["Domains"]] == ["dom6", "dom5", "dom4"]
+    reply = json.loads(run_mi(path, "--domain", "dom2").stdout)
+    assert [d["name"] for d in reply["Domains"]] == ["dom2"]

@@ -1,0 +1,131 @@
+"""IP addresses the way OpenSIPS writes and parses them (spec §2.1, §3.2, §6).
+
+* ``ip_addr2a`` — OpenSIPS's canonical text: dotted IPv4; IPv6 as 8 uppercase hex groups,
+  leading zeros dropped, no ``::`` compression, no brackets.
+* ``parse_match_ip_address`` — a ``match_ip_address`` value into canonical filters.
+* ``split_csv`` — OpenSIPS's non-RFC CSV split used by both match parameters.
+* ``parse_hostport`` — a user-given ``IP:PORT`` (CLI ``--socket``/``--dest``).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+
+from tlsmgm_cli.core.errors import TlsmgmError
+
+_TRIM = " \t\r\n"  # trim.h
+_IPV4 = re.compile(r"(0|[1-9][0-9]{0,2})\.(0|[1-9][0-9]{0,2})\.(0|[1-9][0-9]{0,2})\.(0|[1-9][0-9]{0,2})\Z")
+_IPV6_CHARS = re.compile(r"[0-9A-Fa-f:]+\Z")
+
+
+class AddressError(ValueError):
+    """A match_ip_address item OpenSIPS rejects; ``str()`` is OpenSIPS's wording."""
+
+
+def split_csv(value: str) -> list[str]:
+    """lib/csv.c non-RFC mode: trim the whole string, split on ',', trim each field;
+    empty fields are kept (callers decide whether they are errors)."""
+    value = value.strip(_TRIM)
+    return [f.strip(_TRIM) for f in value.split(",")]
+
+
+def parse_ipv4(text: str) -> bytes | None:
+    m = _IPV4.match(text)
+    if not m:
+        return None
+    parts = [int(g) for g in m.groups()]
+    if any(p > 255 for p in parts):
+        return None
+    return bytes(parts)
+
+
+def parse_ipv6(text: str) -> bytes | None:
+    if text.startswith("[") and text.endswith("]"):
+        text = text[1:-1]
+    if not text or not _IPV6_CHARS.match(text):  # no dotted tails, no zone ids
+        return None
+    try:
+        return ipaddress.IPv6Address(text).packed
+    except ValueError:
+        return None
+
+
+def parse_ip(text: str) -> bytes | None:
+    """IPv4 (strict dotted quad, no leading zeros) or IPv6 (optionally bracketed)."""
+    return parse_ipv4(text) or parse_ipv6(text)
+
+
+def ip_addr2a(packed: bytes) -> str:
+    """OpenSIPS's ip_addr2a() text for a 4- or 16-byte address."""
+    if len(packed) == 16:
+        return ":".join(f"{(packed[i] << 8) | packed[i + 1]:X}" for i in range(0, 16, 2))
+    return ".".join(str(b) for b in packed[:4])
+
+
+def canonical_ip(text: str) -> str | None:
+    """Canonical OpenSIPS text of an IP literal, or None if it is not one."""
+    packed = parse_ip(text)
+    return ip_addr2a(packed) if packed is not None else None
+
+
+def _str2int(text: str) -> int | None:
+    """ut.h str2int: ASCII digits only (empty -> 0), 32-bit unsigned wrap-around."""
+    if any(c not in "0123456789" for c in text):
+        return None
+    return int(text or "0") % (1 << 32)
+
+
+def parse_address_item(item: str) -> str:
+    """One ``IP:port`` item -> canonical ``"<ip>:<port>"``; raises AddressError."""
+    colon = item.rfind(":")
+    if colon < 0:
+        raise AddressError("TLS domain address has to be in [IP:port] format")
+    ip_text, port_text = item[:colon], item[colon + 1:]
+    packed = parse_ip(ip_text)
+    if packed is None:
+        raise AddressError(f"[{ip_text}] is not an ip")
+    port = _str2int(port_text)
+    if port is None:
+        raise AddressError(f"[{port_text}] is not a port")
+    return f"{ip_addr2a(packed)}:{port}"
+
+
+def parse_match_ip_address(value: str) -> list[str]:
+    """A match_ip_address value (after the ``[dom]`` prefix) -> canonical filters in CSV
+    order. A value whose first character is ``*`` is the single filter ``*``."""
+    if value.startswith("*"):
+        return ["*"]
+    return [parse_address_item(item) for item in split_csv(value)]
+
+
+def parse_hostport(text: str, *, what: str = "address") -> tuple[str, int]:
+    """User input ``IP:PORT`` / ``[IPv6]:PORT`` (an optional ``tls:`` prefix is allowed)
+    -> (canonical ip, port). Raises TlsmgmError with a helpful message."""
+    raw = text.strip()
+    for proto in ("tls:", "wss:", "tcp:", "udp:"):
+        if raw.lower().startswith(proto):
+            raw = raw[len(proto):]
+            break
+    if raw.startswith("["):
+        end = raw.find("]")
+        if end < 0 or not raw[end + 1:].startswith(":"):
+            raise TlsmgmError(f"{what} {text!r} is not IP:PORT (expected e.g. [2001:db8::1]:5061)")
+        host, port_text = raw[:end + 1], raw[end + 2:]
+        packed = parse_ipv6(host)
+    else:
+        if raw.count(":") > 1:
+            raise TlsmgmError(
+                f"{what} {text!r}: write IPv6 addresses in brackets with a port, "
+                f"e.g. [2001:db8::1]:5061")
+        if ":" not in raw:
+            raise TlsmgmError(f"{what} {text!r} has no port (expected IP:PORT, e.g. 10.0.0.10:5061)")
+        host, port_text = raw.rsplit(":", 1)
+        packed = parse_ipv4(host)
+    if packed is None:
+        raise TlsmgmError(
+            f"{what} {text!r}: {host!r} is not an IP address (OpenSIPS selects domains by the "
+            "socket's resolved IP; give the IP, not a host name)")
+    if not port_text.isdigit() or not 0 < int(port_text) < 65536:
+        raise TlsmgmError(f"{what} {text!r}: port {port_text!r} is not a number from 1 to 65535")
+    return ip_addr2a(packed), int(port_text)

@@ -1,0 +1,72 @@
+"""Atomic file writes: a reader sees either the old file or the complete new one.
+
+The data goes to a temporary file in the target's own directory (so that ``os.replace``
+never crosses a file system), is flushed and fsync'ed, gets its final mode, and then
+replaces the target in one step; the directory is fsync'ed afterwards so that the rename
+survives a crash. Private keys are written with mode 0600 from the start (the temporary
+file is created 0600 and never widened).
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+from tlsmgm_cli.core.errors import TlsmgmError
+
+PUBLIC_MODE = 0o644
+SECRET_MODE = 0o600
+
+
+def atomic_write(path: str | os.PathLike[str], data: bytes, *, mode: int = PUBLIC_MODE,
+                 force: bool = False) -> Path:
+    """Write ``data`` to ``path`` atomically with permission bits ``mode``.
+
+    Raises ``TlsmgmError`` (exit code 2) when ``path`` exists and ``force`` is false, or
+    when the directory cannot be written. Returns the path written.
+    """
+    target = Path(path)
+    if not force and (target.exists() or target.is_symlink()):
+        raise TlsmgmError(f"{target} already exists (use --force to overwrite it)")
+    directory = target.parent
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=directory)
+    except OSError as err:
+        raise TlsmgmError(f"cannot write into {directory}: {err.strerror or err}") from err
+    try:
+        with os.fdopen(fd, "wb") as tmp:
+            tmp.write(data)
+            tmp.flush()
+            os.fchmod(tmp.fileno(), mode)
+            os.fsync(tmp.fileno())
+        os.replace(tmp_name, target)
+    except OSError as err:
+        _unlink_quietly(tmp_name)
+        raise TlsmgmError(f"cannot write {target}: {err.strerror or err}") from err
+    except BaseException:
+        _unlink_quietly(tmp_name)
+        raise
+    _fsync_dir(directory)
+    return target
+
+
+def _unlink_quietly(name: str) -> None:
+    try:
+        os.unlink(name)
+    except OSError:
+        pass
+
+
+def _fsync_dir(directory: Path) -> None:
+    try:
+        dfd = os.open(directory, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    except OSError:
+        return
+    try:
+        os.fsync(dfd)
+    except OSError:  # some file systems refuse fsync on directories
+        pass
+    finally:
+        os.close(dfd)

@@ -1,0 +1,540 @@
+"""Test PKI generation: CAs, leaf certificates, CRLs and hashed directories.
+
+Pure functions on ``cryptography`` objects; nothing is printed. Files are written only by
+``Issued.write``, ``write_hashed_crl_dir`` and ``rehash_dir``, always atomically.
+
+Unlike opensips-cli's ``tls rootCA``/``userCERT`` (issues #141/#142), a CA made here is
+marked CA (basicConstraints CA:TRUE, critical; keyUsage keyCertSign+cRLSign), a leaf carries
+its own public key, and every leaf has a subjectAltName.
+
+Hashed directories: OpenSSL finds CA certificates in a ``ca_dir`` as ``<hash>.N`` and CRLs
+as ``<hash>.rN``. tls_mgm's ``crl_dir`` loader is different: it reads only *regular files*
+(``d_type``) that parse as PEM CRLs and skips symlinks (spec §5, the ``crl_dir`` check).
+``write_hashed_crl_dir`` therefore writes regular ``<hash>.rN`` files, usable both by
+tls_mgm and by OpenSSL's hash lookup, while ``rehash_dir`` makes ``c_rehash``-style
+symlinks for a ``ca_dir``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import ipaddress
+import os
+import re
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal, TypeVar
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
+from cryptography.hazmat.primitives.asymmetric.types import (
+    CertificateIssuerPrivateKeyTypes,
+    CertificatePublicKeyTypes,
+)
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from tlsmgm_cli.core.atomicio import PUBLIC_MODE, SECRET_MODE, atomic_write
+from tlsmgm_cli.core.errors import TlsmgmError
+from tlsmgm_cli.core.x509hash import encode_tlv, name_hash, read_tlv
+
+KeyKind = Literal["ec", "rsa", "ed25519"]
+_Loaded = TypeVar("_Loaded")
+
+CURVES: dict[str, type[ec.EllipticCurve]] = {
+    "P-256": ec.SECP256R1, "prime256v1": ec.SECP256R1, "secp256r1": ec.SECP256R1,
+    "P-384": ec.SECP384R1, "secp384r1": ec.SECP384R1,
+    "P-521": ec.SECP521R1, "secp521r1": ec.SECP521R1,
+}
+DEFAULT_CURVE = "P-256"
+HASHES: dict[str, type[hashes.HashAlgorithm]] = {
+    "sha1": hashes.SHA1, "sha256": hashes.SHA256, "sha384": hashes.SHA384, "sha512": hashes.SHA512,
+}
+#: How far back ``not_before`` is set by default, to tolerate clock skew between hosts.
+BACKDATE = dt.timedelta(minutes=5)
+
+# AlgorithmIdentifier DER of ecdsa-with-SHA1 and sha1WithRSAEncryption (with NULL parameters).
+_SHA1_ALGORITHM_ID_EC = bytes.fromhex("300906072a8648ce3d0401")
+_SHA1_ALGORITHM_ID_RSA = bytes.fromhex("300d06092a864886f70d0101050500")
+_HASHED_NAME = re.compile(r"^[0-9a-f]{8}\.(r?)\d+$")
+_REHASH_SUFFIXES = (".pem", ".crt", ".cer", ".crl")
+
+
+@dataclass
+class Issued:
+    """A certificate with its private key, and the ``Issued`` that signed it (None: self-signed)."""
+
+    cert: x509.Certificate
+    key: CertificateIssuerPrivateKeyTypes
+    issuer: Issued | None = None
+
+    def cert_pem(self) -> bytes:
+        return self.cert.public_bytes(serialization.Encoding.PEM)
+
+    def chain_pem(self) -> bytes:
+        """This certificate followed by its issuers, without the self-signed root."""
+        pems = [self.cert_pem()]
+        parent = self.issuer
+        while parent is not None and parent.issuer is not None:
+            pems.append(parent.cert_pem())
+            parent = parent.issuer
+        return b"".join(pems)
+
+    def key_pem(self, password: bytes | str | None = None) -> bytes:
+        """The private key as PKCS#8 PEM, encrypted when ``password`` is given."""
+        if password:
+            secret = password.encode() if isinstance(password, str) else password
+            encryption: serialization.KeySerializationEncryption = (
+                serialization.BestAvailableEncryption(secret))
+        else:
+            encryption = serialization.NoEncryption()
+        return self.key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                      encryption)
+
+    def write(self, directory: str | os.PathLike[str], name: str, force: bool = False, *,
+              password: bytes | str | None = None, chain: bool = False) -> tuple[Path, Path]:
+        """Write ``NAME.crt`` (the chain when ``chain``) and ``NAME.key`` (mode 0600).
+
+        Nothing is written when either file exists and ``force`` is false.
+        """
+        cert_path = Path(directory) / f"{name}.crt"
+        key_path = Path(directory) / f"{name}.key"
+        if not force:
+            for path in (cert_path, key_path):
+                if path.exists() or path.is_symlink():
+                    raise TlsmgmError(f"{path} already exists (use --force to overwrite it)")
+        atomic_write(key_path, self.key_pem(password), mode=SECRET_MODE, force=True)
+        atomic_write(cert_path, self.chain_pem() if chain else self.cert_pem(),
+                     mode=PUBLIC_MODE, force=True)
+        return cert_path, key_path
+
+
+def new_key(kind: KeyKind = "ec", *, bits: int = 2048, curve: str = DEFAULT_CURVE,
+            ) -> CertificateIssuerPrivateKeyTypes:
+    """A fresh private key: EC on ``curve``, RSA of ``bits``, or Ed25519."""
+    if kind == "ec":
+        try:
+            return ec.generate_private_key(CURVES[curve]())
+        except KeyError:
+            raise TlsmgmError(f"unknown EC curve {curve!r} (use one of P-256, P-384, P-521)") from None
+    if kind == "rsa":
+        if bits < 512:
+            raise TlsmgmError(f"RSA key size {bits} is too small (at least 512 bits)")
+        return rsa.generate_private_key(public_exponent=65537, key_size=bits)
+    if kind == "ed25519":
+        return ed25519.Ed25519PrivateKey.generate()
+    raise TlsmgmError(f"unknown key type {kind!r} (use ec, rsa or ed25519)")
+
+
+def parse_san(text: str) -> x509.GeneralName:
+    """One subjectAltName from ``DNS:a.com``, ``IP:10.0.0.1``, ``IP:::1``, ``URI:sip:a@b``,
+    ``email:x@y`` or a bare host name / IP address."""
+    prefix, sep, value = text.partition(":")
+    kind = prefix.strip().lower() if sep else ""
+    if kind in ("dns", "ip", "uri", "email"):
+        value = value.strip()
+    else:
+        kind, value = "", text.strip()
+    if not value:
+        raise TlsmgmError(f"empty subjectAltName {text!r}")
+    if kind in ("ip", ""):
+        try:
+            return x509.IPAddress(ipaddress.ip_address(value))
+        except ValueError:
+            if kind == "ip":
+                raise TlsmgmError(f"subjectAltName {text!r}: {value!r} is not an IP address") from None
+    if kind == "uri":
+        return x509.UniformResourceIdentifier(value)
+    if kind == "email":
+        return x509.RFC822Name(value)
+    if ":" in value:
+        raise TlsmgmError(f"subjectAltName {text!r}: unknown type (use DNS:, IP:, URI: or email:)")
+    return x509.DNSName(_dns_name(value, text))
+
+
+def _dns_name(value: str, text: str) -> str:
+    if any(c.isspace() for c in value):
+        raise TlsmgmError(f"subjectAltName {text!r}: a DNS name cannot contain spaces")
+    if value.isascii():
+        return value
+    try:
+        return value.encode("idna").decode("ascii")
+    except UnicodeError:
+        raise TlsmgmError(f"subjectAltName {text!r} is not a valid DNS name") from None
+
+
+def _validity(days: int, not_before: dt.datetime | None,
+              not_after: dt.datetime | None) -> tuple[dt.datetime, dt.datetime]:
+    start = not_before or (dt.datetime.now(dt.timezone.utc) - BACKDATE)
+    end = not_after or (start + BACKDATE + dt.timedelta(days=days))
+    if end <= start:
+        raise TlsmgmError(f"notAfter {end:%Y-%m-%d %H:%M:%S} is not after notBefore {start:%Y-%m-%d %H:%M:%S}")
+    return start, end
+
+
+def _hash_algorithm(signing_key: CertificateIssuerPrivateKeyTypes,
+                    choice: hashes.HashAlgorithm | str | None) -> hashes.HashAlgorithm | None:
+    """The digest to sign with: none for Ed25519/Ed448 keys (they hash internally)."""
+    if not isinstance(signing_key, (rsa.RSAPrivateKey, ec.EllipticCurvePrivateKey)):
+        return None
+    if choice is None:
+        return hashes.SHA256()
+    if isinstance(choice, str):
+        try:
+            return HASHES[choice.lower().replace("-", "")]()
+        except KeyError:
+            raise TlsmgmError(f"unknown hash {choice!r} (use one of {', '.join(HASHES)})") from None
+    return choice
+
+
+def _sign(builder: x509.CertificateBuilder, signer_key: CertificateIssuerPrivateKeyTypes,
+          choice: hashes.HashAlgorithm | str | None) -> x509.Certificate:
+    algorithm = _hash_algorithm(signer_key, choice)
+    if isinstance(algorithm, hashes.SHA1):
+        return _resign_sha1(builder.sign(signer_key, hashes.SHA256()), signer_key)
+    return builder.sign(signer_key, algorithm)
+
+
+def _resign_sha1(cert: x509.Certificate, signer_key: CertificateIssuerPrivateKeyTypes) -> x509.Certificate:
+    """``cert`` signed again with SHA-1, which cryptography's builder refuses to produce.
+
+    The signature AlgorithmIdentifier inside the TBSCertificate and outside it are replaced
+    and the new TBS is signed directly with the key.
+    """
+    if isinstance(signer_key, rsa.RSAPrivateKey):
+        algorithm_id = _SHA1_ALGORITHM_ID_RSA
+
+        def signature(tbs: bytes) -> bytes:
+            return signer_key.sign(tbs, padding.PKCS1v15(), hashes.SHA1())
+    elif isinstance(signer_key, ec.EllipticCurvePrivateKey):
+        algorithm_id = _SHA1_ALGORITHM_ID_EC
+
+        def signature(tbs: bytes) -> bytes:
+            return signer_key.sign(tbs, ec.ECDSA(hashes.SHA1()))
+    else:
+        raise TlsmgmError("SHA-1 signatures need an RSA or EC signing key")
+    tag, body, _ = read_tlv(cert.tbs_certificate_bytes)
+    after_version = read_tlv(body)[2]
+    after_serial = read_tlv(after_version)[2]
+    after_algorithm = read_tlv(after_serial)[2]
+    head = body[:len(body) - len(after_serial)]
+    tbs = encode_tlv(tag, head + algorithm_id + after_algorithm)
+    bit_string = encode_tlv(0x03, b"\x00" + signature(tbs))
+    return x509.load_der_x509_certificate(encode_tlv(0x30, tbs + algorithm_id + bit_string))
+
+
+def _aki(issuer_cert: x509.Certificate) -> x509.AuthorityKeyIdentifier:
+    try:
+        ski = issuer_cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
+        return x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ski)
+    except x509.ExtensionNotFound:
+        return x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer_cert.public_key())  # type: ignore[arg-type]
+
+
+def _builder(subject: x509.Name, issuer_name: x509.Name, public_key: CertificatePublicKeyTypes,
+             serial: int | None, validity: tuple[dt.datetime, dt.datetime]) -> x509.CertificateBuilder:
+    return (x509.CertificateBuilder()
+            .subject_name(subject)
+            .issuer_name(issuer_name)
+            .public_key(public_key)
+            .serial_number(serial if serial is not None else x509.random_serial_number())
+            .not_valid_before(validity[0])
+            .not_valid_after(validity[1])
+            .add_extension(x509.SubjectKeyIdentifier.from_public_key(public_key), critical=False))
+
+
+def make_ca(cn: str = "tlsmgm test CA", *, key: KeyKind = "ec", bits: int = 2048,
+            curve: str = DEFAULT_CURVE, days: int = 3650, not_before: dt.datetime | None = None,
+            not_after: dt.datetime | None = None, parent: Issued | None = None,
+            subject: x509.Name | None = None,
+            hash: hashes.HashAlgorithm | str | None = None) -> Issued:
+    """A root CA (self-signed), or an intermediate CA when ``parent`` is given."""
+    private_key = new_key(key, bits=bits, curve=curve)
+    if subject is None:
+        subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
+    signer_key = parent.key if parent else private_key
+    builder = (_builder(subject, parent.cert.subject if parent else subject, private_key.public_key(),
+                        None, _validity(days, not_before, not_after))
+               .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+               .add_extension(x509.KeyUsage(
+                   digital_signature=False, content_commitment=False, key_encipherment=False,
+                   data_encipherment=False, key_agreement=False, key_cert_sign=True, crl_sign=True,
+                   encipher_only=False, decipher_only=False), critical=True))
+    if parent:
+        builder = builder.add_extension(_aki(parent.cert), critical=False)
+    cert = _sign(builder, signer_key, hash)
+    return Issued(cert, private_key, parent)
+
+
+def make_cert(ca: Issued | None, cn: str, *, sans: Sequence[str] | None = None, server: bool = True,
+              client: bool = False, key: KeyKind = "ec", bits: int = 2048, curve: str = DEFAULT_CURVE,
+              days: int = 825, not_before: dt.datetime | None = None,
+              not_after: dt.datetime | None = None, serial: int | None = None,
+              subject: x509.Name | None = None, self_signed: bool = False,
+              hash: hashes.HashAlgorithm | str | None = None) -> Issued:
+    """An end-entity certificate for ``cn`` signed by ``ca`` (or by itself when ``self_signed``).
+
+    ``sans`` defaults to the CN (as an IP address when it is one). ``subject`` replaces the
+    default ``CN=cn`` subject. ``hash`` may be ``"sha1"`` to make deliberately weak test certs.
+    """
+    if ca is None and not self_signed:
+        raise TlsmgmError("make_cert needs a CA unless self_signed=True")
+    private_key = new_key(key, bits=bits, curve=curve)
+    if subject is None:
+        subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
+    general_names = [parse_san(s) for s in (sans if sans else [cn])]
+    issuer = None if self_signed else ca
+    signer_key = issuer.key if issuer else private_key
+    is_rsa = isinstance(private_key, rsa.RSAPrivateKey)
+    builder = (_builder(subject, issuer.cert.subject if issuer else subject, private_key.public_key(),
+                        serial, _validity(days, not_before, not_after))
+               .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+               .add_extension(x509.KeyUsage(
+                   digital_signature=True, content_commitment=False, key_encipherment=is_rsa,
+                   data_encipherment=False, key_agreement=False, key_cert_sign=False, crl_sign=False,
+                   encipher_only=False, decipher_only=False), critical=True)
+               .add_extension(x509.SubjectAlternativeName(general_names), critical=False))
+    usages = ([ExtendedKeyUsageOID.SERVER_AUTH] if server else []) + (
+        [ExtendedKeyUsageOID.CLIENT_AUTH] if client else [])
+    if usages:
+        builder = builder.add_extension(x509.ExtendedKeyUsage(usages), critical=False)
+    if issuer:
+        builder = builder.add_extension(_aki(issuer.cert), critical=False)
+    cert = _sign(builder, signer_key, hash)
+    return Issued(cert, private_key, issuer)
+
+
+def make_crl(ca: Issued, revoked_serials: Iterable[int | tuple[int, dt.datetime]], *, days: int = 30,
+             last_update: dt.datetime | None = None, next_update: dt.datetime | None = None,
+             number: int = 1, hash: hashes.HashAlgorithm | str | None = None,
+             ) -> x509.CertificateRevocationList:
+    """A CRL signed by ``ca`` revoking ``revoked_serials`` (serials, or (serial, date) pairs).
+
+    A bare serial is revoked as of ``last_update`` (default: now).
+    """
+    this_update = last_update or dt.datetime.now(dt.timezone.utc) - BACKDATE
+    builder = (x509.CertificateRevocationListBuilder()
+               .issuer_name(ca.cert.subject)
+               .last_update(this_update)
+               .next_update(next_update or this_update + BACKDATE + dt.timedelta(days=days))
+               .add_extension(x509.CRLNumber(number), critical=False)
+               .add_extension(_aki(ca.cert), critical=False))
+    seen: set[int] = set()
+    for item in revoked_serials:
+        serial, when = item if isinstance(item, tuple) else (item, this_update)
+        if serial in seen:
+            continue
+        seen.add(serial)
+        builder = builder.add_revoked_certificate(
+            x509.RevokedCertificateBuilder().serial_number(serial).revocation_date(when).build())
+    return builder.sign(ca.key, _hash_algorithm(ca.key, hash))
+
+
+def crl_pem(crl: x509.CertificateRevocationList) -> bytes:
+    return crl.public_bytes(serialization.Encoding.PEM)
+
+
+def load_issued(cert_path: str | os.PathLike[str], key_path: str | os.PathLike[str],
+                password: bytes | None = None) -> Issued:
+    """Read a certificate and its private key; ``TlsmgmError`` names the file and why."""
+    cert = load_cert(cert_path)
+    try:
+        key = serialization.load_pem_private_key(Path(key_path).read_bytes(), password)
+    except OSError as err:
+        raise TlsmgmError(f"{key_path}: cannot read private key: {err.strerror or err}") from err
+    except (ValueError, TypeError) as err:
+        raise TlsmgmError(f"{key_path}: not a usable PEM private key ({err})") from err
+    if not isinstance(key, (rsa.RSAPrivateKey, ec.EllipticCurvePrivateKey, ed25519.Ed25519PrivateKey)):
+        raise TlsmgmError(f"{key_path}: unsupported key type {type(key).__name__}")
+    if _public_der(key.public_key()) != _public_der(cert.public_key()):
+        raise TlsmgmError(f"{key_path}: key does not match the public key of {cert_path}")
+    return Issued(cert, key)
+
+
+def load_cert(path: str | os.PathLike[str]) -> x509.Certificate:
+    """The first certificate of a PEM file; ``TlsmgmError`` names the file and why."""
+    return _load_pem(Path(path), "certificate", x509.load_pem_x509_certificate)
+
+
+def load_crl(path: str | os.PathLike[str]) -> x509.CertificateRevocationList:
+    return _load_pem(Path(path), "CRL", x509.load_pem_x509_crl)
+
+
+def _load_pem(path: Path, what: str, loader: Callable[[bytes], _Loaded]) -> _Loaded:
+    try:
+        data = path.read_bytes()
+    except OSError as err:
+        raise TlsmgmError(f"{path}: cannot read {what}: {err.strerror or err}") from err
+    try:
+        return loader(data)
+    except ValueError as err:
+        raise TlsmgmError(f"{path}: not a PEM {what} ({err})") from err
+
+
+def _public_der(public_key: CertificatePublicKeyTypes) -> bytes:
+    return public_key.public_bytes(serialization.Encoding.DER,
+                                   serialization.PublicFormat.SubjectPublicKeyInfo)
+
+
+@dataclass
+class CrlUpdate:
+    """What ``update_crl`` did."""
+
+    crl: x509.CertificateRevocationList
+    crl_path: Path
+    hashed: list[Path]
+    added: list[int]
+
+    @property
+    def revoked(self) -> list[int]:
+        return [entry.serial_number for entry in self.crl]
+
+
+def update_crl(ca: Issued, crl_path: str | os.PathLike[str], hashed_dir: str | os.PathLike[str],
+               serials: Iterable[int], *, days: int = 30, fresh: bool = False) -> CrlUpdate:
+    """Revoke ``serials`` into the CRL file ``crl_path`` and mirror it into ``hashed_dir``.
+
+    An existing CRL issued by ``ca`` keeps its revocations (with their dates) and its CRL
+    number goes up by one; one from another issuer is an error unless ``fresh`` (start over).
+    """
+    path = Path(crl_path)
+    previous: list[tuple[int, dt.datetime]] = []
+    number = 1
+    if path.exists() and not fresh:
+        old = load_crl(path)
+        if old.issuer != ca.cert.subject or not old.is_signature_valid(ca.cert.public_key()):  # type: ignore[arg-type]
+            raise TlsmgmError(f"{path} was not issued by this CA ({ca.cert.subject.rfc4514_string()}); "
+                              "use --force to start a new CRL")
+        previous = [(entry.serial_number, entry.revocation_date_utc) for entry in old]
+        try:
+            number = old.extensions.get_extension_for_class(x509.CRLNumber).value.crl_number + 1
+        except x509.ExtensionNotFound:
+            number = 1
+    known = {serial for serial, _ in previous}
+    added = list(dict.fromkeys(s for s in serials if s not in known))
+    crl = make_crl(ca, [*previous, *added], days=days, number=number)
+    atomic_write(path, crl_pem(crl), force=True)
+    return CrlUpdate(crl, path, write_hashed_crl_dir(hashed_dir, [crl]), added)
+
+
+def write_hashed_crl_dir(directory: str | os.PathLike[str],
+                         crls: Iterable[x509.CertificateRevocationList]) -> list[Path]:
+    """Make ``directory`` hold exactly ``crls`` as regular files ``<issuer hash>.rN``.
+
+    Usable as tls_mgm ``crl_dir`` (regular files only) and by OpenSSL's hashed lookup.
+    Stale ``<hash>.rN`` entries are removed; other files are left alone.
+    """
+    target = Path(directory)
+    target.mkdir(parents=True, exist_ok=True)
+    counters: dict[str, int] = {}
+    written: list[Path] = []
+    for crl in crls:
+        digest = name_hash(crl.issuer)
+        index = counters.get(digest, 0)
+        counters[digest] = index + 1
+        written.append(atomic_write(target / f"{digest}.r{index}", crl_pem(crl), force=True))
+    keep = {p.name for p in written}
+    for entry in target.iterdir():
+        match = _HASHED_NAME.match(entry.name)
+        if match and match.group(1) and entry.name not in keep:
+            entry.unlink()
+    return written
+
+
+def rehash_dir(directory: str | os.PathLike[str]) -> dict[str, str]:
+    """Like ``c_rehash DIR``: symlink ``<hash>.N`` to each certificate and ``<hash>.rN`` to
+    each CRL in the ``.pem/.crt/.cer/.crl`` files of ``directory``.
+
+    Existing hash-named symlinks are rebuilt; identical objects get one link. Returns
+    {link name: target file name}.
+    """
+    target = Path(directory)
+    for entry in target.iterdir():
+        if entry.is_symlink() and _HASHED_NAME.match(entry.name):
+            entry.unlink()
+    links: dict[str, str] = {}
+    seen: set[bytes] = set()
+    counters: dict[str, int] = {}
+    for entry in sorted(target.iterdir()):
+        if (not entry.is_file() or entry.is_symlink() or _HASHED_NAME.match(entry.name)
+                or entry.suffix.lower() not in _REHASH_SUFFIXES):
+            continue
+        found = _hashable_object(entry.read_bytes())
+        if found is None:
+            continue
+        digest, suffix, fingerprint = found
+        if fingerprint in seen:
+            continue
+        seen.add(fingerprint)
+        index = counters.get(digest + suffix, 0)
+        counters[digest + suffix] = index + 1
+        link = f"{digest}.{suffix}{index}"
+        os.symlink(entry.name, target / link)
+        links[link] = entry.name
+    return links
+
+
+def _hashable_object(data: bytes) -> tuple[str, str, bytes] | None:
+    """(name hash, link suffix, fingerprint) of the first certificate or CRL in PEM ``data``."""
+    if b"-----BEGIN CERTIFICATE-----" in data:
+        try:
+            cert = x509.load_pem_x509_certificate(data)
+        except ValueError:
+            return None
+        return name_hash(cert.subject), "", cert.fingerprint(hashes.SHA1())
+    if b"-----BEGIN X509 CRL-----" in data:
+        try:
+            crl = x509.load_pem_x509_crl(data)
+        except ValueError:
+            return None
+        return name_hash(crl.issuer), "r", hashlib.sha1(crl.public_bytes(serialization.Encoding.DER)).digest()
+    return None
+
+
+def general_name_text(name: x509.GeneralName) -> str:
+    """A subjectAltName as ``DNS:...``, ``IP:...``, ``URI:...`` or ``email:...``."""
+    if isinstance(name, x509.DNSName):
+        return f"DNS:{name.value}"
+    if isinstance(name, x509.IPAddress):
+        return f"IP:{name.value}"
+    if isinstance(name, x509.UniformResourceIdentifier):
+        return f"URI:{name.value}"
+    if isinstance(name, x509.RFC822Name):
+        return f"email:{name.value}"
+    return f"{type(name).__name__}:{name.value}"
+
+
+def key_description(public_key: CertificatePublicKeyTypes) -> str:
+    """``EC P-256``, ``RSA 2048``, ``Ed25519``..."""
+    if isinstance(public_key, ec.EllipticCurvePublicKey):
+        names = {"secp256r1": "P-256", "secp384r1": "P-384", "secp521r1": "P-521"}
+        return f"EC {names.get(public_key.curve.name, public_key.curve.name)}"
+    if isinstance(public_key, rsa.RSAPublicKey):
+        return f"RSA {public_key.key_size}"
+    return type(public_key).__name__.removesuffix("PublicKey").lstrip("_")
+
+
+def summary(cert: x509.Certificate) -> dict[str, object]:
+    """The facts ``tlsmgm gen`` reports about a certificate, as plain data."""
+    try:
+        sans = [general_name_text(n) for n in
+                cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value]
+    except x509.ExtensionNotFound:
+        sans = []
+    try:
+        is_ca = cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
+    except x509.ExtensionNotFound:
+        is_ca = False
+    return {
+        "subject": cert.subject.rfc4514_string(),
+        "issuer": cert.issuer.rfc4514_string(),
+        "serial": f"0x{cert.serial_number:x}",
+        "not_before": cert.not_valid_before_utc.isoformat(),
+        "not_after": cert.not_valid_after_utc.isoformat(),
+        "key": key_description(cert.public_key()),
+        "ca": is_ca,
+        "sans": sans,
+        "subject_hash": name_hash(cert.subject),
+    }

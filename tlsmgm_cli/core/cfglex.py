@@ -1,0 +1,296 @@
+"""Lexical rules of opensips.cfg (``cfg.lex``), as compiled regexes and small helpers.
+
+Everything here works on the whole config text with positions, never char by char in
+Python for the common case, so that a 60,000-line config reads in a fraction of a second.
+The statement parser (``cfgparse``) builds on:
+
+* ``Scanner``: skips blanks and comments (``#`` to end of line, nested ``/* */``) and
+  returns the next ``Token``; lexical problems are handed to a ``report`` callback.
+* ``unescape_dq`` / ``quote_cfg_string``: double-quoted string escapes both ways.
+* ``parse_number``: decimal, hex ``0x..``, octal ``0[0-7]+``, signed; ``BOOL_WORDS``.
+* ``skip_braces``: skips a ``{ ... }`` route body knowing strings, comments and m4 quotes.
+* ``neutral_lines``: lines starting outside any string, comment, m4 quote or parenthesis
+  (where a preprocessor location marker can safely be inserted).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import NamedTuple
+
+#: ``yes/true/on/enable`` and ``no/false/off/disable`` lex as the numbers 1 and 0.
+BOOL_WORDS: dict[str, int] = {
+    "yes": 1, "true": 1, "on": 1, "enable": 1,
+    "no": 0, "false": 0, "off": 0, "disable": 0,
+}
+
+DQ_STRING = r'"[^"\\]*(?:\\.[^"\\]*)*"'
+SQ_STRING = r"'[^']*'"
+#: ``${VAR}`` (envsubst), ``{{{var}}}`` (Mustache) and ``{{ .Values.x }}`` (Go/Helm) on one line.
+PLACEHOLDER = r"\$\{[^}\n]*\}|\{\{\{[^\n]*?\}\}\}|\{\{[^\n]*?\}\}"
+NUMBER = r"[+-]?(?:0[xX][0-9a-fA-F]+|[0-9]+)(?![A-Za-z0-9_])"
+
+PLACEHOLDER_RE = re.compile(PLACEHOLDER)
+DQ_STRING_RE = re.compile(DQ_STRING, re.S)
+SQ_STRING_RE = re.compile(SQ_STRING)
+_BLANKS_RE = re.compile(r"(?:[ \t\r\n\f\v]+|#[^\n]*)*")
+_TOKEN_RE = re.compile(
+    rf"""(?P<dq>{DQ_STRING})
+      |(?P<sq>{SQ_STRING})
+      |(?P<ph>{PLACEHOLDER})
+      |(?P<num>{NUMBER})
+      |(?P<id>[A-Za-z_][A-Za-z0-9_]*)
+      |(?P<baddq>")
+      |(?P<badsq>')
+      |(?P<punct>.)""",
+    re.X | re.S,
+)
+_COMMENT_EDGE_RE = re.compile(r"/\*|\*/")
+_ESCAPE_RE = re.compile(r"\\(x[0-9a-fA-F]{1,2}|[0-7]{2,3}|\r?\n|.)", re.S)
+_SIMPLE_ESCAPES = {"n": "\n", "r": "\r", "a": "\a", "t": "\t", '"': '"', "\\": "\\"}
+_DEC_RE = re.compile(r"[+-]?(?:0|[1-9][0-9]*)")
+_HEX_RE = re.compile(r"[+-]?0[xX][0-9a-fA-F]+")
+_OCT_RE = re.compile(r"[+-]?0[0-7]+")
+
+
+class Token(NamedTuple):
+    """One lexical token: ``kind`` is dq, sq, ph, num, id, punct, bad (unterminated
+    string, already reported) or eof; ``value`` is the unescaped string, the int, or
+    the text; ``start``/``end`` are offsets in the scanned text."""
+
+    kind: str
+    value: str | int
+    start: int
+    end: int
+
+
+Report = Callable[[str, int, str], None]  # (code, position, message)
+
+
+def unescape_dq(body: str) -> str:
+    """Process the escapes of a double-quoted string body (quotes removed), per cfg.lex.
+
+    ``\\n \\r \\a \\t \\" \\\\``, ``\\xH``/``\\xHH`` and ``\\OO``/``\\OOO`` are escapes;
+    backslash-newline is removed; any other backslash sequence is kept as written.
+    """
+    if "\\" not in body:
+        return body
+    return _ESCAPE_RE.sub(_unescape_one, body)
+
+
+def _unescape_one(m: re.Match[str]) -> str:
+    seq = m.group(1)
+    if seq in _SIMPLE_ESCAPES:
+        return _SIMPLE_ESCAPES[seq]
+    if seq[0] == "x" and len(seq) > 1:
+        return chr(int(seq[1:], 16))
+    if len(seq) >= 2 and seq.isdigit() and seq[0] in "01234567":
+        return chr(int(seq, 8) & 0xFF)
+    if seq in ("\n", "\r\n"):
+        return ""
+    return m.group(0)
+
+
+def quote_cfg_string(value: str) -> str:
+    """Return ``value`` as a double-quoted cfg string that ``unescape_dq`` reads back.
+
+    Backslash, quote, newline, CR and tab use their short escapes; other control
+    characters use ``\\xHH``. Other characters are written as they are.
+    """
+    out = []
+    for ch in value:
+        if ch == "\\":
+            out.append("\\\\")
+        elif ch == '"':
+            out.append('\\"')
+        elif ch == "\n":
+            out.append("\\n")
+        elif ch == "\r":
+            out.append("\\r")
+        elif ch == "\t":
+            out.append("\\t")
+        elif ord(ch) < 0x20 or ord(ch) == 0x7F:
+            out.append(f"\\x{ord(ch):02x}")
+        else:
+            out.append(ch)
+    return '"' + "".join(out) + '"'
+
+
+def parse_number(text: str) -> int | None:
+    """The int value of a cfg number (``5060``, ``-1``, ``0x1F``, ``0666`` octal) or a
+    yes/no-style word; None when ``text`` is not a valid cfg number."""
+    if text in BOOL_WORDS:
+        return BOOL_WORDS[text]
+    if _DEC_RE.fullmatch(text):
+        return int(text, 10)
+    if _HEX_RE.fullmatch(text):
+        return int(text, 16)
+    if _OCT_RE.fullmatch(text):
+        return int(text, 8)
+    return None
+
+
+def skip_block_comment(text: str, pos: int) -> int | None:
+    """``pos`` is at ``/*``: return the offset after the matching ``*/`` (comments nest),
+    or None when the comment never closes."""
+    depth = 0
+    for m in _COMMENT_EDGE_RE.finditer(text, pos):
+        depth += 1 if m.group() == "/*" else -1
+        if depth == 0:
+            return m.end()
+    return None
+
+
+def end_of_line(text: str, pos: int) -> int:
+    """Offset just after the newline ending the line that holds ``pos`` (or the end)."""
+    nl = text.find("\n", pos)
+    return len(text) if nl < 0 else nl + 1
+
+
+class Scanner:
+    """Tokenizer over a whole config text; lexical errors go to ``report``."""
+
+    def __init__(self, text: str, report: Report):
+        self.text = text
+        self.report = report
+
+    def skip(self, pos: int) -> int:
+        """Offset of the next token at or after ``pos`` (blanks and comments skipped)."""
+        text = self.text
+        while True:
+            pos = _BLANKS_RE.match(text, pos).end()  # type: ignore[union-attr]
+            if not text.startswith("/*", pos):
+                return pos
+            end = skip_block_comment(text, pos)
+            if end is None:
+                self.report("unterminated-comment", pos, "unterminated '/*' comment (reaches the end of the file)")
+                return len(text)
+            pos = end
+
+    def token(self, pos: int) -> Token:
+        """The next token at or after ``pos``."""
+        pos = self.skip(pos)
+        if pos >= len(self.text):
+            return Token("eof", "", pos, pos)
+        m = _TOKEN_RE.match(self.text, pos)
+        assert m is not None  # the last alternative matches any character
+        kind = m.lastgroup or "punct"
+        raw = m.group()
+        if kind == "dq":
+            return Token("dq", unescape_dq(raw[1:-1]), pos, m.end())
+        if kind == "sq":
+            return Token("sq", raw[1:-1], pos, m.end())
+        if kind in ("baddq", "badsq"):
+            self.report("unterminated-string", pos, "unterminated string (missing closing quote)")
+            return Token("bad", raw, pos, end_of_line(self.text, pos))
+        if kind == "num":
+            value = parse_number(raw)
+            return Token("num", value, pos, m.end()) if value is not None else Token("punct", raw, pos, m.end())
+        if kind == "id" and raw in BOOL_WORDS:
+            return Token("num", BOOL_WORDS[raw], pos, m.end())
+        return Token(kind, raw, pos, m.end())
+
+
+_BRACE_EDGE_RE = re.compile(r"""[{}"'#`]|/\*""")
+_BRACE_EDGE_NO_M4_RE = re.compile(r"""[{}"'#]|/\*""")
+
+
+def skip_braces(text: str, pos: int, *, m4: bool, report: Report) -> int | None:
+    """``pos`` is at ``{``: return the offset after the matching ``}``, or None.
+
+    Strings, ``#`` and nested ``/* */`` comments are skipped. With ``m4``, backquote
+    opens an m4 quote and ``'`` closes one (a ``'`` outside m4 quotes starts a
+    single-quoted string), so ``ifelse(X,`yes',`...')`` bodies do not unbalance it.
+    """
+    edge = _BRACE_EDGE_RE if m4 else _BRACE_EDGE_NO_M4_RE
+    depth = 0
+    m4_quotes = 0
+    while True:
+        m = edge.search(text, pos)
+        if m is None:
+            return None
+        ch = m.group()
+        pos = m.end()
+        if ch == "{":
+            depth += 1
+        elif ch == "}":
+            depth -= 1
+            if depth == 0:
+                return pos
+        elif ch == "#":
+            pos = end_of_line(text, pos)
+        elif ch == "/*":
+            end = skip_block_comment(text, m.start())
+            if end is None:
+                report("unterminated-comment", m.start(), "unterminated '/*' comment (reaches the end of the file)")
+                return None
+            pos = end
+        elif ch == "`":
+            m4_quotes += 1
+        elif ch == "'" and m4_quotes:
+            m4_quotes -= 1
+        else:
+            pos = _skip_string(text, m.start(), report)
+
+
+def _skip_string(text: str, pos: int, report: Report) -> int:
+    """``pos`` is at a quote: the offset after the string (after the line if unterminated)."""
+    m = (DQ_STRING_RE if text[pos] == '"' else SQ_STRING_RE).match(text, pos)
+    if m is not None:
+        return m.end()
+    report("unterminated-string", pos, "unterminated string (missing closing quote)")
+    return end_of_line(text, pos)
+
+
+_NEUTRAL_EDGE_RE = re.compile(r"""[\n"'#`()]|/\*""")
+
+
+def neutral_lines(text: str) -> list[bool]:
+    """For each line of ``text`` (index 0 = line 1): does it start outside any string,
+    comment, m4 quote and parenthesis? Used to place location markers safely before a
+    preprocessor run (a marker inside a string or an m4 argument would change it)."""
+    result = [True] * (text.count("\n") + 1)
+    line = 0  # 0-based line of ``pos``
+    depth = m4_quotes = 0
+    pos = 0
+    while True:
+        m = _NEUTRAL_EDGE_RE.search(text, pos)
+        if m is None:
+            return result
+        ch = m.group()
+        start = m.start()
+        pos = m.end()
+        if ch == "\n":
+            line += 1
+            result[line] = depth == 0 and m4_quotes == 0
+            continue
+        if m4_quotes:
+            m4_quotes += 1 if ch == "`" else -1 if ch == "'" else 0
+            continue
+        if ch == "`":
+            m4_quotes = 1
+            continue
+        if ch == "(":
+            depth += 1
+            continue
+        if ch == ")":
+            depth = max(0, depth - 1)
+            continue
+        if ch == "#":
+            end = text.find("\n", pos)
+            pos = len(text) if end < 0 else end
+            continue
+        if ch == "/*":
+            end = skip_block_comment(text, start)
+        else:
+            sm = (DQ_STRING_RE if ch == '"' else SQ_STRING_RE).match(text, start)
+            end = sm.end() if sm else None
+        if end is None:  # unterminated: nothing after this is safe
+            for i in range(line + 1, len(result)):
+                result[i] = False
+            return result
+        for i in range(line + 1, line + 1 + text.count("\n", start, end)):
+            result[i] = False
+        line += text.count("\n", start, end)
+        pos = end

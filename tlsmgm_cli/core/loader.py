@@ -1,0 +1,54 @@
+"""One call from a config path (and optional DB) to the DomainSet OpenSIPS would hold."""
+
+from __future__ import annotations
+
+from tlsmgm_cli.core.domain import DomainSet
+
+
+def load_domains(config: str, *, preprocessor: str | None = None, cfg_dir: str = "/etc/opensips/",
+                 opensips_version: tuple[int, int, int] = (3, 6, 8), db_url: str | None = None,
+                 use_db: bool = True, after_reload: bool = False) -> DomainSet:
+    """Read ``config`` (includes followed, optional preprocessor), apply the tls_mgm
+    modparams, and - when ``use_db`` and a DB URL is known (``db_url`` argument, else the
+    config's ``db_url`` modparam) - merge the DB-defined domains in OpenSIPS's order.
+
+    Raises TlsmgmError when the config cannot be read at all; every other problem is a
+    Diagnostic in ``DomainSet.diagnostics`` (config reader's first)."""
+    from tlsmgm_cli.core.cfgparse import read_config
+    from tlsmgm_cli.core.modparams import build_domains
+
+    parsed = read_config(config, preprocessor=preprocessor)
+    domset = build_domains(parsed, cfg_dir=cfg_dir, opensips_version=opensips_version)
+    domset.diagnostics[:0] = parsed.diagnostics
+    domset.after_reload = after_reload
+    url = db_url or domset.globals.db_url
+    if use_db and url:
+        _merge_db(domset, url)
+    _add_matching_diagnostics(domset)
+    return domset
+
+
+def _merge_db(domset: DomainSet, url: str) -> None:
+    """DB domains in front of the script ones; a DB tlsmgm cannot read is a warning (the
+    script domains are still worth listing and checking)."""
+    from tlsmgm_cli.core.dbload import merge_db_domains
+    from tlsmgm_cli.core.dburl import mask_url
+    from tlsmgm_cli.core.errors import Diagnostic, TlsmgmError
+
+    try:
+        merge_db_domains(domset, url)
+    except TlsmgmError as err:
+        domset.diagnostics.append(Diagnostic(
+            "warning", "db-unreachable",
+            f"cannot read the DB domains from {mask_url(url)}: {err.message}; showing script "
+            "domains only", domset.globals.locs.get("db_url"),
+            hint="pass --db URL to point at a reachable copy of the tls_mgm table"))
+
+
+def _add_matching_diagnostics(domset: DomainSet) -> None:
+    """mod_init aborts on more than 64 patterns per address key (spec §3.1)."""
+    try:
+        from tlsmgm_cli.core.matcher import matching_diagnostics
+    except ImportError:  # matcher not built yet
+        return
+    domset.diagnostics.extend(matching_diagnostics(domset))
