@@ -8,7 +8,9 @@ Fixtures (tests/conftest.py):
 * ``make_pki`` — function-scoped factory: ``make_pki()`` (or ``make_pki("sub")``) builds a
   fresh, independent ``Pki`` under the test's ``tmp_path``; use it when a test modifies files.
 
-Outside pytest: ``build_pki(directory) -> Pki``.
+Outside pytest: ``build_pki(directory) -> Pki`` (about 0.1 s). Import as
+``from pki import Pki, PASSWORD, SPECIAL_SUBJECT`` (tests/ is on sys.path because it has no
+``__init__.py``).
 
 ``Pki`` attributes, each a ``PkiItem`` (``.cert``, ``.key``, ``.cert_path``, ``.key_path``,
 ``.issued``; keys are written mode 0600, certificates 0644, all PEM, as ``<name>.crt`` /

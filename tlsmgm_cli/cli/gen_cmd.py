@@ -152,6 +152,9 @@ def gen_cert(name: str, out: Path, ca_dir: Path | None, cn: str | None, sans: tu
     from tlsmgm_cli.render.gen import render_issued
 
     key_kwargs = _key_choice(ec_curve, rsa_bits)
+    if name == "ca" and (ca_dir is None or ca_dir.resolve() == out.resolve()):
+        raise click.BadParameter("'ca' would replace the CA's own files; choose another NAME",
+                                 param_hint="NAME")
     ca = _load_ca(ca_dir or out)
     issued = make_cert(ca, cn or name, sans=list(sans), server=server or not client, client=client,
                        days=days, **key_kwargs)

@@ -63,7 +63,8 @@ def parse_version(text: str) -> tuple[int, int, int]:
     try:
         nums = [int(p) for p in parts]
     except ValueError:
-        raise click.BadParameter(f"{text!r} is not a version like 3.6.8", param_hint="--opensips-version")
+        raise click.BadParameter(f"{text!r} is not a version like 3.6.8",
+                                 param_hint="--opensips-version") from None
     while len(nums) < 3:
         nums.append(0)
     return (nums[0], nums[1], nums[2])

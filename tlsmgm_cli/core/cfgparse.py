@@ -115,12 +115,21 @@ class _LineMap:
         file, line = self.origins[i]
         return Loc(file, line + flat_line - self.starts[i])
 
+    def segment(self, flat_line: int) -> tuple[int, int, str, int]:
+        """(first flat line, first flat line after it, file, offset) of the segment
+        holding ``flat_line``; its file line is ``flat_line + offset``."""
+        i = max(0, bisect_right(self.starts, flat_line) - 1)
+        file, line = self.origins[i]
+        end = self.starts[i + 1] if i + 1 < len(self.starts) else 1 << 62
+        return self.starts[i], end, file, line - self.starts[i]
+
 
 # ---------------------------------------------------------------------------------------
 # Include pre-pass
 
 _INCLUDE_RE = re.compile(r"""^[ \t]*(?:include_file|import_file)[ \t]*(["'])([^\n]*?)\1[^\n]*(?:\n|\Z)""", re.M)
 _KAMAILIO_RE = re.compile(r"^[ \t]*#!(?!/)[^\n]*", re.M)
+_M4_WORDS = ("define(`", "ifelse(", "divert(", "ifdef(`", "dnl")  # cheap pre-check for _M4_RE
 _M4_RE = re.compile(r"^[^#\n]*?(?:define\(`|ifelse\(|divert\(|ifdef\(`)|^[ \t]*dnl\b", re.M)
 
 
@@ -160,7 +169,7 @@ class _Flattener:
             return
         self._scan_file_features(name, text)
         pos, line = 0, 1
-        if self.follow:
+        if self.follow and "_file" in text:
             for m in _INCLUDE_RE.finditer(text):
                 target = m.group(2)
                 if len(target) < 2:  # cfg_pp.c ignores it; the parser reports it
@@ -173,7 +182,8 @@ class _Flattener:
         self._emit(text[pos:], name, line)
 
     def _scan_file_features(self, name: str, text: str) -> None:
-        m = _KAMAILIO_RE.search(text)
+        """Kamailio ``#!`` directives and m4 templates (by content or a ``.m4`` name)."""
+        m = _KAMAILIO_RE.search(text) if "#!" in text else None
         if m:
             loc = Loc(name, text.count("\n", 0, m.start()) + 1)
             self.diags.append(Diagnostic(
@@ -181,9 +191,11 @@ class _Flattener:
                 f"Kamailio-style directive ignored by OpenSIPS (a plain '#' comment): {m.group().strip()[:60]}",
                 loc, hint="OpenSIPS has no '#!' preprocessor; use --pp with m4 or cpp instead",
             ))
-        m = _M4_RE.search(text)
+        m = _M4_RE.search(text) if any(word in text for word in _M4_WORDS) else None
         if m:
             self.m4_files.append(Loc(name, text.count("\n", 0, m.start()) + 1))
+        elif ".m4" in os.path.basename(name):
+            self.m4_files.append(Loc(name, 1))
 
     def _emit(self, chunk: str, name: str, line: int) -> None:
         if not chunk:
@@ -278,8 +290,9 @@ def _run_preprocessor(cmd: str, text: str, timeout: float) -> tuple[str | None, 
 # ---------------------------------------------------------------------------------------
 # Statement parser
 
+#: Blanks and ``#`` comments, then the common ``modparam("m", "p", "v" | int)`` form.
 _FAST_MODPARAM_RE = re.compile(
-    r'modparam[ \t]*\([ \t]*"([^"\\\n]*)"[ \t]*,[ \t]*"([^"\\\n]*)"[ \t]*,[ \t]*'
+    r'(?:[ \t\r\n]+|#[^\n]*)*(?P<kw>modparam)[ \t]*\([ \t]*"([^"\\\n]*)"[ \t]*,[ \t]*"([^"\\\n]*)"[ \t]*,[ \t]*'
     r'(?:"([^"\\\n]*)"|(-?(?:[1-9][0-9]*|0)|0[xX][0-9a-fA-F]+))[ \t]*\)[ \t]*;?'
 )
 _ROUTE_NAME_RE = re.compile(r"[a-z_]*route")
@@ -289,7 +302,14 @@ _M4_SKIPPED_CALLS = frozenset({
     "pushdef", "popdef", "syscmd", "esyscmd", "errprint", "m4exit", "undivert",
 })
 _M4_CONDITIONALS = {"ifelse": 2, "ifdef": 1}  # arguments before the first body
-_M4_JUNK_RE = re.compile(r"(?:[`']+[ \t]*(?:,|\))?[ \t]*)+(?:dnl\b[^\n]*\n?)?")
+_M4_ARG = r"(?:[A-Za-z_$][\w${}]*|`[^`'\n]*')"
+#: Closing quotes of an ifelse() body, the separators after them, and the condition pairs
+#: of a multi-branch ifelse (``',B,`yes',`...``), up to an optional ``dnl``.
+_M4_JUNK_RE = re.compile(
+    rf"(?:[`']+[ \t]*(?:[,)]\s*(?:{_M4_ARG}\s*,\s*{_M4_ARG}\s*,\s*)?)*)+(?:dnl\b[^\n]*\n?)?"
+)
+_TOP_LEVEL_CLOSE_RE = re.compile(r"^\}", re.M)
+_SCALING_LINES_RE = re.compile(r"(?:\s+scale\b[^\n#]*)+")
 _M4_CALL_EDGE_RE = re.compile(r"[`'(),#]")
 _DNL_RE = re.compile(r"dnl\b[^\n]*\n?")
 _STRINGS_RE = re.compile(rf"(?:{DQ_STRING}|{SQ_STRING})(?:\s*(?:{DQ_STRING}|{SQ_STRING}))*", re.S)
@@ -363,15 +383,10 @@ class _Parser:
         text, n = self.text, len(self.text)
         pos = 0
         while True:
+            pos = self.fast_modparams(pos)
             pos = self.scanner.skip(pos)
             if pos >= n:
                 break
-            if text[pos] == "m":
-                m = _FAST_MODPARAM_RE.match(text, pos)
-                if m:
-                    self._fast_modparam(m)
-                    pos = m.end()
-                    continue
             try:
                 pos = self.statement(pos)
             except _SyntaxError as err:
@@ -433,17 +448,29 @@ class _Parser:
 
     # -- statements ---------------------------------------------------------------------
 
-    def _fast_modparam(self, m: re.Match[str]) -> None:
-        module, param, sval, ival = m.groups()
-        pos = m.start()
-        if sval is not None:
-            value: str | int = sval
-            kind, raw = "str", f'"{sval}"'
-        else:
-            value, kind, raw = int(ival, 0), "int", ival
-        self.note_placeholders(module, pos)
-        self.note_placeholders(raw, pos)
-        self.statements.append(Modparam(module, param, value, kind, self.loc(pos), raw))
+    def fast_modparams(self, pos: int) -> int:
+        """Read the run of simple ``modparam`` lines starting at ``pos`` (the hot path of
+        big generated configs) with one regex match each; return where the run stops."""
+        text, match, append = self.text, _FAST_MODPARAM_RE.match, self.statements.append
+        line_pos, line_no = self._line_pos, self._line_no
+        seg_start, seg_end, seg_file, seg_offset = 0, 0, "", 0
+        while (m := match(text, pos)) is not None:
+            kw = m.start("kw")
+            line_no += text.count("\n", line_pos, kw)
+            line_pos = kw
+            if not seg_start <= line_no < seg_end:
+                seg_start, seg_end, seg_file, seg_offset = self.lines.segment(line_no)
+            loc = Loc(seg_file, line_no + seg_offset)
+            _, module, param, sval, ival = m.groups()
+            if sval is not None:
+                append(Modparam(module, param, sval, "str", loc, f'"{sval}"'))
+                if "{" in sval or "{" in module:
+                    self.note_placeholders(module + sval, kw)
+            else:
+                append(Modparam(module, param, int(ival, 0), "int", loc, ival))
+            pos = m.end()
+        self._line_pos, self._line_no = line_pos, line_no
+        return pos
 
     def modparam(self, kw: Token) -> int:
         open_ = self.expect(kw.end, "(")
@@ -517,6 +544,11 @@ class _Parser:
             value, kind = raw, "id"
         else:
             value, kind = raw, "other"
+        if name.value == "auto_scaling_profile":  # "NAME scale up to ... scale down to ..." lines
+            m = _SCALING_LINES_RE.match(self.text, end)
+            if m:
+                raw, end = raw + m.group(), m.end()
+                value, kind = raw, "other"
         self.note_placeholders(raw, name.start)
         self.statements.append(Assign(str(name.value), value, kind, self.loc(name.start), raw))
         return end
@@ -546,10 +578,21 @@ class _Parser:
         arg = _ROUTE_ARG_RE.match(self.text, pos)
         brace = self.expect(arg.end() if arg else pos, "{", f"'{{' opening the {kw.value} block")
         end = skip_braces(self.text, brace.start, m4=self.m4, report=self._lex_report)
+        if self.m4:
+            end = self._m4_route_end(brace.start, end)
         if end is None:
             self.syntax(kw.start, f"unclosed '{{' of {kw.value} block (reaches the end of the file)")
             return len(self.text)
         return end
+
+    def _m4_route_end(self, brace: int, end: int | None) -> int | None:
+        """In an m4 template both ifelse() branches are read, so braces may not balance
+        (``ifelse(X,`yes',`if (a) {',`if (b) {')``): end the block at the first ``}`` in
+        column 0 unless the block closed on its own first line."""
+        col0 = _TOP_LEVEL_CLOSE_RE.search(self.text, brace)
+        if col0 is None or (end is not None and "\n" not in self.text[brace:end]):
+            return end
+        return col0.end()
 
     def m4_builtin(self, kw: Token) -> int:
         """Best effort over an unexpanded m4 template: skip ``dnl`` and definitions;

@@ -245,3 +245,84 @@ class _Bracket:
             if c == _RB:
                 break
         return ("nomatch", 0) if negated else ("match", p)
+
+
+def _byte_class(members: set[int]) -> str:
+    """A regex character class matching exactly these byte values (as latin-1 chars)."""
+    if len(members) == 256:
+        return "."
+    return "[" + "".join(re.escape(chr(b)) for b in sorted(members)) + "]"
+
+
+def _literal(byte: int, casefold: bool) -> str:
+    low = _fold(byte, casefold)
+    if casefold and 97 <= low <= 122:
+        return f"[{chr(low)}{chr(low - 32)}]"
+    return re.escape(chr(byte))
+
+
+def _bracket_branches(pat: list[int], start: int, casefold: bool) -> list[tuple[set[int], int]]:
+    """The bytes a bracket expression at ``start`` matches, grouped by where the pattern
+    continues: [(bytes, next index)]. An unterminated ``[`` yields the literal byte ``[``
+    continuing right after it (only when ``[`` itself is not one of its members)."""
+    bracket = _Bracket(pat, start, casefold)
+    by_end: dict[int, set[int]] = {}
+    for byte in range(256):
+        outcome, end = bracket.evaluate(byte)
+        if outcome == "match":
+            by_end.setdefault(end, set()).add(byte)
+        elif outcome == "literal" and _fold(byte, casefold) == _LB:
+            by_end.setdefault(start, set()).add(byte)
+    return [(members, end) for end, members in sorted(by_end.items())]
+
+
+def _translate_from(pat: list[int], i: int, casefold: bool) -> str:
+    out: list[str] = []
+    n = len(pat)
+    while i < n:
+        c = pat[i]
+        i += 1
+        if c == ord("*"):
+            while i < n and pat[i] == ord("*"):
+                i += 1
+            out.append(".*")
+        elif c == ord("?"):
+            out.append(".")
+        elif c == _BS:
+            if i >= n:  # trailing backslash loses
+                out.append(_NEVER)
+                return "".join(out)
+            out.append(_literal(pat[i], casefold))
+            i += 1
+        elif c == _LB:
+            branches = _bracket_branches(pat, i, casefold)
+            if not branches:
+                out.append(_NEVER)
+                return "".join(out)
+            if len(branches) == 1:
+                members, i = branches[0]
+                out.append(_byte_class(members))
+                continue
+            alts = [_byte_class(members) + _translate_from(pat, end, casefold)
+                    for members, end in branches]
+            out.append("(?:" + "|".join(alts) + ")")
+            return "".join(out)
+        else:
+            out.append(_literal(c, casefold))
+    return "".join(out)
+
+
+def translate(pattern: str, casefold: bool) -> str:
+    """The regex (over :func:`to_c_text` strings, to be used with ``fullmatch`` and
+    ``re.DOTALL``) equivalent to ``fnmatch(pattern, value, FNM_CASEFOLD or 0)``."""
+    return _translate_from([ord(ch) for ch in to_c_text(pattern)], 0, casefold)
+
+
+@lru_cache(maxsize=4096)
+def compile_pattern(pattern: str, casefold: bool) -> re.Pattern[str]:
+    return re.compile(translate(pattern, casefold), _FLAGS)
+
+
+def fnmatch(pattern: str, value: str, casefold: bool) -> bool:
+    """``fnmatch(pattern, value, casefold ? FNM_CASEFOLD : 0) == 0`` as in OpenSIPS."""
+    return compile_pattern(pattern, casefold).fullmatch(to_c_text(value)) is not None

@@ -5,6 +5,7 @@ would abort on, with OpenSIPS's own wording and the ``file:line`` of the stateme
 
 from __future__ import annotations
 
+import functools
 import re
 
 from tlsmgm_cli.core.addresses import AddressError, parse_match_ip_address, split_csv
@@ -73,6 +74,7 @@ def str2int(text: str) -> int | None:
     return int(text) % (1 << 32)
 
 
+@functools.lru_cache(maxsize=512)
 def module_regex_matches(regex: str, module: str) -> bool:
     """modparam's module argument: an anchored, case-insensitive (POSIX ERE) regex."""
     try:
@@ -92,12 +94,14 @@ class DomainBuilder:
         # script domains in declaration order (reversed into list order at the end)
         self.servers: list[TlsDomain] = []
         self.clients: list[TlsDomain] = []
+        self._by_name: dict[str, dict[str, TlsDomain]] = {SERVER: {}, CLIENT: {}}
         self.glob = GlobalParams(columns=dict(COLUMN_PARAMS))
         self.diags: list[Diagnostic] = []
         self.loaded: list[str] = []
         self.tls_mgm_everywhere = any(
             isinstance(s, Loadmodule) and s.name.lower() == "tls_mgm" for s in parsed.statements)
         self._fragment_warned = False
+        self._regex_cache: dict[tuple[str, int], bool] = {}
 
     # -- helpers ---------------------------------------------------------------------
     def _diag(self, severity: str, code: str, message: str, loc: Loc | None, *,
@@ -105,13 +109,16 @@ class DomainBuilder:
         self.diags.append(Diagnostic(severity, code, message, loc, domain, side, hint))
 
     def _find(self, name: str) -> TlsDomain | None:
-        for d in self.servers:
-            if d.name == name:
-                return d
-        for d in self.clients:
-            if d.name == name:
-                return d
-        return None
+        """Server list first, then client list (exact, case-sensitive)."""
+        return self._by_name[SERVER].get(name) or self._by_name[CLIENT].get(name)
+
+    def _regex_matches_loaded(self, regex: str) -> bool:
+        """Whether a modparam module regex matches a module loaded so far (cached)."""
+        key = (regex, len(self.loaded))
+        hit = self._regex_cache.get(key)
+        if hit is None:
+            hit = self._regex_cache[key] = any(module_regex_matches(regex, m) for m in self.loaded)
+        return hit
 
     # -- statements ------------------------------------------------------------------
     def run(self) -> DomainSet:
@@ -137,8 +144,7 @@ class DomainBuilder:
                     and isinstance(st.value, int):
                 self.glob.locs["tls_port"] = st.loc
             return
-        loaded_now = any(module_regex_matches(st.module, m) for m in self.loaded)
-        if not loaded_now:
+        if not self._regex_matches_loaded(st.module):
             if self.tls_mgm_everywhere:
                 self._diag("error", "modparam-before-loadmodule",
                            f"no module matching {st.module} found", st.loc,
@@ -178,13 +184,15 @@ class DomainBuilder:
     def _declare(self, st: Modparam, name: str) -> None:
         side = SERVER if st.param == "server_domain" else CLIENT
         pool = self.servers if side == SERVER else self.clients
-        if any(d.name == name for d in pool):
+        if name in self._by_name[side]:
             msg = (f"Domain name: [{name}] already defined" if side == SERVER
                    else f"Domain: [{name}] already defined")
             self._diag("error", "duplicate-domain", msg, st.loc, domain=name, side=side)
             return
-        pool.append(TlsDomain(name=name, side=side, loc=st.loc, cfg_dir=self.cfg_dir,
-                              opensips_version=self.version))
+        dom = TlsDomain(name=name, side=side, loc=st.loc, cfg_dir=self.cfg_dir,
+                        opensips_version=self.version)
+        pool.append(dom)
+        self._by_name[side][name] = dom
 
     def _domain_param(self, st: Modparam, value: str) -> None:
         param = st.param

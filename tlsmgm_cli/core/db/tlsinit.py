@@ -1,0 +1,164 @@
+"""What OpenSIPS 3.6.8's ``init_tls_dom`` (OpenSSL) does with one domain, reduced to
+"would it fail, and why" (spec §4.2, §5.3 "BLOB interpretation", §7.3).
+
+A DB domain that fails is skipped with ``Failed to init TLS domain 'x', skipping...``; a
+script domain that fails aborts startup. DB BLOBs are PEM text; files are read from disk.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import re
+import ssl
+
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+
+from tlsmgm_cli.core.db.rows import resolve_path
+from tlsmgm_cli.core.domain import CLIENT, TlsDomain
+from tlsmgm_cli.core.methods import MethodError, parse_method
+
+_PEM_BLOCK = re.compile(rb"-----BEGIN ([A-Z0-9 ]+)-----\r?\n(.*?)-----END \1-----", re.DOTALL)
+_CERT_LABELS = (b"CERTIFICATE", b"X509 CERTIFICATE", b"TRUSTED CERTIFICATE")
+_SPKI = (serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+
+
+def pem_blocks(data: bytes) -> list[tuple[bytes, bytes]]:
+    """(label, whole PEM block) pairs in order; text around them is ignored (as OpenSSL)."""
+    return [(m.group(1), m.group(0)) for m in _PEM_BLOCK.finditer(data)]
+
+
+def pem_certificates(data: bytes) -> list[bytes]:
+    return [block for label, block in pem_blocks(data) if label in _CERT_LABELS]
+
+
+@functools.lru_cache(maxsize=4096)
+def first_certificate_spki(data: bytes) -> bytes | None:
+    """SubjectPublicKeyInfo of the first PEM certificate in ``data`` (PEM_read_bio_X509),
+    None when there is none or it does not parse."""
+    for block in pem_certificates(data):
+        try:
+            return x509.load_pem_x509_certificate(block).public_key().public_bytes(*_SPKI)
+        except ValueError:
+            return None
+    return None
+
+
+class KeyProblem(ValueError):
+    """``str()`` says why the key cannot be used (key material never included)."""
+
+
+@functools.lru_cache(maxsize=4096)
+def private_key_spki(data: bytes) -> bytes | None:
+    """SubjectPublicKeyInfo of the first PEM private key in ``data``; None when the key is
+    encrypted (OpenSIPS would prompt for a pass phrase); KeyProblem when there is none."""
+    for label, block in pem_blocks(data):
+        if not label.endswith(b"PRIVATE KEY"):
+            continue
+        if label == b"ENCRYPTED PRIVATE KEY" or b"Proc-Type: 4,ENCRYPTED" in block:
+            return None
+        try:
+            key = serialization.load_pem_private_key(block, password=None)
+        except (ValueError, TypeError):
+            raise KeyProblem("the private key PEM does not parse") from None
+        return key.public_key().public_bytes(*_SPKI)
+    raise KeyProblem("no PEM private key")
+
+
+def _read_file(path: str) -> bytes | None:
+    try:
+        with open(resolve_path(path), "rb") as fh:
+            return fh.read()
+    except OSError:
+        return None
+
+
+@functools.lru_cache(maxsize=256)
+def cipher_list_ok(ciphers: str) -> bool:
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    try:
+        ctx.set_ciphers(ciphers)
+    except ssl.SSLError:
+        return False
+    return True
+
+
+@functools.lru_cache(maxsize=256)
+def ec_curve_ok(curve: str) -> bool:
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    try:
+        ctx.set_ecdh_curve(curve)
+    except (ValueError, ssl.SSLError):
+        return False
+    return True
+
+
+def init_failure(dom: TlsDomain, library: str, *, key_blob_as_file: bool = False) -> str | None:
+    """The reason OpenSIPS's domain initialisation fails for ``dom``, or None.
+
+    ``key_blob_as_file``: the from_file bug (spec §4.2) is active for this domain, so its
+    private-key BLOB is opened as a file name."""
+    if library == "none":
+        return None  # no TLS library: nothing is loaded or parsed (spec §7.1)
+    db = dom.from_db
+    try:
+        parse_method(dom.method, library)
+    except MethodError as err:
+        return str(err)
+    if dom.ec_curve and not ec_curve_ok(dom.ec_curve):
+        return f"unable to find the EC curve '{dom.ec_curve}'"
+    if dom.ciphers_list and not cipher_list_ok(dom.ciphers_list):
+        return f"failure to set SSL context cipher list '{dom.ciphers_list}'"
+    cert_spki: bytes | None = None
+    cert_source = dom.eff_certificate
+    if cert_source is not None:
+        if db and dom.certificate:
+            cert_spki = first_certificate_spki(dom.certificate.encode("utf-8", "surrogateescape"))
+            if cert_spki is None:
+                hint = " (a file path is stored where PEM content belongs)" \
+                    if looks_like_path(dom.certificate) else ""
+                return f"Unable to load certificate from buffer{hint}"
+        else:
+            data = _read_file(cert_source)
+            cert_spki = first_certificate_spki(data) if data is not None else None
+            if cert_spki is None:
+                return f"unable to load certificate file '{cert_source}'"
+    if dom.crl_dir and not os.access(resolve_path(dom.crl_dir), os.R_OK | os.X_OK):
+        return f"Unable to open crl directory '{dom.crl_dir}'"
+    key_source = dom.eff_private_key
+    if key_source is None:
+        return None
+    if db and dom.private_key and not key_blob_as_file:
+        data: bytes | None = dom.private_key.encode("utf-8", "surrogateescape")
+        what = "private key from the database"
+    else:
+        data = _read_file(key_source)
+        what = f"private key file '{key_source}'" if not (db and dom.private_key) else \
+            "private key BLOB, opened as a file name because an earlier domain fell back to the " \
+            "default key file (OpenSIPS from_file bug)"
+        if data is None:
+            return f"unable to load {what}"
+    try:
+        key_spki = private_key_spki(data)
+    except KeyProblem as err:
+        return f"unable to load {what}: {err}"
+    if cert_spki is None:
+        return f"{what}: no certificate to check it against (a key without a certificate fails)"
+    if key_spki is not None and key_spki != cert_spki:
+        return f"{what} does not match the public key of the certificate"
+    return None
+
+
+def falls_back_to_default_key(dom: TlsDomain) -> bool:
+    """Whether initialising ``dom`` loads the default key *file* (sets from_file)."""
+    return not dom.private_key and not (dom.side == CLIENT and dom.eff_certificate is None)
+
+
+_PATHISH = re.compile(r"^\s*(/|\.{1,2}/|~/|[A-Za-z]:\\)|\.(pem|crt|cer|key|der)\s*$", re.IGNORECASE)
+
+
+def looks_like_path(text: str) -> bool:
+    """A BLOB that holds a file name instead of PEM content (issue #2238)."""
+    return "-----BEGIN" not in text and len(text) < 4096 and "\n" not in text.strip() \
+        and bool(_PATHISH.search(text))

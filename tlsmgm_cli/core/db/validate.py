@@ -1,0 +1,161 @@
+"""Checks for the DB: what ``db import`` validates before writing, and the DB-specific
+detectors ``check`` maps to its rules.
+
+``validate_for_import`` delegates to ``tlsmgm_cli.core.checks.run_checks`` when that module
+exists, and otherwise runs a minimal set (files readable, PEM parses, key matches the
+certificate, method/cipher list/curve accepted - i.e. what OpenSIPS's init would reject).
+Either way the row-level checks (values too long for the column, BLOB sizes, the default
+key fallback that triggers OpenSIPS's from_file bug) are added.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from tlsmgm_cli.core.db.rows import TlsRow, resolve_path
+from tlsmgm_cli.core.db.schema import BY_NAME, MYSQL_BLOB_MAX, MYSQL_MEDIUMBLOB_MAX
+from tlsmgm_cli.core.db.tlsinit import (
+    falls_back_to_default_key,
+    init_failure,
+    looks_like_path,
+    pem_blocks,
+)
+from tlsmgm_cli.core.domain import DomainSet, TlsDomain
+from tlsmgm_cli.core.errors import Diagnostic
+from tlsmgm_cli.core.methods import MethodError, parse_method
+from tlsmgm_cli.core.modparams import effective_library
+
+NEAR_LIMIT = 0.9  # warn from 90 % of a MySQL BLOB's capacity
+_BLOB_ATTRS = {"certificate": "certificate", "private_key": "private_key", "ca_list": "ca_list",
+               "dh_params": "dh_params"}
+
+
+def _diag(severity: str, code: str, message: str, dom: TlsDomain | TlsRow, **extra: Any) -> Diagnostic:
+    if isinstance(dom, TlsDomain):
+        return Diagnostic(severity, code, message, dom.where(), dom.name, dom.side, extra=extra)
+    return Diagnostic(severity, code, message, None, dom.domain, dom.side_name, extra=extra)
+
+
+def _minimal_checks(domset: DomainSet, domains: list[TlsDomain]) -> list[Diagnostic]:
+    library = effective_library(domset)
+    found: list[Diagnostic] = []
+    for dom in domains:
+        reason = init_failure(dom, library)
+        if reason:
+            found.append(_diag("error", "init-failure", reason, dom))
+        for param in ("ca_list", "dh_params"):
+            path = getattr(dom, param)
+            if path:
+                try:
+                    with open(resolve_path(path), "rb") as fh:
+                        data = fh.read()
+                except OSError as err:
+                    found.append(_diag("error", "file-unreadable",
+                                       f"{param} file {path}: {err.strerror or err}", dom))
+                    continue
+                if not pem_blocks(data):
+                    found.append(_diag("error", "not-pem", f"{param} file {path} holds no PEM data", dom))
+    return found
+
+
+def validate_for_import(domset: DomainSet, names: Iterable[tuple[str, str]] | None = None,
+                        rows: Iterable[TlsRow] = ()) -> list[Any]:
+    """Findings (objects with ``.severity``, ``.domain``, ``.side``, ``.message``) for the
+    script domains ``names`` ((side, name) pairs; None = all) and their future ``rows``.
+    Config diagnostics that concern those domains are included."""
+    keys = set(names) if names is not None else {d.key for d in domset.all}
+    domains = [d for d in domset.all if d.key in keys]
+    found: list[Any] = [d for d in domset.diagnostics
+                        if d.domain is not None and (d.side, d.domain) in keys]
+    try:
+        from tlsmgm_cli.core.checks import run_checks  # type: ignore[import-not-found]
+    except ImportError:
+        found += _minimal_checks(domset, domains)
+    else:
+        found += [f for f in run_checks(domset) if (f.side, f.domain) in keys]
+    for row in rows:
+        found += row_findings(row)
+    return found
+
+
+def row_findings(row: TlsRow, backend: str | None = None) -> list[Diagnostic]:
+    """Values the table cannot hold, BLOB sizes, and the default-key fallback."""
+    found: list[Diagnostic] = []
+    for name in ("domain", "match_ip_address", "match_sip_domain", "method", "crl_dir", "ca_dir",
+                 "cipher_list", "ec_curve"):
+        value = getattr(row, name)
+        size = BY_NAME[name].size
+        if value is not None and size and len(value) > size:
+            found.append(_diag("error", "db-value-too-long",
+                               f"{name} is {len(value)} characters, the column holds {size}", row))
+    for name in _BLOB_ATTRS:
+        found += blob_size_findings(row, name, len(getattr(row, name) or b""), backend)
+    if row.private_key is None and not (row.type == 1 and row.certificate is None):
+        found.append(_diag(
+            "warning", "db-default-key-fallback",
+            "private_key is NULL: OpenSIPS loads the default key file for this row, and then "
+            "(from_file bug) reads the key BLOB of every later DB domain of the same type as a file "
+            "name, so those rows are skipped", row))
+    return found
+
+
+def blob_size_findings(row: TlsDomain | TlsRow, column: str, size: int,
+                       backend: str | None) -> list[Diagnostic]:
+    """MySQL BLOB holds 65,535 bytes (ca_list: MEDIUMBLOB, 16 MiB); a longer value fails
+    (strict mode) or is cut. PostgreSQL and SQLite have no such limit: say so as a note."""
+    limit = MYSQL_MEDIUMBLOB_MAX if column == "ca_list" else MYSQL_BLOB_MAX
+    kind = "MEDIUMBLOB" if column == "ca_list" else "BLOB"
+    if size > limit:
+        severity = "error" if backend in ("mysql", None) else "note"
+        return [_diag(severity, "db-blob-near-limit",
+                      f"{column} is {size:,} bytes: more than a MySQL {kind} holds ({limit:,})", row)]
+    if size >= NEAR_LIMIT * limit and backend in ("mysql", None):
+        return [_diag("warning", "db-blob-near-limit",
+                      f"{column} is {size:,} bytes, {size * 100 // limit} % of a MySQL {kind} "
+                      f"({limit:,}): a longer chain will not fit", row)]
+    return []
+
+
+def db_diagnostics(domset: DomainSet, backend: str | None = None) -> list[Diagnostic]:
+    """DB-specific findings on the DB domains of ``domset`` (rows OpenSIPS rejects, skips
+    or half-adds are already diagnostics of the load: db-row-*, db-half-added-row)."""
+    library = effective_library(domset)
+    found: list[Diagnostic] = []
+    for dom in domset.all:
+        if not dom.from_db:
+            continue
+        for attr in _BLOB_ATTRS:
+            text = getattr(dom, attr)
+            if not text:
+                continue
+            if looks_like_path(text):
+                found.append(_diag("error", "db-path-in-blob",
+                                   f"{attr} holds the file name {text.strip()!r}, not PEM content: "
+                                   "OpenSIPS cannot load it and skips the row", dom))
+            found += blob_size_findings(dom, attr, len(text.encode("utf-8", "surrogateescape")), backend)
+        found += _ignored_pem(dom)
+        if dom.method and library != "none":
+            try:
+                parse_method(dom.method, library)
+            except MethodError as err:
+                found.append(_diag("error", "db-bad-method",
+                                   f"method {dom.method!r}: {err}; OpenSIPS skips the row", dom))
+    return found
+
+
+def _ignored_pem(dom: TlsDomain) -> list[Diagnostic]:
+    """PEM blocks OpenSIPS reads past: only the first private key of ``private_key`` and
+    the first DH parameters of ``dh_params`` are used."""
+    found = []
+    for attr, wanted in (("private_key", b"PRIVATE KEY"), ("dh_params", b"DH PARAMETERS")):
+        text = getattr(dom, attr)
+        if not text:
+            continue
+        blocks = pem_blocks(text.encode("utf-8", "surrogateescape"))
+        extra = len(blocks) - 1 if any(label.endswith(wanted) for label, _ in blocks) else 0
+        if extra > 0:
+            found.append(_diag("warning", "db-extra-certs-ignored",
+                               f"{attr} holds {len(blocks)} PEM blocks: OpenSIPS uses only the first "
+                               f"{wanted.decode().lower()} and ignores the other {extra}", dom))
+    return found
