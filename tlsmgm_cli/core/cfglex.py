@@ -34,7 +34,7 @@ NUMBER = r"[+-]?(?:0[xX][0-9a-fA-F]+|[0-9]+)(?![A-Za-z0-9_])"
 PLACEHOLDER_RE = re.compile(PLACEHOLDER)
 DQ_STRING_RE = re.compile(DQ_STRING, re.S)
 SQ_STRING_RE = re.compile(SQ_STRING)
-_BLANKS_RE = re.compile(r"(?:[ \t\r\n\f\v]+|#[^\n]*)*")
+_BLANKS_RE = re.compile(r"(?:[ \t\r\n\f\v]++|#[^\n]*+)*+")
 _TOKEN_RE = re.compile(
     rf"""(?P<dq>{DQ_STRING})
       |(?P<sq>{SQ_STRING})

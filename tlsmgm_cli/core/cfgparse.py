@@ -64,7 +64,7 @@ def _latin1_fallback(err: UnicodeError) -> tuple[str, int]:
 
 codecs.register_error(_LATIN1_FALLBACK, _latin1_fallback)
 
-_CONTROL_RE = re.compile(r"[\x00-\x08\x0e-\x1a\x1c-\x1f\x7f\ufffd]")
+_CONTROL_RE = re.compile(r"[\x00-\x08\x0e-\x1a\x1c-\x1f\x7f]")
 
 
 def _looks_binary(text: str) -> bool:
@@ -80,9 +80,10 @@ def _decode(data: bytes, name: str, diags: list[Diagnostic]) -> str:
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as err:
-        line = data.count(b"\n", 0, err.start) + 1
-        diags.append(Diagnostic("warning", "invalid-utf8", "file is not valid UTF-8; invalid bytes were read as latin-1", Loc(name, line)))
         text = data.decode("utf-8", errors=_LATIN1_FALLBACK)
+        if not _looks_binary(text):  # binary files get their own single error later
+            line = data.count(b"\n", 0, err.start) + 1
+            diags.append(Diagnostic("warning", "invalid-utf8", "file is not valid UTF-8; invalid bytes were read as latin-1", Loc(name, line)))
     return text[1:] if text.startswith("\ufeff") else text
 
 
@@ -292,7 +293,7 @@ def _run_preprocessor(cmd: str, text: str, timeout: float) -> tuple[str | None, 
 
 #: Blanks and ``#`` comments, then the common ``modparam("m", "p", "v" | int)`` form.
 _FAST_MODPARAM_RE = re.compile(
-    r'(?:[ \t\r\n]+|#[^\n]*)*(?P<kw>modparam)[ \t]*\([ \t]*"([^"\\\n]*)"[ \t]*,[ \t]*"([^"\\\n]*)"[ \t]*,[ \t]*'
+    r'(?:[ \t\r\n]++|#[^\n]*+)*+(?P<kw>modparam)[ \t]*\([ \t]*"([^"\\\n]*)"[ \t]*,[ \t]*"([^"\\\n]*)"[ \t]*,[ \t]*'
     r'(?:"([^"\\\n]*)"|(-?(?:[1-9][0-9]*|0)|0[xX][0-9a-fA-F]+))[ \t]*\)[ \t]*;?'
 )
 _ROUTE_NAME_RE = re.compile(r"[a-z_]*route")
@@ -306,7 +307,7 @@ _M4_ARG = r"(?:[A-Za-z_$][\w${}]*|`[^`'\n]*')"
 #: Closing quotes of an ifelse() body, the separators after them, and the condition pairs
 #: of a multi-branch ifelse (``',B,`yes',`...``), up to an optional ``dnl``.
 _M4_JUNK_RE = re.compile(
-    rf"(?:[`']+[ \t]*(?:[,)]\s*(?:{_M4_ARG}\s*,\s*{_M4_ARG}\s*,\s*)?)*)+(?:dnl\b[^\n]*\n?)?"
+    rf"(?:[`']++[ \t]*+(?:[,)]\s*+(?:{_M4_ARG}\s*,\s*{_M4_ARG}\s*,\s*)?)*+)++(?:dnl\b[^\n]*\n?)?"
 )
 _TOP_LEVEL_CLOSE_RE = re.compile(r"^\}", re.M)
 _SCALING_LINES_RE = re.compile(r"(?:\s+scale\b[^\n#]*)+")
@@ -657,10 +658,10 @@ SOCKET_FLAGS = frozenset({
 })
 SOCKET_INT_ATTRS = frozenset({"use_workers", "tos"})
 SOCKET_STR_ATTRS = frozenset({"as", "tag", "use_auto_scaling_profile"})
-_SOCKET_WORD_RE = re.compile(r'"[^"]*"|\'[^\']*\'|\S+')
+_SOCKET_WORD_RE = re.compile(r"""(?:"[^"]*"|'[^']*'|[^\s"'])+""")
 _PROTO_RE = re.compile(r"([A-Za-z][A-Za-z0-9_]*):(?![0-9]+(?:-[0-9]+)?$)")
 _PORT_RE = re.compile(r"([0-9]+)(?:-([0-9]+))?")
-_BARE_IPV6_RE = re.compile(r"[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*")
+_IPV6_CHARS = frozenset("0123456789abcdefABCDEF:.")
 _HOST_RE = re.compile(rf"(?:[A-Za-z0-9_.*-]|{PLACEHOLDER_RE.pattern})+")
 
 
@@ -713,11 +714,18 @@ def _join_colons(definition: str) -> str:
     return re.sub(r"""("[^"]*"|'[^']*')|\s*:\s*""", lambda m: m.group(1) or ":", definition)
 
 
+def _is_bare_ipv6(addr: str) -> bool:
+    """Hex digits, dots and at least two colons (``::1``, ``fe80::1:5060``)."""
+    return addr.count(":") >= 2 and set(addr) <= _IPV6_CHARS
+
+
 def _parse_address(addr: str) -> tuple[str, str, int | None, int | None]:
     proto = "udp"
     m = _PROTO_RE.match(addr)
-    if m and not _BARE_IPV6_RE.fullmatch(addr):
+    if m and not _is_bare_ipv6(addr):
         proto, addr = m.group(1).lower(), addr[m.end():]
+    if not addr:
+        raise ValueError("empty host")
     if addr.startswith("["):
         close = addr.find("]")
         if close < 0:
@@ -728,7 +736,7 @@ def _parse_address(addr: str) -> tuple[str, str, int | None, int | None]:
         if close < 0:
             raise ValueError("unterminated quoted host")
         host, rest = addr[1:close], addr[close + 1:]
-    elif _BARE_IPV6_RE.fullmatch(addr):
+    elif _is_bare_ipv6(addr):
         return proto, addr, None, None
     else:
         hm = _HOST_RE.match(addr)

@@ -196,8 +196,8 @@ class _Bracket:
         while True:
             c = at(p)
             p += 1
-            if c == 0:
-                return ("nomatch", 0)
+            if c == 0:  # unterminated after all: the '[' is an ordinary character
+                return ("literal", 0)
             if c == _BS:
                 if at(p) == 0:
                     return ("nomatch", 0)
@@ -264,7 +264,7 @@ def _literal(byte: int, casefold: bool) -> str:
 def _bracket_branches(pat: list[int], start: int, casefold: bool) -> list[tuple[set[int], int]]:
     """The bytes a bracket expression at ``start`` matches, grouped by where the pattern
     continues: [(bytes, next index)]. An unterminated ``[`` yields the literal byte ``[``
-    continuing right after it (only when ``[`` itself is not one of its members)."""
+    continuing right after it."""
     bracket = _Bracket(pat, start, casefold)
     by_end: dict[int, set[int]] = {}
     for byte in range(256):

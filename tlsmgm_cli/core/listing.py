@@ -105,7 +105,7 @@ def domain_view(dom: TlsDomain, library: str, *, read_certs: bool = True) -> dic
 
 def globals_view(domset: DomainSet) -> dict[str, Any]:
     """tls_mgm's global parameters (db_url with its password masked)."""
-    from tlsmgm_cli.core.dburl import mask_url
+    from tlsmgm_cli.core.db.url import mask_url
 
     g = domset.globals
     return {

@@ -31,8 +31,8 @@ def load_domains(config: str, *, preprocessor: str | None = None, cfg_dir: str =
 def _merge_db(domset: DomainSet, url: str) -> None:
     """DB domains in front of the script ones; a DB tlsmgm cannot read is a warning (the
     script domains are still worth listing and checking)."""
+    from tlsmgm_cli.core.db.url import mask_url
     from tlsmgm_cli.core.dbload import merge_db_domains
-    from tlsmgm_cli.core.dburl import mask_url
     from tlsmgm_cli.core.errors import Diagnostic, TlsmgmError
 
     try:

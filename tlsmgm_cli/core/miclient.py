@@ -190,9 +190,11 @@ def _http_exchange(endpoint: MiEndpoint, payload: bytes) -> bytes:
     import urllib.error
     import urllib.request
 
-    req = urllib.request.Request(endpoint.url, data=payload, method="POST",
-                                 headers={"Content-Type": "application/json"})
+    if not endpoint.url.startswith(("http://", "https://")):
+        raise MiError(f"{endpoint.url}: not a usable MI URL (expected http://HOST:PORT/mi)")
     try:
+        req = urllib.request.Request(endpoint.url, data=payload, method="POST",
+                                     headers={"Content-Type": "application/json"})
         with urllib.request.urlopen(req, timeout=endpoint.timeout) as resp:
             return resp.read(_MAX_REPLY_BYTES)
     except urllib.error.HTTPError as err:

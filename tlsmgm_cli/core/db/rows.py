@@ -98,7 +98,7 @@ def fetch_rows(db: Database, table: str = DEFAULT_TABLE, columns: dict[str, str]
     names = column_names(columns)
     sql = f"SELECT {', '.join(db.quote(n) for n in names)} FROM {check_identifier(table)}"
     rows = db.query(sql, doing=f"reading table '{table}'")
-    return [TlsRow(**{f: _normalise(f, v) for f, v in zip(COLUMN_NAMES, r)}) for r in rows]
+    return [TlsRow(**{f: _normalise(f, v) for f, v in zip(COLUMN_NAMES, r, strict=True)}) for r in rows]
 
 
 def _where_key(db: Database, names: list[str]) -> str:
@@ -126,7 +126,7 @@ def update_row(db: Database, row: TlsRow, changed: Iterable[str], table: str = D
     """UPDATE the ``changed`` columns of the row identified by ``key`` (default: the row's
     own (domain, type)). Returns the number of rows changed."""
     names = column_names(columns)
-    by_field = dict(zip(COLUMN_NAMES, names))
+    by_field = dict(zip(COLUMN_NAMES, names, strict=True))
     changed = [c for c in changed if c != "id"]
     if not changed:
         return 0

@@ -4,8 +4,8 @@ detectors ``check`` maps to its rules.
 ``validate_for_import`` delegates to ``tlsmgm_cli.core.checks.run_checks`` when that module
 exists, and otherwise runs a minimal set (files readable, PEM parses, key matches the
 certificate, method/cipher list/curve accepted - i.e. what OpenSIPS's init would reject).
-Either way the row-level checks (values too long for the column, BLOB sizes, the default
-key fallback that triggers OpenSIPS's from_file bug) are added.
+``row_findings`` adds the row-level checks (values too long for the column, BLOB sizes,
+the default key fallback that triggers OpenSIPS's from_file bug).
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ from typing import Any
 from tlsmgm_cli.core.db.rows import TlsRow, resolve_path
 from tlsmgm_cli.core.db.schema import BY_NAME, MYSQL_BLOB_MAX, MYSQL_MEDIUMBLOB_MAX
 from tlsmgm_cli.core.db.tlsinit import (
-    falls_back_to_default_key,
     init_failure,
     looks_like_path,
     pem_blocks,
@@ -59,23 +58,21 @@ def _minimal_checks(domset: DomainSet, domains: list[TlsDomain]) -> list[Diagnos
     return found
 
 
-def validate_for_import(domset: DomainSet, names: Iterable[tuple[str, str]] | None = None,
-                        rows: Iterable[TlsRow] = ()) -> list[Any]:
+def validate_for_import(domset: DomainSet, names: Iterable[tuple[str, str]] | None = None) -> list[Any]:
     """Findings (objects with ``.severity``, ``.domain``, ``.side``, ``.message``) for the
-    script domains ``names`` ((side, name) pairs; None = all) and their future ``rows``.
-    Config diagnostics that concern those domains are included."""
+    script domains ``names`` ((side, name) pairs; None = all), config diagnostics about
+    them included. Row-level checks: ``row_findings``."""
     keys = set(names) if names is not None else {d.key for d in domset.all}
     domains = [d for d in domset.all if d.key in keys]
-    found: list[Any] = [d for d in domset.diagnostics
-                        if d.domain is not None and (d.side, d.domain) in keys]
     try:
-        from tlsmgm_cli.core.checks import run_checks  # type: ignore[import-not-found]
-    except ImportError:
+        from tlsmgm_cli.core.checks import run_checks
+    except ImportError:  # no check engine: config diagnostics + OpenSIPS's init checks
+        found: list[Any] = [d for d in domset.diagnostics
+                            if d.domain is not None and (d.side, d.domain) in keys]
         found += _minimal_checks(domset, domains)
-    else:
-        found += [f for f in run_checks(domset) if (f.side, f.domain) in keys]
-    for row in rows:
-        found += row_findings(row)
+    else:  # the check engine maps the config diagnostics itself
+        report = run_checks(domset)
+        found = [f for f in getattr(report, "findings", report) if (f.side, f.domain) in keys]
     return found
 
 

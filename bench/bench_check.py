@@ -1,0 +1,98 @@
+"""Benchmark: `tlsmgm check` over 10,000 TLS domains with generated certificates.
+
+Prints the time of a bare Python loop that loads and chain-verifies the same
+certificates with `cryptography`, the time of a full `tlsmgm check` run (a separate
+process: config reading, every rule, JSON output) and its peak memory (max RSS).
+Targets: check <= 3x the bare loop, peak memory < 400 MB.
+
+    python bench/bench_check.py [--domains N] [--keep DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from cryptography import x509
+
+from tlsmgm_cli.core import certgen
+
+DOMAINS_PER_ADDRESS = 50  # OpenSIPS allows 64 patterns per address key
+
+
+def generate(directory: Path, count: int) -> tuple[Path, list[Path]]:
+    """A CA, ``count`` leaf certificates (EC P-256) and an opensips.cfg with one server
+    domain per certificate."""
+    ca = certgen.make_ca("bench CA")
+    ca_path = directory / "ca.crt"
+    ca_path.write_bytes(ca.cert_pem())
+    lines = ['loadmodule "tls_openssl.so"', 'loadmodule "tls_mgm.so"', 'loadmodule "proto_tls.so"']
+    certs = []
+    for i in range(count):
+        name = f"d{i}.example.com"
+        issued = certgen.make_cert(ca, name)
+        cert_path, key_path = directory / f"d{i}.crt", directory / f"d{i}.key"
+        cert_path.write_bytes(issued.cert_pem())
+        key_path.write_bytes(issued.key_pem())
+        key_path.chmod(0o600)
+        certs.append(cert_path)
+        block = i // DOMAINS_PER_ADDRESS
+        address = f"10.{block // 256}.{block % 256}.1:5061"
+        if i % DOMAINS_PER_ADDRESS == 0:
+            lines.append(f"socket=tls:{address}")
+        for param, value in (("server_domain", f"d{i}"), ("match_ip_address", f"[d{i}]{address}"),
+                             ("match_sip_domain", f"[d{i}]{name}"), ("tls_method", f"[d{i}]TLSv1_2-TLSv1_3"),
+                             ("certificate", f"[d{i}]{cert_path}"), ("private_key", f"[d{i}]{key_path}"),
+                             ("ca_list", f"[d{i}]{ca_path}")):
+            lines.append(f'modparam("tls_mgm", "{param}", "{value}")')
+    cfg = directory / "opensips.cfg"
+    cfg.write_text("\n".join(lines) + "\n")
+    return cfg, certs
+
+
+def bare_loop(ca_path: Path, certs: list[Path]) -> float:
+    """Load and chain-verify every certificate with cryptography alone."""
+    start = time.perf_counter()
+    ca = x509.load_pem_x509_certificate(ca_path.read_bytes())
+    for path in certs:
+        cert = x509.load_pem_x509_certificate(path.read_bytes())
+        cert.verify_directly_issued_by(ca)
+    return time.perf_counter() - start
+
+
+def run_check(cfg: Path) -> tuple[float, float, int]:
+    """(seconds, peak RSS in MB, exit status) of `tlsmgm check` in a child process."""
+    start = time.perf_counter()
+    proc = subprocess.run([sys.executable, "-m", "tlsmgm_cli", "check", "-c", str(cfg), "--format", "json"],
+                          capture_output=True, text=True)
+    elapsed = time.perf_counter() - start
+    peak_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return elapsed, peak_kb / 1024, proc.returncode
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--domains", type=int, default=10_000)
+    parser.add_argument("--keep", metavar="DIR", help="generate into DIR and keep it")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as scratch:
+        directory = Path(args.keep or scratch)
+        directory.mkdir(parents=True, exist_ok=True)
+        t0 = time.perf_counter()
+        cfg, certs = generate(directory, args.domains)
+        print(f"generated {args.domains} domains in {time.perf_counter() - t0:.1f} s")
+        bare = bare_loop(directory / "ca.crt", certs)
+        check, peak_mb, status = run_check(cfg)
+        print(f"bare loop (load + chain-verify with cryptography): {bare:.2f} s")
+        print(f"tlsmgm check (all rules, JSON output, exit {status}):  {check:.2f} s  "
+              f"= {check / bare:.2f}x the bare loop (target <= 3x)")
+        print(f"tlsmgm check peak memory (max RSS): {peak_mb:.0f} MB (target < 400 MB)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,273 @@
+"""``tlsmgm serve`` against ``tlsmgm handshake`` (and ``openssl s_client``): real TLS on
+127.0.0.1, domains chosen exactly as the matcher (``match``) predicts, ``$tls_peer_*``
+values equal to ``inspect``'s for the same certificate.
+
+Helpers here (``client_pki``, ``running_server``, ``handshake_json``) are reused by
+test_handshake.py.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from pki import Pki
+
+from tlsmgm_cli.cli import cli
+from tlsmgm_cli.core import certgen
+from tlsmgm_cli.core.loader import load_domains
+from tlsmgm_cli.core.matcher import DomainMatcher
+from tlsmgm_cli.core.tlsserver import ListenerSpec, TlsServer, plan_listeners, sip_reply
+
+KEY_IP, KEY_PORT = "10.0.0.10", 5061
+PEER_FLAGS = {"tls_peer_verified", "tls_peer_revoked", "tls_peer_expired", "tls_peer_selfsigned"}
+
+
+@dataclass
+class ClientCerts:
+    """Client-auth certificates: valid, expired, self-signed, revoked (+ its CRL dir)."""
+
+    valid: certgen.Issued
+    expired: certgen.Issued
+    self_signed: certgen.Issued
+    revoked: certgen.Issued
+    crl_dir: Path
+    paths: dict[str, tuple[Path, Path]]
+
+
+@pytest.fixture(scope="module")
+def client_pki(pki: Pki, tmp_path_factory: pytest.TempPathFactory) -> ClientCerts:
+    d = tmp_path_factory.mktemp("clients")
+    now = dt.datetime.now(dt.timezone.utc)
+    root = pki.ca.issued
+    certs = {
+        "valid": certgen.make_cert(root, "valid.client.test", server=False, client=True),
+        "expired": certgen.make_cert(root, "expired.client.test", server=False, client=True,
+                                     not_before=now - dt.timedelta(days=30), not_after=now - dt.timedelta(days=1)),
+        "self_signed": certgen.make_cert(None, "self.client.test", server=False, client=True, self_signed=True),
+        "revoked": certgen.make_cert(root, "revoked.client.test", server=False, client=True),
+    }
+    paths = {name: issued.write(d, name, force=True) for name, issued in certs.items()}
+    crl = certgen.make_crl(root, [certs["revoked"].cert.serial_number])
+    certgen.write_hashed_crl_dir(d / "crl", [crl])
+    return ClientCerts(**certs, crl_dir=d / "crl", paths=paths)
+
+
+def server_cfg(tmp_path: Path, pki: Pki, client_pki: ClientCerts, extra: str = "") -> Path:
+    """Three server domains on 10.0.0.10:5061 (no-SNI, atlanta.com, *.biloxi.com) that all
+    verify and require client certificates with CRL checking, plus client domains."""
+    lines = ['socket=tls:10.0.0.10:5061', 'loadmodule "proto_tls.so"', 'loadmodule "tls_openssl.so"',
+             'loadmodule "tls_mgm.so"']
+
+    def mp(param: str, value: str) -> None:
+        lines.append(f'modparam("tls_mgm", "{param}", "{value}")')
+
+    for name, pattern, item in (("nosni", "none", pki.server), ("atl", "atlanta.com", pki.server),
+                                ("blx", "*.biloxi.com", pki.server_chain)):
+        mp("server_domain", name)
+        mp("match_ip_address", f"[{name}]{KEY_IP}:{KEY_PORT}")
+        mp("match_sip_domain", f"[{name}]{pattern}")
+        mp("certificate", f"[{name}]{item.cert_path}")
+        mp("private_key", f"[{name}]{item.key_path}")
+        mp("ca_list", f"[{name}]{pki.ca.cert_path}")
+        mp("crl_dir", f"[{name}]{client_pki.crl_dir}")
+    mp("client_domain", "cli")
+    mp("certificate", f"[cli]{client_pki.paths['valid'][0]}")
+    mp("private_key", f"[cli]{client_pki.paths['valid'][1]}")
+    mp("ca_list", f"[cli]{pki.ca_bundle_path}")
+    path = tmp_path / "opensips.cfg"
+    path.write_text("\n".join(lines) + "\n" + extra)
+    return path
+
+
+@contextlib.contextmanager
+def running_server(cfg: Path, listen: list[str]) -> Iterator[tuple[TlsServer, list[dict], list[int]]]:
+    """A TlsServer in a thread: (server, records, bound ports)."""
+    domset = load_domains(str(cfg))
+    specs, _warnings = plan_listeners(domset, listen)
+    records: list[dict] = []
+    server = TlsServer(domset, specs, records.append)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll": 0.05}, daemon=True)
+    thread.start()
+    try:
+        yield server, records, [port for _spec, (_host, port) in server.bound]
+    finally:
+        server.stop()
+        thread.join(5)
+
+
+def wait_record(records: list[dict], count: int, timeout: float = 5.0) -> list[dict]:
+    """The connection records once ``count`` of them exist."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        conns = [r for r in records if r.get("event") == "connection"]
+        if len(conns) >= count:
+            return conns
+        time.sleep(0.01)
+    raise AssertionError(f"only {records} after {timeout} s")
+
+
+def handshake_json(*args: str) -> tuple[int, dict]:
+    result = CliRunner().invoke(cli, ["handshake", *args, "--format", "json"])
+    assert result.output.strip(), result.output
+    return result.exit_code, json.loads(result.stdout)
+
+
+def inspect_vars(cert_path: Path) -> dict:
+    """``tlsmgm inspect --format json`` values for a certificate (as a peer)."""
+    result = CliRunner().invoke(cli, ["inspect", str(cert_path), "--format", "json"])
+    assert result.exit_code in (0, 1), result.output
+    return json.loads(result.stdout)[0]["vars"]
+
+
+@pytest.fixture
+def cfg(tmp_path: Path, pki: Pki, client_pki: ClientCerts) -> Path:
+    return server_cfg(tmp_path, pki, client_pki)
+
+
+@pytest.mark.parametrize("sni, expected", [
+    (None, "nosni"), ("atlanta.com", "atl"), ("ATLANTA.com", "atl"), ("sip.biloxi.com", "blx"),
+    ("none", "nosni"),
+])
+def test_domain_chosen_is_the_matchers(cfg: Path, pki: Pki, sni: str | None, expected: str) -> None:
+    predicted = DomainMatcher(load_domains(str(cfg))).match_server(KEY_IP, KEY_PORT, sni)
+    assert predicted.domain is not None and predicted.domain.name == expected
+    with running_server(cfg, [f"{KEY_IP}:{KEY_PORT}=127.0.0.1:0"]) as (_server, records, ports):
+        sni_args = ["--sni", sni] if sni else []
+        code, out = handshake_json(f"127.0.0.1:{ports[0]}", "-c", str(cfg), *sni_args)
+        record = wait_record(records, 1)[0]
+    assert code == 0, out
+    assert out["connected"] and out["domain"] == "cli" and out["error"] is None
+    assert record["outcome"] == "selected" and record["domain"] == expected
+    assert record["sni"] == sni and record["initial_domain"] == predicted.initial.name == "atl"
+    served = pki.server_chain if expected == "blx" else pki.server
+    assert out["vars"]["tls_peer_subject_cn"] == served.cert.subject.rfc4514_string().removeprefix("CN=")
+    assert out["vars"]["tls_peer_verified"] == "1"
+
+
+def test_unmatched_sni_is_rejected_with_unrecognized_name(cfg: Path) -> None:
+    with running_server(cfg, [f"{KEY_IP}:{KEY_PORT}=127.0.0.1:0"]) as (_server, records, ports):
+        code, out = handshake_json(f"127.0.0.1:{ports[0]}", "-c", str(cfg), "--sni", "www.atlanta.com")
+        record = wait_record(records, 1)[0]
+    assert code == 1 and not out["connected"]
+    assert "unrecognized_name (112)" in out["error"]
+    assert record["outcome"] == "rejected" and record["domain"] is None
+
+
+def test_peer_vars_equal_inspect_for_valid_client_cert(cfg: Path, client_pki: ClientCerts) -> None:
+    with running_server(cfg, [f"{KEY_IP}:{KEY_PORT}=127.0.0.1:0"]) as (_server, records, ports):
+        code, out = handshake_json(f"127.0.0.1:{ports[0]}", "-c", str(cfg), "--sip-options")
+        record = wait_record(records, 1)[0]
+    assert code == 0 and out["sip_reply"] == "SIP/2.0 200 OK"
+    expected = inspect_vars(client_pki.paths["valid"][0])
+    peer = {k: v for k, v in record["vars"].items() if k.startswith("tls_peer_")}
+    assert {k: v for k, v in peer.items() if k not in PEER_FLAGS} == \
+        {k: v for k, v in expected.items() if k.startswith("tls_peer_") and k not in PEER_FLAGS}
+    assert peer["tls_peer_verified"] == "1"
+    # the handshake's $tls_my_* describe the same certificate
+    assert out["vars"]["tls_my_subject"] == expected["tls_peer_subject"]
+    assert out["vars"]["tls_my_serial"] == expected["tls_peer_serial"]
+
+
+@pytest.mark.parametrize("which, words", [
+    ("expired", "certificate has expired"), ("self_signed", "self-signed certificate"),
+    ("revoked", "certificate revoked"),
+])
+def test_bad_client_certs_are_refused(cfg: Path, client_pki: ClientCerts, which: str, words: str) -> None:
+    cert, key = client_pki.paths[which]
+    with running_server(cfg, [f"{KEY_IP}:{KEY_PORT}=127.0.0.1:0"]) as (_server, records, ports):
+        code, out = handshake_json(f"127.0.0.1:{ports[0]}", "--cert", str(cert), "--key", str(key),
+                                   "--no-verify", "--timeout", "3")
+        record = wait_record(records, 1)[0]
+    assert code == 1 and not out["connected"]
+    assert out["error"].startswith("the peer sent TLS alert")
+    assert record["outcome"] == "failed" and record["domain"] == "nosni"
+    assert words in record["error"]
+
+
+def test_server_without_verification_gets_no_peer_vars(tmp_path: Path, pki: Pki, client_pki: ClientCerts) -> None:
+    cfg = server_cfg(tmp_path, pki, client_pki, "".join(
+        f'modparam("tls_mgm", "verify_cert", "[{name}]0")\n' for name in ("nosni", "atl", "blx")))
+    with running_server(cfg, [f"{KEY_IP}:{KEY_PORT}=127.0.0.1:0"]) as (_server, records, ports):
+        code, _out = handshake_json(f"127.0.0.1:{ports[0]}", "-c", str(cfg))
+        record = wait_record(records, 1)[0]
+    assert code == 0
+    peer = {k: v for k, v in record["vars"].items() if k.startswith("tls_peer_")}
+    assert all(v is None for k, v in peer.items() if k not in PEER_FLAGS)
+    assert all(peer[k] == "0" for k in PEER_FLAGS)
+
+
+def test_listener_without_domain_accepts_tcp_and_never_answers(cfg: Path) -> None:
+    with running_server(cfg, ["10.0.0.99:5061=127.0.0.1:0"]) as (_server, records, ports):
+        started = time.monotonic()
+        code, out = handshake_json(f"127.0.0.1:{ports[0]}", "-c", str(cfg), "--timeout", "0.5")
+        elapsed = time.monotonic() - started
+        record = wait_record(records, 1)[0]
+    assert code == 1 and "no TLS answer" in out["error"] and elapsed < 3
+    assert record["outcome"] == "dropped"
+
+
+def test_sip_reply_copies_the_dialog_headers() -> None:
+    head = ("OPTIONS sip:a SIP/2.0\r\nVia: SIP/2.0/TLS 1.2.3.4;branch=z9hG4bK1\r\nFrom: <sip:x@y>;tag=1\r\n"
+            "To: <sip:a>\r\nCall-ID: abc\r\nCSeq: 7 OPTIONS\r\nMax-Forwards: 70")
+    reply = sip_reply(head)
+    assert reply is not None and reply.startswith("SIP/2.0 200 OK\r\n")
+    for header in ("Via: SIP/2.0/TLS 1.2.3.4;branch=z9hG4bK1", "Call-ID: abc", "CSeq: 7 OPTIONS", "To: <sip:a>"):
+        assert header + "\r\n" in reply
+    assert "Max-Forwards" not in reply and reply.endswith("Content-Length: 0\r\n\r\n")
+    assert sip_reply("SIP/2.0 200 OK\r\nVia: x") is None
+    assert sip_reply("INVITE sip:a SIP/2.0").startswith("SIP/2.0 405")
+
+
+def test_default_listeners_are_rebound_to_loopback(cfg: Path) -> None:
+    specs, warnings = plan_listeners(load_domains(str(cfg)), [])
+    assert specs == [ListenerSpec(KEY_IP, KEY_PORT, "127.0.0.1", KEY_PORT)] and warnings == []
+
+
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="no openssl binary")
+@pytest.mark.parametrize("sni, expected", [(None, "nosni"), ("x.biloxi.com", "blx")])
+def test_openssl_s_client(cfg: Path, client_pki: ClientCerts, sni: str | None, expected: str) -> None:
+    cert, key = client_pki.paths["valid"]
+    with running_server(cfg, [f"{KEY_IP}:{KEY_PORT}=127.0.0.1:0"]) as (_server, records, ports):
+        cmd = ["openssl", "s_client", "-connect", f"127.0.0.1:{ports[0]}", "-cert", str(cert), "-key", str(key)]
+        cmd += ["-servername", sni] if sni else ["-noservername"]
+        proc = subprocess.run(cmd, input=b"", capture_output=True, timeout=10)
+        record = wait_record(records, 1)[0]
+    assert b"BEGIN CERTIFICATE" in proc.stdout
+    assert record["domain"] == expected and record["vars"]["tls_peer_subject"] == "/CN=valid.client.test"
+
+
+def test_serve_subprocess_stops_cleanly_on_sigterm(cfg: Path) -> None:
+    proc = subprocess.Popen([sys.executable, "-m", "tlsmgm_cli", "serve", "-c", str(cfg), "--listen",
+                             f"{KEY_IP}:{KEY_PORT}=127.0.0.1:0", "--format", "json"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        first = json.loads(proc.stdout.readline())
+        assert first["event"] == "listening" and first["listener"] == f"{KEY_IP}:{KEY_PORT}"
+        port = first["bind"].rsplit(":", 1)[1]
+        done = subprocess.run([sys.executable, "-m", "tlsmgm_cli", "handshake", f"127.0.0.1:{port}",
+                               "-c", str(cfg), "--sni", "atlanta.com", "-f", "json"],
+                              capture_output=True, text=True, timeout=20)
+        assert done.returncode == 0, done.stderr
+        record = json.loads(proc.stdout.readline())
+        assert record["domain"] == "atl" and record["tls_version"] == json.loads(done.stdout)["vars"]["tls_version"]
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(5) == 0
+    finally:
+        if proc.poll() is None:
+            os.kill(proc.pid, signal.SIGKILL)
+            proc.wait()
+

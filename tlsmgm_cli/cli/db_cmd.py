@@ -1,0 +1,255 @@
+"""tlsmgm db: manage the tls_mgm SQL table (init, import, add/update/remove, export)."""
+
+from __future__ import annotations
+
+import click
+
+from tlsmgm_cli.cli.options import config_options
+
+BACKENDS = ["sqlite", "postgres", "mysql"]
+
+
+def _db_option(required: bool = True):
+    return click.option(
+        "--db", "db_url", metavar="URL", envvar="TLSMGM_DB", required=required,
+        help="The database: mysql://user:pass@host:port/db, postgres://user:pass@host/db or "
+             "sqlite:///abs/path.db (env TLSMGM_DB). The password is never printed.")
+
+
+_table_option = click.option(
+    "--table", metavar="NAME", default=None,
+    help="Table name (default: the config's db_table, else tls_mgm).")
+_force_option = click.option(
+    "--force", is_flag=True, help="Write even when validation finds errors OpenSIPS would trip on.")
+
+
+@click.group("db")
+def db_group() -> None:
+    """Manage the tls_mgm SQL table (SQLite, PostgreSQL, MySQL).
+
+    OpenSIPS reads TLS domains from this table at startup and on MI tls_reload. These
+    commands create it exactly as OpenSIPS's schema version 3 does, and write rows only
+    after checking them the way OpenSIPS will load them (PEM content in the BLOBs, a key
+    that matches its certificate, a method OpenSIPS parses...).
+
+    \b
+    Examples:
+      tlsmgm db init --db sqlite:///var/lib/opensips/opensips.db
+      tlsmgm db import -c opensips.cfg --db mysql://opensips:pw@db/opensips --dry-run
+      tlsmgm db add --db URL sip.example.com server certificate=/etc/tls/c.pem private_key=/etc/tls/k.pem
+      tlsmgm db export --db URL --out /tmp/tls-export
+
+    Python drivers: SQLite is built in; PostgreSQL needs pip install 'tlsmgm[postgres]',
+    MySQL/MariaDB pip install 'tlsmgm[mysql]'.
+    """
+
+
+@db_group.command("init")
+@_db_option(required=False)
+@_table_option
+@click.option("--print-sql", is_flag=True, help="Print the SQL instead of running it.")
+@click.option("--backend", type=click.Choice(BACKENDS),
+              help="With --print-sql and no --db: the backend whose SQL to print (default: all).")
+def init_cmd(db_url, table, print_sql, backend):
+    """Create the tls_mgm table (schema version 3) and its version row.
+
+    OpenSIPS's standard 'version' table is created too when it is absent. Refuses to
+    touch an existing table. Exit status: 0 created, 2 on errors.
+    """
+    from tlsmgm_cli.core.db.schema import DEFAULT_TABLE, init_script
+
+    table = table or DEFAULT_TABLE
+    if print_sql:
+        if db_url:
+            from tlsmgm_cli.core.db.url import parse_db_url
+
+            backend = parse_db_url(db_url).backend
+        for name in [backend] if backend else BACKENDS:
+            if not backend:
+                click.echo(f"-- ===== {name} =====")
+            click.echo(init_script(name, table))
+        return
+    if not db_url:
+        raise click.UsageError("--db URL is required (or use --print-sql)")
+    from tlsmgm_cli.core.db.backend import connect
+
+    with connect(db_url, create=True) as db:
+        db.init_schema(table)
+        click.echo(f"created table {table} (version 3) in {db.url.masked()}")
+
+
+def _load_script(config, preprocessor, cfg_dir, opensips_version):
+    from tlsmgm_cli.cli.common import load_domset_or_exit
+
+    return load_domset_or_exit(config, preprocessor=preprocessor, cfg_dir=cfg_dir,
+                               opensips_version=opensips_version, use_db=False, fail_on_error=False)
+
+
+def _open_table(db_url, table, domset=None):
+    """Connect and check the table is OpenSIPS's version 3 one."""
+    from tlsmgm_cli.core.db.backend import DbError, connect
+    from tlsmgm_cli.core.db.schema import DEFAULT_TABLE, TABLE_VERSION
+
+    table = table or (domset.globals.db_table if domset else None) or DEFAULT_TABLE
+    db = connect(db_url)
+    version = db.table_version(table)
+    if version != TABLE_VERSION or not db.table_exists(table):
+        db.close()
+        raise DbError(f"{db.url.masked()}: no tls_mgm table '{table}' of version {TABLE_VERSION} "
+                      f"(version found: {version}); create it with `tlsmgm db init --db URL`")
+    return db, table
+
+
+@db_group.command("import")
+@config_options
+@_db_option()
+@_table_option
+@click.option("--domain", "names", multiple=True, metavar="NAME",
+              help="Import only this domain (repeatable; server and client domains of that name).")
+@click.option("--dry-run", is_flag=True, help="Print the changes that would be written, write nothing.")
+@_force_option
+def import_cmd(config, preprocessor, cfg_dir, opensips_version, db_url, table, names, dry_run, force):
+    """Turn the config's script domains into tls_mgm rows.
+
+    Certificate, key, CA list and DH params files are read into the BLOB columns (whole
+    chains). The domains are validated first; nothing is written when there is an error
+    (unless --force). Rows of the same (domain, type) are updated, others inserted; all
+    in one transaction, so a failure leaves the table as it was. Rows are written in
+    declaration order, so OpenSIPS lists them in the same order as the script domains.
+
+    Exit status: 0 written (or dry run), 1 validation errors (nothing written), 2 on
+    unreadable input or database errors.
+    """
+    from tlsmgm_cli.core.db.importer import apply_import, plan_import, rows_for, select_domains
+    from tlsmgm_cli.core.db.rows import fetch_rows
+    from tlsmgm_cli.core.db.validate import row_findings, validate_for_import
+    from tlsmgm_cli.render import db as render
+
+    domset = _load_script(config, preprocessor, cfg_dir, opensips_version)
+    domains = select_domains(domset, names or None)
+    _stop_on_errors(validate_for_import(domset, [d.key for d in domains]), force)
+    rows = rows_for(domains)
+    db, table = _open_table(db_url, table, domset)
+    with db:
+        _stop_on_errors([f for row in rows for f in row_findings(row, db.backend)], force)
+        plan = plan_import(rows, fetch_rows(db, table, domset.globals.columns))
+        if dry_run:
+            render.print_import_diff(plan)
+        else:
+            apply_import(db, plan, table, domset.globals.columns)
+        render.print_import_summary(plan, table, db.url.masked(), dry_run=dry_run)
+
+
+def _stop_on_errors(findings, force: bool) -> None:
+    """Print the findings; exit 1 when one is an error, unless --force."""
+    from tlsmgm_cli.render import db as render
+
+    render.print_findings(findings)
+    errors = [f for f in findings if f.severity == "error"]
+    if errors and not force:
+        click.echo(f"tlsmgm: {len(errors)} error(s): nothing written (--force writes anyway)", err=True)
+        raise click.exceptions.Exit(1)
+
+
+def _edit(db_url, table, args, *, mode, force):
+    from tlsmgm_cli.core.db.edit import edited_row, parse_assignments, row_problems
+    from tlsmgm_cli.core.db.rows import TlsRow, delete_row, fetch_rows, insert_rows, update_row
+    from tlsmgm_cli.core.db.validate import row_findings
+    from tlsmgm_cli.core.domain import DomainSet
+    from tlsmgm_cli.render import db as render
+
+    domain, dtype, values = parse_assignments(args, require_type=mode != "add",
+                                              allow_columns=mode != "remove")
+    db, table = _open_table(db_url, table)
+    with db:
+        rows = fetch_rows(db, table)
+        current = next((r for r in rows if r.key == (domain, dtype)), None)
+        side = "server" if dtype == 2 else "client"
+        if mode == "add" and current is not None:
+            raise click.ClickException(f"TLS {side} domain '{domain}' already exists (id {current.id})")
+        if mode != "add" and current is None:
+            raise click.ClickException(f"TLS {side} domain '{domain}' does not exist")
+        if mode == "remove":
+            with db.transaction():
+                delete_row(db, domain, dtype, table)
+            click.echo(f"removed {side} domain '{domain}' (id {current.id})")
+            return
+        if mode == "update" and not values:
+            raise click.ClickException("no column to update: expected column=value")
+        new = edited_row(current or TlsRow(domain=domain, type=dtype), values)
+        table_rows = [new if r is current else r for r in rows] + ([] if current else [new])
+        problems = row_problems(new, table_rows, DomainSet()) + row_findings(new, db.backend)
+        render.print_findings(problems)
+        if any(p.severity == "error" or p.code.startswith("db-row") for p in problems) and not force:
+            click.echo("tlsmgm: OpenSIPS would not load this row: nothing written "
+                       "(--force writes anyway)", err=True)
+            raise click.exceptions.Exit(1)
+        with db.transaction():
+            if mode == "add":
+                insert_rows(db, [new], table)
+            else:
+                update_row(db, new, list(values), table)
+        click.echo(f"{'added' if mode == 'add' else 'updated'} {side} domain '{domain}'")
+
+
+_ARGS_HELP = """
+
+    Arguments: [DOMAIN [TYPE]] column=value ... with opensips-cli's `tls add` column
+    names: match_ip_address, match_sip_domain, method, verify_cert, require_cert,
+    certificate, private_key, crl_check_all, crl_dir, ca_list, ca_dir, cipher_list,
+    dh_params, ec_curve (domain= and type= work too; TYPE is server or client). The PEM
+    columns (certificate, private_key, ca_list, dh_params) take a file path and store the
+    file's contents. NULL sets a column to NULL. The row is checked the way OpenSIPS will
+    load it; exit status 1 (nothing written) when OpenSIPS would skip it, unless --force.
+"""
+
+
+@db_group.command("add", help="Add one TLS domain row (type defaults to server)." + _ARGS_HELP)
+@_db_option()
+@_table_option
+@_force_option
+@click.argument("args", nargs=-1, required=True)
+def add_cmd(db_url, table, force, args):
+    _edit(db_url, table, args, mode="add", force=force)
+
+
+@db_group.command("update", help="Change columns of one TLS domain row (TYPE required)." + _ARGS_HELP)
+@_db_option()
+@_table_option
+@_force_option
+@click.argument("args", nargs=-1, required=True)
+def update_cmd(db_url, table, force, args):
+    _edit(db_url, table, args, mode="update", force=force)
+
+
+@db_group.command("remove")
+@_db_option()
+@_table_option
+@click.argument("args", nargs=-1, required=True)
+def remove_cmd(db_url, table, args):
+    """Remove one TLS domain row: DOMAIN TYPE (server or client)."""
+    _edit(db_url, table, args, mode="remove", force=False)
+
+
+@db_group.command("export")
+@_db_option()
+@_table_option
+@click.option("--out", "out_dir", required=True, metavar="DIR", help="Directory to write into.")
+@click.option("--force", is_flag=True, help="Overwrite existing files.")
+def export_cmd(db_url, table, out_dir, force):
+    """Write each row's PEMs to files and a cfg snippet defining the same domains.
+
+    Files: DIR/<server|client>/<name>/{cert,key,ca_list,dh_params}.pem (keys mode 0600,
+    atomic writes) and DIR/tls_mgm.cfg with the modparams. Nothing is overwritten without
+    --force. Rows a modparam cannot express (no name, bad type, duplicates, ']' in the
+    name, '' filters) are left out of the snippet with a warning.
+    """
+    from tlsmgm_cli.core.db.export import export_rows
+    from tlsmgm_cli.core.db.rows import fetch_rows
+    from tlsmgm_cli.render import db as render
+
+    db, table = _open_table(db_url, table)
+    with db:
+        rows = fetch_rows(db, table)
+        header = f"source: table {table} at {db.url.masked()}"
+    render.print_export_result(export_rows(rows, out_dir, force=force, header=header))

@@ -1,0 +1,338 @@
+"""tlsmgm match."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+import click
+
+from tlsmgm_cli.cli.common import load_domset_or_exit
+from tlsmgm_cli.cli.options import config_options, db_options, format_option
+
+
+@click.command("match")
+@config_options
+@db_options
+@click.option("--socket", "socket_", metavar="IP:PORT",
+              help="Server side: the TLS listener the client connected to (IPv6: [addr]:port). "
+                   "Default: every socket=tls:/listen=tls: listener of the config.")
+@click.option("--sni", metavar="NAME",
+              help="Server side: the SNI the client sent (omit for a client without SNI; "
+                   "--sni '' for an empty SNI).")
+@click.option("--client", is_flag=True, help="Client side: an outgoing connection OpenSIPS opens.")
+@click.option("--dest", metavar="IP:PORT", help="Client side: the destination IP:PORT.")
+@click.option("--sip-domain", metavar="X",
+              help="Client side: the value of the AVP named by client_sip_domain_avp (omit: unset).")
+@click.option("--tls-domain", metavar="NAME",
+              help="Client side: the value of the AVP named by client_tls_domain_avp (omit: unset).")
+@click.option("--explain", is_flag=True,
+              help="Also show the ranked candidates, the deciding rule and the domains no input "
+                   "can select on that address (with file:line).")
+@click.option("--batch", metavar="FILE|-",
+              help="Read one JSON query per line (- = stdin) and write one JSON result per line, "
+                   "in the same order.")
+@format_option(["text", "json"])
+@click.pass_context
+def match_cmd(ctx: click.Context, config, preprocessor, cfg_dir, opensips_version, db_url,
+              after_reload, socket_, sni, client, dest, sip_domain, tls_domain, explain, batch, fmt):
+    """Show which TLS domain OpenSIPS picks, and why.
+
+    Answers from the config (and the tls_mgm DB table) exactly as OpenSIPS 3.6.8 selects:
+    the exact 'ip:port' address key if any domain lists it, else the '*' key (an exact key
+    hides '*'-address domains completely); inside the key, exact-text patterns, then
+    patterns containing '*', then '*' itself; ties go to the domain inserted first (at
+    startup: DB rows, then the LAST-declared script domain; --after-reload: script domains
+    first); an identical (address, pattern) pair belongs to the domain that inserted it
+    first. Matching is fnmatch(3), case-insensitive from 3.6.8 on, '*' spans dots.
+
+    \b
+    Server side (incoming connection):
+      selected   the domain whose certificate is sent; the INITIAL domain (first entry of
+                 the address key) is also reported: its tls_method governs the protocol
+                 version even when the SNI switches to another domain
+      rejected   no pattern matches the SNI (no SNI is matched as the text 'none'):
+                 fatal alert 112 unrecognized_name
+      dropped    no domain for that address: OpenSIPS logs "no TLS server domain found"
+                 and the client gets no TLS answer at all
+    Client side (new outgoing connection; an open connection is reused whatever the AVPs):
+      selected   the client domain used
+      rejected   "no TLS client domain found": OpenSIPS opens TCP, closes it without a
+                 ClientHello, the request fails with 477. A --tls-domain name that no
+                 client domain has exactly gives this too (no fallback to the filters).
+      No --sip-domain is matched as the text '*'.
+
+    \b
+    Batch (--batch FILE or -), one JSON object per line:
+      {"socket": "10.0.0.10:5061", "sni": "a.example.com"}     (no "sni" = no SNI)
+      {"client": true, "dest": "1.2.3.4:5061", "sip_domain": "x", "tls_domain": null}
+    Output is one JSON result per line (a malformed line gives {"line": N, "error": ...}
+    and the rest still runs); --format text prints text lines instead.
+
+    \b
+    JSON (--format json): {"results": [{"side", "socket", "sni", "sip_domain",
+      "tls_domain", "domain", "outcome", "initial_domain", "rank", "pattern", "file",
+      "line"}]} - rank is exact|wildcard|any (null when no pattern decided), file/line
+      locate the chosen domain's declaration. --explain adds "rule", "notes", "explain".
+
+    \b
+    Examples:
+      tlsmgm match -c opensips.cfg --socket 10.0.0.10:5061 --sni atlanta.com --explain
+      tlsmgm match -c opensips.cfg                      (every TLS listener, no SNI)
+      tlsmgm match -c opensips.cfg --client --dest 1.2.3.4:5061 --sip-domain biloxi.com
+      tlsmgm match -c opensips.cfg --batch queries.jsonl > results.jsonl
+
+    Exit status: 0 every query selected a domain, 1 any did not (or a batch line was
+    malformed), 2 usage errors or a config OpenSIPS would refuse to start with.
+    """
+    from tlsmgm_cli.core.errors import TlsmgmError
+
+    _check_usage(socket_, sni, client, dest, sip_domain, tls_domain, batch)
+    domset = load_domset_or_exit(config, preprocessor=preprocessor, cfg_dir=cfg_dir,
+                                 opensips_version=opensips_version, db_url=db_url,
+                                 after_reload=after_reload)
+    from tlsmgm_cli.core.matcher import DomainMatcher
+
+    matcher = DomainMatcher(domset)
+    if batch is not None:
+        batch_fmt = fmt if ctx.get_parameter_source("fmt") == click.core.ParameterSource.COMMANDLINE \
+            else "jsonl"
+        ctx.exit(_run_batch(matcher, batch, batch_fmt, explain))
+    try:
+        if client:
+            results = [_client_query(matcher, dest, sip_domain, tls_domain)]
+        elif socket_ is not None:
+            results = [_server_query(matcher, socket_, sni)]
+        else:
+            results = _every_listener(matcher, domset, config, sni)
+    except TlsmgmError as err:
+        raise click.UsageError(err.message) from None
+    rows = [_result_dict(matcher, r, explain, notes=explain or fmt == "text") for r in results]
+    _emit(rows, fmt, explain)
+    ctx.exit(0 if all(r.selected for r in results) else 1)
+
+
+def _check_usage(socket_, sni, client, dest, sip_domain, tls_domain, batch) -> None:
+    server_opts = [n for n, v in (("--socket", socket_), ("--sni", sni)) if v is not None]
+    client_opts = [n for n, v in (("--dest", dest), ("--sip-domain", sip_domain),
+                                  ("--tls-domain", tls_domain)) if v is not None]
+    if batch is not None:
+        if server_opts or client_opts or client:
+            raise click.UsageError("--batch takes the queries from its input: drop "
+                                   + ", ".join(server_opts + client_opts + (["--client"] if client else [])))
+        return
+    if client:
+        if server_opts:
+            raise click.UsageError(f"{', '.join(server_opts)}: server-side options cannot be used "
+                                   "with --client (use --dest)")
+        if dest is None and tls_domain is None:
+            raise click.UsageError("--client needs --dest IP:PORT (or --tls-domain NAME, which "
+                                   "works on any destination)")
+    elif client_opts:
+        raise click.UsageError(f"{', '.join(client_opts)}: client-side options need --client")
+
+
+def _server_query(matcher, socket_text: str, sni: str | None):
+    from tlsmgm_cli.core.addresses import parse_hostport
+
+    ip, port = parse_hostport(socket_text, what="--socket")
+    return matcher.match_server(ip, port, sni)
+
+
+def _client_query(matcher, dest: str | None, sip_domain: str | None, tls_domain: str | None):
+    from tlsmgm_cli.core.addresses import parse_hostport
+
+    ip, port = parse_hostport(dest, what="--dest") if dest is not None else (None, None)
+    return matcher.match_client(ip, port, sip_domain, tls_domain)
+
+
+def _every_listener(matcher, domset, config: str, sni: str | None) -> list:
+    from tlsmgm_cli.core.matcher import tls_listeners
+    from tlsmgm_cli.render import hint
+
+    listeners = tls_listeners(domset.config)
+    results = []
+    for lst in listeners:
+        if lst.skip:
+            hint(f"{lst.loc}: warning: skipping '{lst.text}': {lst.skip}")
+            continue
+        result = matcher.match_server(lst.ip, lst.port, sni)
+        if lst.note:
+            result.notes.append(lst.note)
+        results.append(result)
+    if not results:
+        why = "no socket=tls:/listen=tls: listener" if not listeners else \
+            "no TLS listener with an IP address"
+        raise click.UsageError(f"{config} has {why}: give --socket IP:PORT")
+    return results
+
+
+def _result_dict(matcher, result, explain: bool, *, notes: bool) -> dict[str, Any]:
+    """The JSON-contract fields; ``rule``/``notes`` (and ``explain``) only on request so
+    that plain JSON output is exactly the contract."""
+    row = result.to_dict()
+    if notes:
+        row["rule"] = result.rule
+        row["notes"] = list(result.notes)
+    if explain:
+        row["explain"] = matcher.explain(result).to_dict()
+    return row
+
+
+def _emit(rows: list[dict[str, Any]], fmt: str, explain: bool) -> None:
+    if fmt == "json":
+        from tlsmgm_cli.render import emit_json
+
+        emit_json({"results": rows})
+        return
+    from tlsmgm_cli.render.match import text_lines
+
+    click.echo("\n".join(text_lines(rows, explain=explain)))
+
+
+# ---------------------------------------------------------------------------------------
+# Batch
+
+
+def _run_batch(matcher, source: str, fmt: str, explain: bool) -> int:
+    """Answer every line; return the exit code."""
+    try:
+        if source == "-":
+            data = sys.stdin.buffer.read()
+        else:
+            with open(source, "rb") as fh:
+                data = fh.read()
+    except OSError as err:
+        raise click.UsageError(f"cannot read --batch {source}: {err.strerror or err}") from None
+    runner = _BatchRunner(matcher)
+    notes = explain or fmt == "text"
+    if fmt == "jsonl" and not notes:
+        out = runner.json_lines(data.splitlines())
+    else:
+        rows = [a.to_dict() if isinstance(a, _BatchError) else
+                _result_dict(matcher, a, explain, notes=notes) for a in runner.run(data.splitlines())]
+        if fmt != "jsonl":
+            _emit(rows, fmt, explain)
+            return runner.exit_code
+        out = [json.dumps(r, ensure_ascii=False) for r in rows]
+    if out:
+        sys.stdout.write("\n".join(out) + "\n")
+        sys.stdout.flush()
+    return runner.exit_code
+
+
+class _BatchError:
+    """A batch line that could not be answered."""
+
+    __slots__ = ("number", "message")
+
+    def __init__(self, number: int, message: str):
+        self.number = number
+        self.message = message
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"line": self.number, "error": self.message}
+
+    @property
+    def line(self) -> str:
+        return json.dumps(self.to_dict(), ensure_ascii=False)
+
+
+_SERVER_KEYS = frozenset({"client", "socket", "sni"})
+_CLIENT_KEYS = frozenset({"client", "dest", "sip_domain", "tls_domain"})
+
+
+class _BatchRunner:
+    """Parses and answers batch lines, caching address parsing per distinct text."""
+
+    def __init__(self, matcher):
+        self.matcher = matcher
+        self.exit_code = 0
+        self._addresses: dict[str, tuple[str, int]] = {}
+
+    def _address(self, text: Any, what: str) -> tuple[str, int]:
+        hit = self._addresses.get(text) if isinstance(text, str) else None
+        if hit is None:
+            from tlsmgm_cli.core.addresses import parse_hostport
+            from tlsmgm_cli.core.errors import TlsmgmError
+
+            if not isinstance(text, str):
+                raise TlsmgmError(f'"{what}" must be a string like "10.0.0.10:5061"')
+            hit = self._addresses[text] = parse_hostport(text, what=f'"{what}"')
+        return hit
+
+    def json_lines(self, lines: list[bytes]) -> list[str]:
+        """The contract JSON line of every non-blank line, in order. Answers depend only
+        on the line's text, so a repeated line reuses its first answer."""
+        from tlsmgm_cli.core.matcher import CONTRACT_FIELDS
+        from tlsmgm_cli.render.match import JsonLines
+
+        writer = JsonLines(CONTRACT_FIELDS, query_fields=5)
+        seen: dict[bytes, str] = {}
+        out: list[str] = []
+        for number, raw in enumerate(lines, 1):
+            line = seen.get(raw)
+            if line is None:
+                answer = self.answer(number, raw)
+                if answer is None:
+                    continue
+                if isinstance(answer, _BatchError):
+                    out.append(answer.line)  # errors name their line number: never reused
+                    continue
+                line = seen[raw] = writer.line(answer.contract_values())
+            out.append(line)
+        return out
+
+    def run(self, lines: list[bytes]) -> list:
+        """A MatchResult or a _BatchError per non-blank line, in order."""
+        answers = (self.answer(number, raw) for number, raw in enumerate(lines, 1))
+        return [a for a in answers if a is not None]
+
+    def answer(self, number: int, raw: bytes):
+        """The MatchResult or _BatchError of one line (None for a blank line); sets the
+        exit code."""
+        from tlsmgm_cli.core.errors import TlsmgmError
+
+        if not raw.strip():
+            return None
+        try:
+            result = self._answer(json.loads(raw.decode("utf-8")))
+        except UnicodeDecodeError:
+            self.exit_code = 1
+            return _BatchError(number, "not UTF-8 text")
+        except (ValueError, TlsmgmError) as err:
+            self.exit_code = 1
+            return _BatchError(number, err.message if isinstance(err, TlsmgmError)
+                               else f"not JSON: {err}")
+        if result.outcome != "selected":
+            self.exit_code = 1
+        return result
+
+    def _answer(self, query: Any):
+        from tlsmgm_cli.core.errors import TlsmgmError
+
+        if not isinstance(query, dict):
+            raise TlsmgmError("a query must be a JSON object")
+        for key in ("sni", "sip_domain", "tls_domain"):
+            value = query.get(key)
+            if value is not None and not isinstance(value, str):
+                raise TlsmgmError(f'"{key}" must be a string or null')
+        if query.get("client"):
+            if not query.keys() <= _CLIENT_KEYS:
+                raise TlsmgmError("unknown key(s) in a client query: "
+                                  + ", ".join(sorted(query.keys() - _CLIENT_KEYS)))
+            tls_domain = query.get("tls_domain")
+            if query.get("dest") is None:
+                if tls_domain is None:
+                    raise TlsmgmError('a client query needs "dest" (or "tls_domain")')
+                return self.matcher.match_client(None, None, query.get("sip_domain"), tls_domain)
+            ip, port = self._address(query["dest"], "dest")
+            return self.matcher.match_client(ip, port, query.get("sip_domain"), tls_domain)
+        if not query.keys() <= _SERVER_KEYS:
+            raise TlsmgmError("unknown key(s) in a server query: "
+                              + ", ".join(sorted(query.keys() - _SERVER_KEYS)))
+        if "socket" not in query:
+            raise TlsmgmError('a server query needs "socket" (or "client": true)')
+        ip, port = self._address(query["socket"], "socket")
+        return self.matcher.match_server(ip, port, query.get("sni"))

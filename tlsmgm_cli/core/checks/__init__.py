@@ -1,0 +1,99 @@
+"""``tlsmgm check``: every rule over a DomainSet, in one offline run.
+
+:func:`run_checks` turns every reader/model diagnostic into a finding of a mapped rule,
+then runs the per-domain rules (config, files, certificates, crypto settings) and the
+reachability rules (the domain matcher). Nothing touches the network; files are read once
+per path (``FileCache``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from tlsmgm_cli.core.checks.context import CheckContext, Finding
+from tlsmgm_cli.core.checks.filecache import FileCache
+from tlsmgm_cli.core.checks.rules import (
+    ERROR,
+    NOTE,
+    RULES,
+    SEVERITY_ORDER,
+    WARNING,
+    Rule,
+    expand_rule_selection,
+)
+from tlsmgm_cli.core.domain import DomainSet
+from tlsmgm_cli.core.errors import TlsmgmError
+
+__all__ = ["CheckReport", "Finding", "Rule", "RULES", "run_checks", "fails"]
+
+ProgressFn = Callable[[int, int], None]
+
+
+@dataclass
+class CheckReport:
+    """The findings of one run and their counts."""
+
+    findings: list[Finding] = field(default_factory=list)
+    domains: int = 0
+
+    @property
+    def summary(self) -> dict[str, int]:
+        counts = {ERROR: 0, WARNING: 0, NOTE: 0}
+        for finding in self.findings:
+            counts[finding.severity] = counts.get(finding.severity, 0) + 1
+        return {"domains": self.domains, "errors": counts[ERROR], "warnings": counts[WARNING],
+                "notes": counts[NOTE]}
+
+    def to_dict(self) -> dict[str, Any]:
+        """The ``--format json`` document."""
+        return {"findings": [f.to_dict() for f in self.findings], "summary": self.summary}
+
+    def rules_hit(self) -> list[Rule]:
+        return [RULES[rid] for rid in sorted({f.rule for f in self.findings})]
+
+
+def fails(report: CheckReport, fail_on: str) -> bool:
+    """Whether some finding is at least as severe as ``fail_on`` (error|warning|note)."""
+    limit = SEVERITY_ORDER[fail_on]
+    return any(SEVERITY_ORDER.get(f.severity, 2) <= limit for f in report.findings)
+
+
+def _selector(select: list[str] | None, ignore: list[str] | None) -> Callable[[str], bool]:
+    try:
+        chosen = expand_rule_selection(select)
+        dropped = expand_rule_selection(ignore) or set()
+    except ValueError as err:
+        raise TlsmgmError(str(err)) from None
+    return lambda rule_id: (chosen is None or rule_id in chosen) and rule_id not in dropped
+
+
+def run_checks(domset: DomainSet, *, now: dt.datetime | None = None, warn_days: int = 30,
+               select: list[str] | None = None, ignore: list[str] | None = None,
+               progress: ProgressFn | None = None, root: str | None = None) -> CheckReport:
+    """Check ``domset`` (from ``load_domains``) at time ``now`` (default: the current UTC
+    time). ``select``/``ignore`` take rule ids or id prefixes (comma lists allowed);
+    ``progress(done, total)`` is called after each domain; ``root`` is a directory that
+    holds a copy of the server's files (absolute paths are looked up under it)."""
+    from tlsmgm_cli.core.checks import certs, config, crypto, files, reach
+    from tlsmgm_cli.core.modparams import effective_library
+
+    if now is None:
+        now = dt.datetime.now(dt.timezone.utc)
+    elif now.tzinfo is None:
+        now = now.replace(tzinfo=dt.timezone.utc)
+    ctx = CheckContext(domset=domset, now=now, warn_days=warn_days, library=effective_library(domset),
+                       files=FileCache(), wanted=_selector(select, ignore), root=root)
+    config.check_config(ctx)
+    domains = [d for d in domset.all if d.db_skip is None]
+    for done, dom in enumerate(domains, 1):
+        config.check_domain(ctx, dom)
+        files.check_domain(ctx, dom)
+        certs.check_domain(ctx, dom)
+        crypto.check_domain(ctx, dom)
+        if progress is not None:
+            progress(done, len(domains))
+    reach.check_reachability(ctx)
+    return CheckReport(findings=ctx.findings, domains=len(domains))

@@ -1,0 +1,365 @@
+"""One real TLS handshake as OpenSIPS's client side would make it (``tlsmgm handshake``).
+
+:class:`ClientEndpoint` holds a client domain's context (``core.tlsctx``) and its
+``$tls_my_*`` values; :func:`run_handshake` connects to a resolved address, shakes hands
+(no SNI unless asked: OpenSIPS sends none), and returns a :class:`HandshakeResult` with
+the connection's ``$tls_*`` variables, the chain the peer presented and, optionally,
+the status line of the reply to a SIP OPTIONS sent over the connection. Failures are
+results too (``connected=False``, ``error`` in words), never exceptions.
+
+How the values are obtained with the stdlib (Python 3.11+):
+
+* **presented chain**: ``SSLSocket.get_unverified_chain()`` on 3.13+, else the same
+  method of the underlying ``_ssl._SSLSocket`` (present since 3.10, only private);
+  if neither exists, the leaf from ``getpeercert(binary_form=True)``.
+* **verify result** (``SSL_get_verify_result`` is not exposed): with ``verify_cert=1``
+  an established connection means OpenSSL returned ``X509_V_OK`` and a failure carries
+  ``verify_code``; with ``verify_cert=0`` OpenSSL still evaluates the chain without
+  enforcing it, and ``core.verify`` computes that code from the presented chain and the
+  domain's trust store. The depth-3 limit is checked on the verified chain.
+* **TLS 1.3**: the server checks the client certificate (or its absence) *after* the
+  client considers the handshake done. Unless ``--sip-options`` reads a reply anyway,
+  the first record the server sends (a session ticket or an alert) is awaited for at
+  most :data:`SETTLE_SECONDS`, so that a rejection is not reported as success.
+"""
+
+from __future__ import annotations
+
+import os
+import select
+import socket
+import ssl
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from tlsmgm_cli.core.domain import TlsDomain
+from tlsmgm_cli.core.tlsctx import build_context, chain_too_long, local_certificate_der
+from tlsmgm_cli.core.tlsvars import (
+    MY,
+    PEER,
+    asn1_time_print,
+    cert_vars,
+    connection_vars,
+    name_oneline,
+    no_cert_vars,
+    parse_tbs,
+)
+
+SETTLE_SECONDS = 0.5
+X509_V_ERR_CERT_CHAIN_TOO_LONG = 22
+SIP_READ_LIMIT = 65536
+
+# TLS alert descriptions (RFC 8446 §6 and earlier), by name
+ALERTS = {
+    "close_notify": 0, "unexpected_message": 10, "bad_record_mac": 20, "decryption_failed": 21,
+    "record_overflow": 22, "decompression_failure": 30, "handshake_failure": 40, "no_certificate": 41,
+    "bad_certificate": 42, "unsupported_certificate": 43, "certificate_revoked": 44,
+    "certificate_expired": 45, "certificate_unknown": 46, "illegal_parameter": 47, "unknown_ca": 48,
+    "access_denied": 49, "decode_error": 50, "decrypt_error": 51, "export_restriction": 60,
+    "protocol_version": 70, "insufficient_security": 71, "internal_error": 80,
+    "inappropriate_fallback": 86, "user_canceled": 90, "no_renegotiation": 100,
+    "missing_extension": 109, "unsupported_extension": 110, "certificate_unobtainable": 111,
+    "unrecognized_name": 112, "bad_certificate_status_response": 113, "bad_certificate_hash_value": 114,
+    "unknown_psk_identity": 115, "certificate_required": 116, "no_application_protocol": 120,
+}
+# OpenSSL reason codes of a received alert: SSLV3_ALERT_X, TLSV1_ALERT_X, TLSV13_ALERT_X, TLSV1_X
+_ALERT_PREFIXES = ("SSLV3_ALERT_", "TLSV13_ALERT_", "TLSV1_ALERT_", "TLSV1_")
+
+
+class HandshakeFailure(Exception):
+    """A failure before any TLS byte was exchanged (resolution); ``str()`` is the message."""
+
+
+@dataclass(slots=True)
+class HandshakeResult:
+    """What one connection attempt showed. ``vars`` maps ``$tls_*`` names (without ``$``)
+    to values (``None`` = NULL); empty when the handshake did not complete."""
+
+    target: str
+    address: str | None = None
+    domain: str | None = None
+    sni: str | None = None
+    connected: bool = False
+    vars: dict[str, str | None] = field(default_factory=dict)
+    chain: list[dict[str, Any]] = field(default_factory=list)
+    verify: dict[str, Any] | None = None
+    sip_reply: str | None = None
+    error: str | None = None
+    seconds: float = 0.0
+    notes: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "connected": self.connected, "domain": self.domain, "vars": self.vars, "chain": self.chain,
+            "error": self.error, "target": self.target, "address": self.address, "sni": self.sni,
+            "verify": self.verify, "sip_reply": self.sip_reply, "seconds": round(self.seconds, 6),
+            "notes": self.notes,
+        }
+
+
+class ClientEndpoint:
+    """A client domain ready to connect: its SSL context and its ``$tls_my_*`` values."""
+
+    def __init__(self, domain: TlsDomain):
+        self.domain = domain
+        self.context = build_context(domain)
+        der = local_certificate_der(domain)
+        self.my_vars = cert_vars(der, MY) if der is not None else no_cert_vars(MY)
+        self._store = None
+
+    def evaluate(self, presented: list[bytes]):
+        """The verify result OpenSSL stores when it does not enforce it (verify_cert=0)."""
+        from cryptography import x509
+
+        from tlsmgm_cli.core.tlsctx import trust_store
+        from tlsmgm_cli.core.verify import PURPOSE_SSL_SERVER, verify_peer
+
+        if self._store is None:
+            self._store = trust_store(self.domain)
+        certs = [x509.load_der_x509_certificate(der) for der in presented]
+        return verify_peer(certs, self._store, purpose=PURPOSE_SSL_SERVER)
+
+
+# ---- addresses ---------------------------------------------------------------------------
+def split_target(text: str) -> tuple[str, int]:
+    """``HOST:PORT`` / ``[IPv6]:PORT`` -> (host, port); ValueError with a usage message."""
+    raw = text.strip()
+    if raw.startswith("["):
+        host, sep, port_text = raw[1:].partition("]:")
+        if not sep:
+            raise ValueError(f"{text!r} is not [IPv6]:PORT")
+    else:
+        host, sep, port_text = raw.rpartition(":")
+        if not sep or not host:
+            raise ValueError(f"{text!r} has no port (expected HOST:PORT, e.g. sip.example.com:5061)")
+        if ":" in host:
+            raise ValueError(f"{text!r}: write IPv6 addresses in brackets, e.g. [2001:db8::1]:5061")
+    if not port_text.isdigit() or not 0 < int(port_text) < 65536:
+        raise ValueError(f"{text!r}: port {port_text!r} is not a number from 1 to 65535")
+    return host, int(port_text)
+
+
+def resolve(host: str, port: int) -> tuple[int, str]:
+    """(address family, IP) of ``host`` (first result, like OpenSIPS's resolver)."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except socket.gaierror as err:
+        raise HandshakeFailure(f"cannot resolve '{host}': {err.strerror or err}") from None
+    family, _type, _proto, _name, sockaddr = infos[0]
+    return family, str(sockaddr[0])
+
+
+def address_text(ip: str, port: int) -> str:
+    return f"[{ip}]:{port}" if ":" in ip else f"{ip}:{port}"
+
+
+# ---- failures in words -------------------------------------------------------------------
+def alert_name(reason: str | None) -> str | None:
+    """The TLS alert a received-alert reason code names (``TLSV1_UNRECOGNIZED_NAME`` ->
+    ``unrecognized_name``), else None."""
+    if not reason:
+        return None
+    for prefix in _ALERT_PREFIXES:
+        if reason.startswith(prefix):
+            name = reason[len(prefix):].lower()
+            if name in ALERTS:
+                return name
+    return None
+
+
+def describe_ssl_error(err: ssl.SSLError) -> str:
+    """A TLS failure in words: the alert the peer sent, a verify error, or a local cause."""
+    if isinstance(err, ssl.SSLCertVerificationError):
+        return f"certificate verify failed: {err.verify_message} (X509 error {err.verify_code})"
+    alert = alert_name(err.reason)
+    if alert:
+        return f"the peer sent TLS alert {alert} ({ALERTS[alert]})"
+    if isinstance(err, (ssl.SSLEOFError, ssl.SSLZeroReturnError)):
+        return "the peer closed the connection during the TLS handshake"
+    if err.reason:
+        return "TLS error: " + err.reason.lower().replace("_", " ")
+    return f"TLS error: {err}"
+
+
+# ---- the chain ---------------------------------------------------------------------------
+def presented_chain(sock: ssl.SSLSocket) -> list[bytes]:
+    """DER of every certificate the peer sent, leaf first (see the module docstring)."""
+    public = getattr(sock, "get_unverified_chain", None)
+    if public is not None:
+        return [bytes(c) for c in public() or []]
+    private = getattr(getattr(sock, "_sslobj", None), "get_unverified_chain", None)
+    if private is not None:
+        return [c.public_bytes(ssl._ssl.ENCODING_DER) for c in private() or []]  # type: ignore[attr-defined]
+    leaf = sock.getpeercert(binary_form=True)
+    return [leaf] if leaf else []
+
+
+def verified_chain_length(sock: ssl.SSLSocket) -> int | None:
+    getter = getattr(sock, "get_verified_chain", None) or \
+        getattr(getattr(sock, "_sslobj", None), "get_verified_chain", None)
+    if getter is None:
+        return None
+    return len(getter() or [])
+
+
+def chain_entry(der: bytes) -> dict[str, Any]:
+    """Subject, issuer (X509_NAME_oneline), serial (hex) and validity of one certificate."""
+    raw = parse_tbs(der)
+    return {
+        "subject": name_oneline(raw.subject), "issuer": name_oneline(raw.issuer),
+        "serial": format(raw.serial, "X"), "notBefore": asn1_time_print(*raw.not_before),
+        "notAfter": asn1_time_print(*raw.not_after),
+    }
+
+
+# ---- SIP ---------------------------------------------------------------------------------
+def options_request(host: str, local: tuple[str, int]) -> bytes:
+    """A minimal SIP OPTIONS request for sending over the TLS connection."""
+    token = os.urandom(8).hex()
+    lhost = f"[{local[0]}]" if ":" in local[0] else local[0]
+    lines = [
+        f"OPTIONS sip:{host} SIP/2.0",
+        f"Via: SIP/2.0/TLS {lhost}:{local[1]};branch=z9hG4bK{token};rport",
+        "Max-Forwards: 70",
+        f"From: <sip:tlsmgm@{lhost}>;tag={token[:8]}",
+        f"To: <sip:{host}>",
+        f"Call-ID: {token}@{lhost}",
+        "CSeq: 1 OPTIONS",
+        f"Contact: <sip:tlsmgm@{lhost}:{local[1]};transport=tls>",
+        "Accept: application/sdp",
+        "User-Agent: tlsmgm",
+        "Content-Length: 0",
+    ]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode()
+
+
+def read_final_status(sock: ssl.SSLSocket, deadline: float) -> str | None:
+    """The status line of the first final (>= 200) SIP response; None on EOF."""
+    buf = b""
+    while len(buf) < SIP_READ_LIMIT:
+        sock.settimeout(max(deadline - time.monotonic(), 0.001))
+        data = sock.recv(4096)
+        if not data:
+            return None
+        buf += data
+        while b"\r\n\r\n" in buf:
+            head, _, buf = buf.partition(b"\r\n\r\n")
+            status = head.split(b"\r\n", 1)[0].decode("utf-8", "replace")
+            parts = status.split(" ", 2)
+            if len(parts) >= 2 and parts[1].isdigit() and int(parts[1]) >= 200:
+                return status
+    return None
+
+
+# ---- the handshake -----------------------------------------------------------------------
+def _settle(sock: ssl.SSLSocket, deadline: float, result: HandshakeResult) -> None:
+    """TLS 1.3: wait for the server's first post-handshake record (ticket or alert)."""
+    wait = min(SETTLE_SECONDS, deadline - time.monotonic())
+    if wait <= 0 or not select.select([sock], [], [], wait)[0]:
+        result.notes.append(f"TLS 1.3: the server sent nothing within {wait:.2f} s after the handshake; "
+                            "assuming it accepted the client side (use --sip-options to be sure)")
+        return
+    sock.setblocking(False)
+    try:
+        sock.recv(1)
+    except ssl.SSLWantReadError:
+        pass  # a session ticket: the server accepted us
+    finally:
+        sock.setblocking(True)
+
+
+def _verify_code(endpoint: ClientEndpoint, sock: ssl.SSLSocket, presented: list[bytes],
+                 result: HandshakeResult) -> int | None:
+    """The verify result OpenSSL would hold for this connection (None: no peer cert)."""
+    if not presented:
+        return None
+    if endpoint.domain.eff_verify_cert:
+        length = verified_chain_length(sock)
+        if length is not None and chain_too_long(length):
+            return X509_V_ERR_CERT_CHAIN_TOO_LONG
+        result.verify = {"code": 0, "text": "ok", "depth": 0, "enforced": True}
+        return 0
+    evaluated = endpoint.evaluate(presented)
+    result.verify = {**evaluated.to_dict(), "enforced": False}
+    return evaluated.code
+
+
+def run_handshake(endpoint: ClientEndpoint, ip: str, port: int, *, target: str, sni: str | None = None,
+                  timeout: float = 5.0, sip_options: bool = False, sip_host: str | None = None
+                  ) -> HandshakeResult:
+    """Connect to ``ip:port`` and shake hands with ``endpoint``'s settings; everything
+    (connect, handshake, settle, OPTIONS) within ``timeout`` seconds."""
+    started = time.monotonic()
+    deadline = started + timeout
+    result = HandshakeResult(target=target, address=address_text(ip, port), domain=endpoint.domain.name,
+                             sni=sni)
+    raw: socket.socket | None = None
+    sock: ssl.SSLSocket | None = None
+    stage = "connecting to"
+    try:
+        raw = socket.create_connection((ip, port), timeout=timeout)
+        raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        stage = "TLS handshake with"
+        raw.settimeout(max(deadline - time.monotonic(), 0.001))
+        sock = endpoint.context.wrap_socket(raw, server_hostname=sni, do_handshake_on_connect=False)
+        sock.do_handshake()
+        presented = presented_chain(sock)
+        code = _verify_code(endpoint, sock, presented, result)
+        if code == X509_V_ERR_CERT_CHAIN_TOO_LONG and endpoint.domain.eff_verify_cert:
+            result.verify = {"code": code, "text": "certificate chain too long", "depth": 4, "enforced": True}
+            raise _Rejected("certificate verify failed: certificate chain too long (verify depth 3, "
+                            "X509 error 22)")
+        if sock.version() == "TLSv1.3" and not sip_options:
+            stage = "waiting for the server's answer to the handshake from"
+            _settle(sock, deadline, result)
+        result.chain = [chain_entry(der) for der in presented]
+        result.vars = dict(connection_vars(sock))
+        result.vars.update(cert_vars(presented[0], PEER, code) if presented else no_cert_vars(PEER))
+        result.vars.update(endpoint.my_vars)
+        result.connected = True
+        if sip_options:
+            stage = "waiting for the SIP reply from"
+            sock.settimeout(max(deadline - time.monotonic(), 0.001))
+            sock.sendall(options_request(sip_host or ip, sock.getsockname()[:2]))
+            result.sip_reply = read_final_status(sock, deadline)
+            if result.sip_reply is None:
+                result.error = "the peer closed the connection without answering the SIP OPTIONS"
+    except _Rejected as err:
+        result.error = str(err)
+    except ssl.SSLError as err:
+        result.connected = False
+        result.error = describe_ssl_error(err)
+        if isinstance(err, ssl.SSLCertVerificationError):
+            result.verify = {"code": err.verify_code, "text": err.verify_message, "depth": None,
+                             "enforced": True}
+            if sock is not None:  # OpenSSL keeps the chain it rejected
+                result.chain = [chain_entry(der) for der in presented_chain(sock)]
+    except (TimeoutError, socket.timeout):
+        result.connected = result.connected and stage == "waiting for the SIP reply from"
+        if stage == "connecting to":
+            result.error = f"timed out connecting to {result.address} after {timeout:g} s"
+        elif stage == "TLS handshake with":
+            result.error = (f"no TLS answer from {result.address} within {timeout:g} s (TCP was "
+                            "accepted; OpenSIPS behaves so when no server domain covers the listener)")
+        else:
+            result.error = f"timed out {stage} {result.address} after {timeout:g} s"
+    except ConnectionRefusedError:
+        result.error = f"connection refused by {result.address}"
+    except (ConnectionResetError, BrokenPipeError):
+        result.connected = False
+        result.error = f"connection reset by {result.address} ({stage.split(' ')[0]} stage)"
+    except OSError as err:
+        result.connected = False
+        result.error = f"{stage} {result.address} failed: {err.strerror or err}"
+    finally:
+        for closable in (sock, raw):
+            if closable is not None:
+                closable.close()
+        result.seconds = time.monotonic() - started
+    return result
+
+
+class _Rejected(Exception):
+    """The handshake completed but OpenSSL (with its depth limit) would have failed it."""
+

@@ -1,0 +1,332 @@
+"""A local TLS endpoint that picks server domains exactly as OpenSIPS does (``tlsmgm serve``).
+
+Per accepted connection, following spec §3.3 with the one matcher (``core.matcher``):
+
+1. the listener's *configured* address (the key OpenSIPS uses, even when tlsmgm binds
+   elsewhere) gives the initial domain (``arr[0]``); no domain for it: the TCP connection
+   is accepted and nothing is ever sent (closed after :data:`DROP_HOLD_SECONDS`), like
+   OpenSIPS's ``no TLS server domain found``;
+2. the SSL object is created from the initial domain's context, so its protocol bounds
+   govern the version negotiation;
+3. the SNI callback (called for every ClientHello, with or without SNI) asks the matcher:
+   no match -> fatal alert ``unrecognized_name``; another domain -> the connection's
+   context is switched to it (certificate, key, CA store, CRL flags).
+
+Known gap: the stdlib cannot call ``SSL_set_verify`` on a live connection, so after an
+SNI switch the *initial* domain's verify_cert/require_cert stay in force (OpenSIPS before
+3.6.8 behaved so; 3.6.8 applies the selected domain's). Each such connection's record
+carries a note.
+
+One record (a dict) per connection goes to the ``on_record`` callback: listener, client,
+outcome, chosen and initial domain, SNI, negotiated version and cipher, the client's
+``$tls_peer_*`` values, and the error in words. Over an established connection SIP
+OPTIONS requests get ``SIP/2.0 200 OK`` (Via, From, To, Call-ID and CSeq copied).
+"""
+
+from __future__ import annotations
+
+import selectors
+import socket
+import ssl
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from tlsmgm_cli.core.domain import SERVER, DomainSet, TlsDomain
+from tlsmgm_cli.core.errors import TlsmgmError
+from tlsmgm_cli.core.handshake import describe_ssl_error, verified_chain_length
+from tlsmgm_cli.core.matcher import DROPPED, SELECTED, DomainMatcher, MatchResult, socket_text
+from tlsmgm_cli.core.tlsctx import build_context, chain_too_long
+from tlsmgm_cli.core.tlsvars import PEER, cert_vars, connection_vars, no_cert_vars
+
+DROP_HOLD_SECONDS = 30.0
+HANDSHAKE_TIMEOUT = 10.0
+IDLE_TIMEOUT = 60.0
+MAX_SIP_MESSAGE = 65536
+_COPIED_HEADERS = ("via", "v", "from", "f", "to", "t", "call-id", "i", "cseq")
+
+Record = dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class ListenerSpec:
+    """Where to bind, and the listener address OpenSIPS would key domains on."""
+
+    key_ip: str  # canonical OpenSIPS ip of the configured listener
+    key_port: int
+    bind_ip: str
+    bind_port: int
+
+    @property
+    def key_text(self) -> str:
+        return socket_text(self.key_ip, self.key_port)
+
+
+@dataclass(slots=True)
+class _Conn:
+    """What the SNI callback learnt about one connection."""
+
+    spec: ListenerSpec
+    initial: TlsDomain
+    result: MatchResult | None = None
+
+
+class TlsServer:
+    """Listening sockets plus one thread per accepted connection."""
+
+    def __init__(self, domset: DomainSet, listeners: list[ListenerSpec], on_record: Callable[[Record], None]):
+        self.on_record = on_record
+        self.contexts: dict[tuple[str, str], ssl.SSLContext] = {}
+        for dom in domset.active(SERVER):
+            try:
+                self.contexts[dom.key] = build_context(dom)
+            except TlsmgmError as err:
+                if not dom.from_db:
+                    raise  # OpenSIPS does not start
+                dom.db_skip = f"its TLS context cannot be built: {err.message}"
+                on_record({"event": "warning", "message": f"DB domain [{dom.name}] skipped: {err.message}"})
+        self.matcher = DomainMatcher(domset)
+        for ctx in self.contexts.values():
+            ctx.sni_callback = self._sni_callback
+        self._conns: dict[int, _Conn] = {}
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._selector = selectors.DefaultSelector()
+        self.bound: list[tuple[ListenerSpec, tuple[str, int]]] = []
+        for spec in listeners:
+            family = socket.AF_INET6 if ":" in spec.bind_ip else socket.AF_INET
+            lsock = socket.socket(family, socket.SOCK_STREAM)
+            lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                lsock.bind((spec.bind_ip, spec.bind_port))
+            except OSError as err:
+                lsock.close()
+                self.close()
+                raise TlsmgmError(f"cannot listen on {socket_text(spec.bind_ip, spec.bind_port)} "
+                                  f"(for {spec.key_text}): {err.strerror or err}") from None
+            lsock.listen(128)
+            lsock.setblocking(False)
+            self._selector.register(lsock, selectors.EVENT_READ, spec)
+            self.bound.append((spec, lsock.getsockname()[:2]))
+
+    # -- life cycle ----------------------------------------------------------------------
+    def serve_forever(self, poll: float = 0.2) -> None:
+        """Accept connections until :meth:`stop` is called."""
+        for spec, (host, port) in self.bound:
+            self.on_record({"event": "listening", "listener": spec.key_text, "bind": socket_text(host, port)})
+        while not self._stop.is_set():
+            for key, _mask in self._selector.select(poll):
+                try:
+                    conn, peer = key.fileobj.accept()  # type: ignore[union-attr]
+                except (BlockingIOError, OSError):
+                    continue
+                threading.Thread(target=self._handle, args=(conn, peer, key.data), daemon=True).start()
+        self.close()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def close(self) -> None:
+        for key in list(self._selector.get_map().values()):
+            self._selector.unregister(key.fileobj)
+            key.fileobj.close()  # type: ignore[union-attr]
+
+    # -- one connection ------------------------------------------------------------------
+    def _sni_callback(self, sslsock: ssl.SSLSocket, server_name: str | None, _ctx: ssl.SSLContext) -> int | None:
+        with self._lock:
+            conn = self._conns.get(id(sslsock))
+        if conn is None:
+            return ssl.ALERT_DESCRIPTION_INTERNAL_ERROR
+        result = self.matcher.match_server(conn.spec.key_ip, conn.spec.key_port, server_name)
+        conn.result = result
+        if result.outcome != SELECTED or result.domain is None:
+            return ssl.ALERT_DESCRIPTION_UNRECOGNIZED_NAME
+        if result.domain is not conn.initial:
+            sslsock.context = self.contexts[result.domain.key]
+        return None
+
+    def _handle(self, conn: socket.socket, peer: tuple[Any, ...], spec: ListenerSpec) -> None:
+        started = time.monotonic()
+        record: Record = {"event": "connection", "listener": spec.key_text, "client": socket_text(peer[0], peer[1]),
+                          "outcome": None, "domain": None, "initial_domain": None, "sni": None,
+                          "tls_version": None, "cipher": None, "vars": {}, "error": None, "notes": []}
+        conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        initial = self.matcher.match_server(spec.key_ip, spec.key_port, None)
+        if initial.outcome == DROPPED or initial.initial is None:
+            record.update(outcome=DROPPED, error="no TLS server domain found (TCP accepted, no TLS answer)")
+            self._emit(record, started)
+            _hold_silently(conn, self._stop)
+            return
+        record["initial_domain"] = initial.initial.name
+        sslsock: ssl.SSLSocket | None = None
+        try:
+            conn.settimeout(HANDSHAKE_TIMEOUT)
+            sslsock = self.contexts[initial.initial.key].wrap_socket(
+                conn, server_side=True, do_handshake_on_connect=False)
+            state = _Conn(spec, initial.initial)
+            with self._lock:
+                self._conns[id(sslsock)] = state
+            try:
+                sslsock.do_handshake()
+            finally:
+                with self._lock:
+                    self._conns.pop(id(sslsock), None)
+                self._describe_selection(record, state)
+            self._describe_tls(record, sslsock, state)
+            if record["error"] is None:
+                self._emit(record, started)
+                _answer_sip(sslsock, self._stop)
+                return
+        except ssl.SSLError as err:
+            if record["outcome"] in (None, SELECTED):
+                record["outcome"] = "failed"
+            record["error"] = record["error"] or describe_ssl_error(err)
+        except (TimeoutError, socket.timeout):
+            record.update(outcome=record["outcome"] or "failed", error="TLS handshake timed out")
+        except OSError as err:
+            record.update(outcome=record["outcome"] or "failed", error=f"connection error: {err.strerror or err}")
+        finally:
+            for closable in (sslsock, conn):
+                if closable is not None:
+                    closable.close()
+        self._emit(record, started)
+
+    @staticmethod
+    def _describe_selection(record: Record, state: _Conn) -> None:
+        result = state.result
+        if result is None:
+            return
+        record["sni"] = result.sni
+        record["outcome"] = result.outcome
+        record["domain"] = result.domain.name if result.domain else None
+        if result.outcome != SELECTED:
+            record["error"] = result.rule
+        record["notes"].extend(result.notes)
+        chosen = result.domain
+        if chosen is not None and chosen is not state.initial and \
+                (chosen.eff_verify_cert, chosen.eff_require_cert) != \
+                (state.initial.eff_verify_cert, state.initial.eff_require_cert):
+            record["notes"].append(
+                f"tlsmgm limitation: the verify_cert/require_cert of the initial domain "
+                f"[{state.initial.name}] applied, OpenSIPS 3.6.8 applies those of [{chosen.name}]")
+
+    @staticmethod
+    def _describe_tls(record: Record, sslsock: ssl.SSLSocket, state: _Conn) -> None:
+        conn_vars = connection_vars(sslsock)
+        record["tls_version"] = conn_vars["tls_version"]
+        record["cipher"] = conn_vars["tls_cipher_info"]
+        leaf = sslsock.getpeercert(binary_form=True)
+        length = verified_chain_length(sslsock) if leaf else None
+        if length is not None and chain_too_long(length):
+            record.update(outcome="failed", error="certificate verify failed: certificate chain too long "
+                                                  "(verify depth 3, X509 error 22)")
+            return
+        # an established connection with a peer certificate passed OpenSSL's verification
+        record["vars"] = {**conn_vars, **(cert_vars(leaf, PEER, 0) if leaf else no_cert_vars(PEER))}
+
+    def _emit(self, record: Record, started: float) -> None:
+        record["seconds"] = round(time.monotonic() - started, 6)
+        self.on_record(record)
+
+
+def _hold_silently(conn: socket.socket, stop: threading.Event) -> None:
+    """Keep an accepted TCP connection open without a byte sent, until the client gives
+    up, tlsmgm stops, or :data:`DROP_HOLD_SECONDS` pass."""
+    deadline = time.monotonic() + DROP_HOLD_SECONDS
+    conn.settimeout(0.2)
+    try:
+        while not stop.is_set() and time.monotonic() < deadline:
+            try:
+                if not conn.recv(4096):
+                    break
+            except (TimeoutError, socket.timeout):
+                continue
+    except OSError:
+        pass
+    finally:
+        conn.close()
+
+
+def _answer_sip(sslsock: ssl.SSLSocket, stop: threading.Event) -> None:
+    """Answer SIP OPTIONS with 200 OK (others with 405) until EOF, idle timeout or stop."""
+    buf = b""
+    sslsock.settimeout(0.5)
+    idle_until = time.monotonic() + IDLE_TIMEOUT
+    try:
+        while not stop.is_set() and time.monotonic() < idle_until:
+            try:
+                data = sslsock.recv(4096)
+            except (TimeoutError, socket.timeout):
+                continue
+            if not data:
+                return
+            idle_until = time.monotonic() + IDLE_TIMEOUT
+            buf += data
+            while b"\r\n\r\n" in buf:
+                head, _, buf = buf.partition(b"\r\n\r\n")
+                reply = sip_reply(head.decode("utf-8", "replace"))
+                if reply:
+                    sslsock.sendall(reply.encode())
+            if len(buf) > MAX_SIP_MESSAGE:
+                return
+    except (ssl.SSLError, OSError):
+        return
+
+
+def sip_reply(head: str) -> str | None:
+    """The reply to one SIP request head: ``200 OK`` for OPTIONS, ``405`` for any other
+    request (Via, From, To, Call-ID, CSeq copied); None for responses and garbage."""
+    lines = head.lstrip("\r\n").split("\r\n")
+    parts = lines[0].split(" ")
+    if len(parts) != 3 or not parts[2].startswith("SIP/"):
+        return None
+    status = "200 OK" if parts[0] == "OPTIONS" else "405 Method Not Allowed"
+    copied = [line for line in lines[1:] if line.split(":", 1)[0].strip().lower() in _COPIED_HEADERS]
+    extra = ["Allow: OPTIONS", "Server: tlsmgm serve", "Content-Length: 0"]
+    return "\r\n".join([f"SIP/2.0 {status}", *copied, *extra]) + "\r\n\r\n"
+
+
+def plan_listeners(domset: DomainSet, listen: list[str]) -> tuple[list[ListenerSpec], list[str]]:
+    """The sockets to open, and warnings for listeners that cannot be served.
+
+    Without ``listen``: every TLS listener of the config, bound to 127.0.0.1 on its port
+    but keyed on its configured address. Each ``listen`` item is ``BIND`` (bind there and
+    key on that same address) or ``KEY=BIND`` (key on the configured listener ``KEY``,
+    bind to ``BIND``); port 0 in ``BIND`` picks a free port."""
+    from tlsmgm_cli.core.addresses import parse_hostport
+    from tlsmgm_cli.core.matcher import tls_listeners
+
+    specs: list[ListenerSpec] = []
+    warnings: list[str] = []
+    if listen:
+        for item in listen:
+            key_text, _, bind_text = item.rpartition("=")
+            bind_ip, bind_port = _bind_address(bind_text)
+            key_ip, key_port = parse_hostport(key_text, what="--listen") if key_text else (bind_ip, bind_port)
+            specs.append(ListenerSpec(key_ip, key_port, bind_ip, bind_port))
+        return specs, warnings
+    if domset.config is None:
+        raise TlsmgmError("no TLS listener to serve: give --listen IP:PORT")
+    for lst in tls_listeners(domset.config):
+        if lst.ip is None or lst.port is None:
+            warnings.append(f"{lst.loc}: {lst.text}: not served: {lst.skip}")
+            continue
+        specs.append(ListenerSpec(lst.ip, lst.port, "127.0.0.1", lst.port))
+    if not specs:
+        raise TlsmgmError("the config has no TLS listener (socket=tls:...) tlsmgm can serve: "
+                          "give --listen IP:PORT")
+    return specs, warnings
+
+
+def _bind_address(text: str) -> tuple[str, int]:
+    """``IP:PORT`` to bind; port 0 allowed (any free port)."""
+    from tlsmgm_cli.core.addresses import parse_hostport
+
+    head, sep, port = text.strip().rpartition(":")
+    if sep and port == "0":
+        ip, _ = parse_hostport(f"{head}:1", what="--listen")
+        return ip, 0
+    return parse_hostport(text, what="--listen")
+

@@ -1,0 +1,71 @@
+"""Output of ``tlsmgm db``: the import diff, validation findings and summaries. BLOBs are
+shown by size and SHA-256 prefix; private keys only as "changed"."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+from typing import Any
+
+import click
+
+from tlsmgm_cli.render import echo_err, hint
+
+_SECRET = ("private_key",)
+
+
+def _show(column: str, value: Any) -> str:
+    if value is None:
+        return "NULL"
+    if isinstance(value, bytes):
+        if column in _SECRET:
+            return f"<{len(value)} bytes, not shown>"
+        return f"<{len(value)} bytes sha256:{hashlib.sha256(value).hexdigest()[:12]}>"
+    return repr(value)
+
+
+def import_diff_lines(plan: Any) -> list[str]:
+    """``+`` new rows, ``~`` changed rows (one line per column), ``=`` unchanged count."""
+    lines = []
+    for row in plan.inserts:
+        lines.append(f"+ {row.side_name} domain '{row.domain}'")
+        for column, value in row.content().items():
+            if column not in ("domain", "type") and value is not None:
+                lines.append(f"    {column}: {_show(column, value)}")
+    for change in plan.updates:
+        lines.append(f"~ {change.new.side_name} domain '{change.new.domain}' (id {change.old.id})")
+        for column in change.changed:
+            old, new = getattr(change.old, column), getattr(change.new, column)
+            if column in _SECRET:
+                lines.append(f"    {column}: changed (key material not shown)")
+            else:
+                lines.append(f"    {column}: {_show(column, old)} -> {_show(column, new)}")
+    if plan.unchanged:
+        lines.append(f"= {len(plan.unchanged)} row(s) already identical")
+    return lines
+
+
+def print_import_diff(plan: Any) -> None:
+    for line in import_diff_lines(plan) or ["(nothing to do)"]:
+        click.echo(line)
+
+
+def print_findings(findings: Iterable[Any]) -> None:
+    """Validation findings on stderr: ``severity: [side domain] message``."""
+    for f in findings:
+        where = f"{f.side} domain [{f.domain}]: " if getattr(f, "domain", None) else ""
+        echo_err(f"{f.severity}: {where}{f.message}")
+
+
+def print_import_summary(plan: Any, table: str, masked_url: str, *, dry_run: bool) -> None:
+    verb = "would write" if dry_run else "wrote"
+    click.echo(f"{verb} {len(plan.inserts)} new and {len(plan.updates)} changed row(s) to "
+               f"{table} at {masked_url} ({len(plan.unchanged)} unchanged)")
+    if not dry_run and plan.writes:
+        hint("OpenSIPS reads the table at startup and on `opensips-cli -x mi tls_reload`.")
+
+
+def print_export_result(result: Any) -> None:
+    for reason in result.skipped:
+        echo_err(f"warning: left out of the snippet: {reason}")
+    click.echo(f"wrote {len(result.files)} file(s); cfg snippet: {result.snippet}")
