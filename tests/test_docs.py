@@ -3,6 +3,7 @@ the committed files are not stale."""
 
 from __future__ import annotations
 
+import difflib
 import os
 import shutil
 import subprocess
@@ -35,9 +36,14 @@ def shim_path(tmp_path_factory) -> str:
 
 # ---- staleness ------------------------------------------------------------------------
 
-def test_committed_docs_are_not_stale():
-    assert docs.main(["--check", "--root", str(REPO)]) == 0, \
-        "completions/ or man/ are stale: run 'python -m tlsmgm_cli.docs'"
+def test_committed_docs_are_not_stale(generated):
+    have = docs.existing(REPO)
+    stale = docs.stale_files(REPO, generated)
+    diffs = "".join("".join(difflib.unified_diff(have.get(rel, "").splitlines(True),
+                                                 generated.get(rel, "").splitlines(True), rel, rel, n=1))
+                    for rel in stale)
+    assert not stale, f"stale (run 'python -m tlsmgm_cli.docs'):\n{diffs[:3000]}"
+    assert docs.main(["--check", "--root", str(REPO)]) == 0
 
 
 def test_generation_is_deterministic(generated):

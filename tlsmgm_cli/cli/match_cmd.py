@@ -231,6 +231,16 @@ class _BatchError:
         self.number = number
         self.message = message
 
+    @classmethod
+    def of(cls, number: int, err: Exception) -> _BatchError:
+        from tlsmgm_cli.core.errors import TlsmgmError
+
+        if isinstance(err, TlsmgmError):
+            return cls(number, err.message)
+        if isinstance(err, UnicodeDecodeError):
+            return cls(number, "not UTF-8 text")
+        return cls(number, f"not JSON: {err}")
+
     def to_dict(self) -> dict[str, Any]:
         return {"line": self.number, "error": self.message}
 
@@ -263,55 +273,104 @@ class _BatchRunner:
         return hit
 
     def json_lines(self, lines: list[bytes]) -> list[str]:
-        """The contract JSON line of every non-blank line, in order. Answers depend only
-        on the line's text, so a repeated line reuses its first answer."""
-        from tlsmgm_cli.core.matcher import CONTRACT_FIELDS
+        """The contract JSON line of every non-blank line, in order. An answer depends
+        only on the line's text, so a repeated line reuses its first answer; a server
+        query's result fields depend only on (address key, chosen entry, empty SNI), so
+        they are encoded once per such decision (server_choice is the same lookup
+        match_server makes)."""
+        from tlsmgm_cli.core.errors import TlsmgmError
+        from tlsmgm_cli.core.matcher import CONTRACT_FIELDS, SERVER, socket_text
         from tlsmgm_cli.render.match import JsonLines
 
         writer = JsonLines(CONTRACT_FIELDS, query_fields=5)
         seen: dict[bytes, str] = {}
+        decided: dict[tuple[Any, ...], tuple[str, bool]] = {}
         out: list[str] = []
+        matcher = self.matcher
         for number, raw in enumerate(lines, 1):
             line = seen.get(raw)
-            if line is None:
-                answer = self.answer(number, raw)
-                if answer is None:
+            if line is not None:
+                out.append(line)
+                continue
+            try:
+                query = self._parse(raw)
+            except (ValueError, UnicodeDecodeError, TlsmgmError) as err:
+                self.exit_code = 1
+                out.append(_BatchError.of(number, err).line)
+                continue
+            if query is None:
+                continue
+            if query[0] == SERVER:
+                _, ip, port, sni = query
+                try:
+                    key_used, index = matcher.server_choice(ip, port, sni)
+                except TlsmgmError as err:
+                    self.exit_code = 1
+                    out.append(_BatchError.of(number, err).line)
                     continue
+                cache_key = (key_used, index, sni == "")
+                known = decided.get(cache_key)
+                if known is None:
+                    result = matcher.match_server(ip, port, sni)
+                    known = decided[cache_key] = (writer.tail(result.contract_values()[5:]),
+                                                  result.selected)
+                values = (SERVER, socket_text(ip, port), sni, None, None)
+                line = writer.line(values, known[0])
+                if not known[1]:
+                    self.exit_code = 1
+            else:
+                answer = self._client(number, query)
                 if isinstance(answer, _BatchError):
-                    out.append(answer.line)  # errors name their line number: never reused
+                    out.append(answer.line)
                     continue
-                line = seen[raw] = writer.line(answer.contract_values())
+                line = writer.line(answer.contract_values())
+            seen[raw] = line
             out.append(line)
         return out
 
     def run(self, lines: list[bytes]) -> list:
-        """A MatchResult or a _BatchError per non-blank line, in order."""
-        answers = (self.answer(number, raw) for number, raw in enumerate(lines, 1))
-        return [a for a in answers if a is not None]
+        """A MatchResult or a _BatchError per non-blank line, in order (sets the exit
+        code)."""
+        from tlsmgm_cli.core.errors import TlsmgmError
+        from tlsmgm_cli.core.matcher import SERVER
 
-    def answer(self, number: int, raw: bytes):
-        """The MatchResult or _BatchError of one line (None for a blank line); sets the
-        exit code."""
+        answers: list = []
+        for number, raw in enumerate(lines, 1):
+            try:
+                query = self._parse(raw)
+                if query is None:
+                    continue
+                answer = self.matcher.match_server(*query[1:]) if query[0] == SERVER \
+                    else self._client(number, query)
+            except (ValueError, UnicodeDecodeError, TlsmgmError) as err:
+                answer = _BatchError.of(number, err)
+            if isinstance(answer, _BatchError) or not answer.selected:
+                self.exit_code = 1
+            answers.append(answer)
+        return answers
+
+    def _client(self, number: int, query: tuple):
         from tlsmgm_cli.core.errors import TlsmgmError
 
-        if not raw.strip():
-            return None
         try:
-            result = self._answer(json.loads(raw.decode("utf-8")))
-        except UnicodeDecodeError:
+            result = self.matcher.match_client(*query[1:])
+        except TlsmgmError as err:
             self.exit_code = 1
-            return _BatchError(number, "not UTF-8 text")
-        except (ValueError, TlsmgmError) as err:
-            self.exit_code = 1
-            return _BatchError(number, err.message if isinstance(err, TlsmgmError)
-                               else f"not JSON: {err}")
-        if result.outcome != "selected":
+            return _BatchError.of(number, err)
+        if not result.selected:
             self.exit_code = 1
         return result
 
-    def _answer(self, query: Any):
+    def _parse(self, raw: bytes) -> tuple | None:
+        """One line -> ("server", ip, port, sni) | ("client", ip, port, sip_domain,
+        tls_domain) | None (blank line). Raises ValueError/UnicodeDecodeError (not JSON)
+        or TlsmgmError (a JSON query tlsmgm cannot answer)."""
         from tlsmgm_cli.core.errors import TlsmgmError
+        from tlsmgm_cli.core.matcher import CLIENT, SERVER
 
+        if not raw.strip():
+            return None
+        query = json.loads(raw.decode("utf-8"))
         if not isinstance(query, dict):
             raise TlsmgmError("a query must be a JSON object")
         for key in ("sni", "sip_domain", "tls_domain"):
@@ -326,13 +385,13 @@ class _BatchRunner:
             if query.get("dest") is None:
                 if tls_domain is None:
                     raise TlsmgmError('a client query needs "dest" (or "tls_domain")')
-                return self.matcher.match_client(None, None, query.get("sip_domain"), tls_domain)
+                return (CLIENT, None, None, query.get("sip_domain"), tls_domain)
             ip, port = self._address(query["dest"], "dest")
-            return self.matcher.match_client(ip, port, query.get("sip_domain"), tls_domain)
+            return (CLIENT, ip, port, query.get("sip_domain"), tls_domain)
         if not query.keys() <= _SERVER_KEYS:
             raise TlsmgmError("unknown key(s) in a server query: "
                               + ", ".join(sorted(query.keys() - _SERVER_KEYS)))
         if "socket" not in query:
             raise TlsmgmError('a server query needs "socket" (or "client": true)')
         ip, port = self._address(query["socket"], "socket")
-        return self.matcher.match_server(ip, port, query.get("sni"))
+        return (SERVER, ip, port, query.get("sni"))

@@ -25,6 +25,7 @@ How the values are obtained with the stdlib (Python 3.11+):
 
 from __future__ import annotations
 
+import functools
 import os
 import select
 import socket
@@ -203,14 +204,23 @@ def verified_chain_length(sock: ssl.SSLSocket) -> int | None:
     return len(getter() or [])
 
 
-def chain_entry(der: bytes) -> dict[str, Any]:
-    """Subject, issuer (X509_NAME_oneline), serial (hex) and validity of one certificate."""
+@functools.lru_cache(maxsize=64)
+def _chain_entry(der: bytes) -> tuple[tuple[str, Any], ...]:
     raw = parse_tbs(der)
-    return {
-        "subject": name_oneline(raw.subject), "issuer": name_oneline(raw.issuer),
-        "serial": format(raw.serial, "X"), "notBefore": asn1_time_print(*raw.not_before),
-        "notAfter": asn1_time_print(*raw.not_after),
-    }
+    return (("subject", name_oneline(raw.subject)), ("issuer", name_oneline(raw.issuer)),
+            ("serial", format(raw.serial, "X")), ("notBefore", asn1_time_print(*raw.not_before)),
+            ("notAfter", asn1_time_print(*raw.not_after)))
+
+
+def chain_entry(der: bytes) -> dict[str, Any]:
+    """Subject, issuer (X509_NAME_oneline), serial (hex) and validity of one certificate
+    (cached per DER: --repeat sees the same certificates every time)."""
+    return dict(_chain_entry(der))
+
+
+@functools.lru_cache(maxsize=64)
+def _peer_vars(der: bytes, code: int | None) -> tuple[tuple[str, str | None], ...]:
+    return tuple(cert_vars(der, PEER, code).items())
 
 
 # ---- SIP ---------------------------------------------------------------------------------
@@ -315,7 +325,7 @@ def run_handshake(endpoint: ClientEndpoint, ip: str, port: int, *, target: str, 
             _settle(sock, deadline, result)
         result.chain = [chain_entry(der) for der in presented]
         result.vars = dict(connection_vars(sock))
-        result.vars.update(cert_vars(presented[0], PEER, code) if presented else no_cert_vars(PEER))
+        result.vars.update(_peer_vars(presented[0], code) if presented else no_cert_vars(PEER))
         result.vars.update(endpoint.my_vars)
         result.connected = True
         if sip_options:

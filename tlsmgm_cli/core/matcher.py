@@ -423,24 +423,35 @@ class DomainMatcher:
             self._client_by_name[dom.name] = dom  # the first in list order wins
 
     # -- lookups ---------------------------------------------------------------------
+    def server_choice(self, ip: str, port: int, sni: str | None) -> tuple[str | None, int | None]:
+        """The whole server-side decision in its cheapest form: (the address key used,
+        None when no array covers ``ip:port``; the index of the chosen entry in that
+        array, None when no pattern matches). An empty SNI keeps entry 0 (the initial
+        domain) without a pattern test; no SNI is matched as ``none``."""
+        if sni is not None and len(sni) > MAX_VALUE_BYTES // 4:
+            check_value_length(sni, "the SNI")
+        arr = self.maps[SERVER].array_for(f"{ip}:{port}")
+        if arr is None or not arr.entries:
+            return None, None
+        if sni == "":
+            return arr.key, 0
+        return arr.key, arr.first_match(NO_SNI_VALUE if sni is None else sni)
+
     def match_server(self, ip: str, port: int, sni: str | None) -> MatchResult:
         """An incoming connection on listener ``ip:port`` (canonical ip) with ``sni``
         (None: the client sent no SNI)."""
-        if sni is not None and len(sni) > MAX_VALUE_BYTES // 4:
-            check_value_length(sni, "the SNI")
-        key = f"{ip}:{port}"
+        key_used, index = self.server_choice(ip, port, sni)
         result = MatchResult(SERVER, socket_text(ip, port), sni=sni)
-        arr = self.maps[SERVER].array_for(key)
-        if arr is None or not arr.entries:
+        if key_used is None:
             result.outcome, result.reason = DROPPED, "no-address"
             return result
-        result.key_used = arr.key
-        result.initial = arr.entries[0].domain
+        arr = self.maps[SERVER].arrays[key_used]
+        result.key_used, result.initial = key_used, arr.entries[0].domain
         if sni == "":
             result.outcome, result.reason, result.domain = SELECTED, "empty-sni", result.initial
             return result
         result.value = NO_SNI_VALUE if sni is None else sni
-        self._by_filters(result, arr)
+        self._decide(result, arr, index)
         if result.selected:
             self._server_notes(result)
         return result
@@ -480,13 +491,12 @@ class DomainMatcher:
             return result
         result.key_used = arr.key
         result.value = NO_SIP_DOMAIN_VALUE if sip_domain is None else sip_domain
-        self._by_filters(result, arr)
+        self._decide(result, arr, arr.first_match(result.value))
         return result
 
-    def _by_filters(self, result: MatchResult, arr: AddressArray) -> None:
-        """tls_find_domain_by_filters over the chosen array."""
-        assert result.value is not None
-        index = arr.first_match(result.value)
+    @staticmethod
+    def _decide(result: MatchResult, arr: AddressArray, index: int | None) -> None:
+        """The outcome of tls_find_domain_by_filters: entry ``index`` of ``arr``, or none."""
         if index is None:
             result.outcome, result.reason = REJECTED, "no-pattern"
             return

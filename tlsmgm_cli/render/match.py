@@ -101,17 +101,23 @@ class JsonLines:
             return "null"
         return encode_basestring(v) if isinstance(v, str) else dumps(v, ensure_ascii=False)
 
-    def line(self, values: Sequence[Any]) -> str:
+    def tail(self, tail_values: tuple[Any, ...]) -> str:
+        """The encoded fields after the query fields, closing brace included."""
+        tail = self._tails.get(tail_values)
+        if tail is None:
+            keys, n, enc = self._keys, self._n, self._value
+            tail = self._tails[tail_values] = ", ".join(
+                keys[n + i] + enc(v) for i, v in enumerate(tail_values)) + "}"
+        return tail
+
+    def line(self, values: Sequence[Any], tail: str | None = None) -> str:
+        """One JSON object; ``tail`` may give the already encoded ``tail()`` of
+        ``values[query_fields:]`` (those values are then not read)."""
         keys, n, enc = self._keys, self._n, self._value
         head = self._heads.get((values[0], values[1]))
         if head is None:
             head = self._heads[(values[0], values[1])] = (
                 "{" + keys[0] + enc(values[0]) + ", " + keys[1] + enc(values[1]))
-        tail_values = tuple(values[n:])
-        tail = self._tails.get(tail_values)
-        if tail is None:
-            tail = self._tails[tail_values] = ", ".join(
-                keys[n + i] + enc(v) for i, v in enumerate(tail_values)) + "}"
         middle = "".join([", " + keys[i] + ("null" if values[i] is None else enc(values[i]))
                           for i in range(2, n)])
-        return head + middle + ", " + tail
+        return head + middle + ", " + (tail or self.tail(tuple(values[n:])))
