@@ -6,10 +6,10 @@ import shutil
 from pathlib import Path
 
 import pytest
+from corpus import CORPUS  # noqa: E402
 
 from tlsmgm_cli.core.cfgparse import read_config
 
-CORPUS = Path("/work/shared/corpus/real-world")
 FILES = sorted(CORPUS.glob("*.cfg")) if CORPUS.is_dir() else []
 
 pytestmark = pytest.mark.skipif(not FILES, reason="corpus directory absent")

@@ -7,14 +7,10 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from corpus import FILES
 
 from tlsmgm_cli.cli import cli
 from tlsmgm_cli.core.loader import load_domains
-
-CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "real-world"
-if not CORPUS.is_dir():
-    CORPUS = Path(__file__).resolve().parents[1] / ".." / "shared" / "corpus" / "real-world"
-FILES = sorted(CORPUS.glob("*.cfg")) if CORPUS.is_dir() else []
 
 pytestmark = pytest.mark.skipif(not FILES, reason="shared corpus not present")
 
