@@ -778,7 +778,7 @@ def test_fnmatch_examples(pattern, value, casefold, expected):
     assert fnmatch(pattern, value, casefold) is expected
 
 
-patterns_list = st.lists(st.text(alphabet="ab.*?[]!", min_size=0, max_size=5), min_size=1, max_size=12,
+patterns_list = st.lists(st.text(alphabet="abA.*?[]!\\", min_size=0, max_size=5), min_size=1, max_size=12,
                          unique=True)
 
 

@@ -157,6 +157,8 @@ def roff_paragraphs(text: str, *, skip_summary: bool = False) -> list[str]:
 def roff_options(cmd: click.Command, ctx: click.Context) -> list[str]:
     out: list[str] = []
     for param in cmd.get_params(ctx):
+        if not isinstance(param, click.Option):
+            continue  # arguments are in the synopsis (click >= 8.5 also gives them help records)
         record = param.get_help_record(ctx)
         if record is None:
             continue

@@ -11,6 +11,7 @@ import base64
 import binascii
 import os
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from cryptography import x509
@@ -21,8 +22,8 @@ from tlsmgm_cli.core.errors import TlsmgmError
 
 MAX_INPUT_BYTES = 10 * 1024 * 1024
 
-_PEM_BLOCK = re.compile(rb"-----BEGIN ([A-Z0-9 #]+)-----(.*?)-----END \1-----", re.DOTALL)
 _PEM_BEGIN = re.compile(rb"-----BEGIN ([A-Z0-9 #]+)-----")
+_PEM_WHITESPACE = b" \t\n\r\v\f"  # what rb"\s" matches
 _CERT_LABELS = {b"CERTIFICATE", b"X509 CERTIFICATE", b"TRUSTED CERTIFICATE"}
 _PKCS7_LABELS = {b"PKCS7", b"PKCS #7 SIGNED DATA", b"CMS"}
 _NOT_CERT_LABELS = {
@@ -53,6 +54,30 @@ class LoadedCert:
     der: bytes
 
 
+def _pem_blocks(data: bytes) -> Iterator[tuple[bytes, bytes]]:
+    """(label, body) of every ``-----BEGIN label----- body -----END label-----`` block, in
+    order: each BEGIN line pairs with the first END line of the same label after it; a
+    BEGIN without one is passed over (the search resumes just after it)."""
+    pos = 0
+    while True:
+        begin = _PEM_BEGIN.search(data, pos)
+        if begin is None:
+            return
+        label = begin.group(1)
+        end_line = b"-----END " + label + b"-----"
+        end = data.find(end_line, begin.end())
+        if end < 0:
+            pos = begin.start() + 1
+            continue
+        yield label, data[begin.end():end]
+        pos = end + len(end_line)
+
+
+def _b64_body(body: bytes) -> bytes:
+    """A PEM body's bytes: whitespace dropped, any other non-base64 byte an error."""
+    return base64.b64decode(body.translate(None, _PEM_WHITESPACE), validate=True)
+
+
 def _is_private_key_label(label: bytes) -> bool:
     return label.endswith(b"PRIVATE KEY")
 
@@ -80,13 +105,12 @@ def _cert_from_der(der: bytes, source: str, what: str) -> x509.Certificate:
 def _load_pem(data: bytes, source: str) -> list[LoadedCert]:
     certs: list[LoadedCert] = []
     labels: list[bytes] = []
-    for match in _PEM_BLOCK.finditer(data):
-        label = match.group(1)
+    for label, pem_body in _pem_blocks(data):
         labels.append(label)
         if label not in _CERT_LABELS and label not in _PKCS7_LABELS:
             continue
         try:
-            body = base64.b64decode(re.sub(rb"\s+", b"", match.group(2)), validate=True)
+            body = _b64_body(pem_body)
         except (binascii.Error, ValueError):
             raise CertLoadError(f"{source}: damaged PEM block '{label.decode()}' (bad base64)") from None
         if label in _PKCS7_LABELS:
@@ -97,7 +121,7 @@ def _load_pem(data: bytes, source: str) -> list[LoadedCert]:
             body = body[:_der_length(body) or len(body)]
         what = f"PEM block #{len(labels)}"
         certs.append(LoadedCert(source, len(certs), _cert_from_der(body, source, what), body))
-    begins = _PEM_BEGIN.findall(data)
+    begins = _PEM_BEGIN.findall(data) if data.count(b"-----BEGIN ") > len(labels) else ()
     if len(begins) > len(labels):
         raise CertLoadError(f"{source}: truncated PEM ('-----BEGIN {begins[len(labels)].decode()}-----' "
                             "has no matching END line)")
@@ -186,10 +210,9 @@ def read_pem_objects(data: bytes) -> tuple[list[x509.Certificate], list[x509.Cer
     (unparsable blocks are skipped)."""
     certs: list[x509.Certificate] = []
     crls: list[x509.CertificateRevocationList] = []
-    for match in _PEM_BLOCK.finditer(data):
-        label = match.group(1)
+    for label, pem_body in _pem_blocks(data):
         try:
-            body = base64.b64decode(re.sub(rb"\s+", b"", match.group(2)), validate=True)
+            body = _b64_body(pem_body)
             if label in _CERT_LABELS:
                 certs.append(x509.load_der_x509_certificate(body[:_der_length(body) or len(body)]))
             elif label == b"X509 CRL":

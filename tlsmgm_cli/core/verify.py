@@ -25,6 +25,7 @@ canonical encoding (``X509_NAME_cmp``).
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import os
 import re
 from dataclasses import dataclass, field
@@ -130,8 +131,14 @@ def _ext(cert: x509.Certificate | x509.CertificateRevocationList, oid: x509.Obje
         return None
 
 
+@functools.lru_cache(maxsize=4096)
+def _canonical_der(der: bytes) -> bytes:
+    """``canonical_name_encoding`` memoised: most names (issuers, CA subjects) recur."""
+    return canonical_name_encoding(der)
+
+
 def _canon(name: x509.Name) -> bytes:
-    return canonical_name_encoding(name.public_bytes())
+    return _canonical_der(name.public_bytes())
 
 
 _RSA_SIGS = {SignatureAlgorithmOID.RSA_WITH_MD5, SignatureAlgorithmOID.RSA_WITH_SHA1,
@@ -175,30 +182,38 @@ class _Cert:
     unhandled_critical: bool = False
     self_issued: bool = False
     self_signed: bool = False
-    der: bytes = b""
 
     @classmethod
     def of(cls, cert: x509.Certificate) -> _Cert:
-        from cryptography.hazmat.primitives.serialization import Encoding
-
-        facts = cls(cert, subject=_canon(cert.subject), issuer=_canon(cert.issuer),
-                    der=cert.public_bytes(Encoding.DER))
+        facts = cls(cert, subject=_canon(cert.subject), issuer=_canon(cert.issuer))
         try:
-            ski = _ext(cert, ExtensionOID.SUBJECT_KEY_IDENTIFIER)
-            facts.skid = ski.digest if ski is not None else None
-            facts.akid = _ext(cert, ExtensionOID.AUTHORITY_KEY_IDENTIFIER)
-            facts.bc = _ext(cert, ExtensionOID.BASIC_CONSTRAINTS)
-            facts.key_usage = _ext(cert, ExtensionOID.KEY_USAGE)
-            eku = _ext(cert, ExtensionOID.EXTENDED_KEY_USAGE)
-            facts.eku = list(eku) if eku is not None else None
-            facts.unhandled_critical = any(
-                e.critical and e.oid.dotted_string not in _SUPPORTED_EXTENSIONS for e in cert.extensions)
+            extensions = cert.extensions
         except ValueError:  # an extension cryptography cannot parse: OpenSSL marks it invalid
             facts.unhandled_critical = True
+        else:
+            values = {}
+            for extension in extensions:  # one pass instead of a lookup per extension
+                values.setdefault(extension.oid, extension.value)
+                if extension.critical and extension.oid.dotted_string not in _SUPPORTED_EXTENSIONS:
+                    facts.unhandled_critical = True
+            ski = values.get(ExtensionOID.SUBJECT_KEY_IDENTIFIER)
+            facts.skid = ski.digest if ski is not None else None
+            facts.akid = values.get(ExtensionOID.AUTHORITY_KEY_IDENTIFIER)
+            facts.bc = values.get(ExtensionOID.BASIC_CONSTRAINTS)
+            facts.key_usage = values.get(ExtensionOID.KEY_USAGE)
+            eku = values.get(ExtensionOID.EXTENDED_KEY_USAGE)
+            facts.eku = list(eku) if eku is not None else None
         facts.self_issued = facts.subject == facts.issuer
         facts.self_signed = (facts.self_issued and _akid_matches(facts, facts.akid)
                              and _sig_alg_matches(_public_key(cert), cert))
         return facts
+
+    @functools.cached_property
+    def der(self) -> bytes:
+        """The DER encoding (only needed to tell identical certificates apart)."""
+        from cryptography.hazmat.primitives.serialization import Encoding
+
+        return self.cert.public_bytes(Encoding.DER)
 
     @property
     def is_ca(self) -> int:
@@ -261,6 +276,15 @@ class TrustStore:
     crl_check: bool = False
     crl_check_all: bool = False
     _loaded_hashes: set[tuple[str, str]] = field(default_factory=set)
+    _facts: dict[int, tuple[x509.Certificate, _Cert]] = field(default_factory=dict, repr=False, compare=False)
+
+    def facts(self, cert: x509.Certificate) -> _Cert:
+        """The extension facts of one of the store's certificates, derived once per store
+        (a store serves every domain and peer that names it)."""
+        cached = self._facts.get(id(cert))
+        if cached is None or cached[0] is not cert:
+            cached = self._facts[id(cert)] = (cert, _Cert.of(cert))
+        return cached[1]
 
     def add_ca_file(self, path: str) -> None:
         """``SSL_CTX_load_verify_locations(file)``: every certificate and CRL of a PEM file."""
@@ -422,7 +446,7 @@ class _Verifier:
         return best
 
     def _trusted_issuer(self, subject: _Cert) -> _Cert | None:
-        return self._best_issuer([_Cert.of(c) for c in self.store.certs_named(subject.cert.issuer)], subject)
+        return self._best_issuer([self.store.facts(c) for c in self.store.certs_named(subject.cert.issuer)], subject)
 
     def build_chain(self) -> None:
         search_untrusted = bool(self.untrusted)

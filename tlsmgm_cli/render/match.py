@@ -99,7 +99,11 @@ class JsonLines:
     def _value(v: Any) -> str:
         if v is None:
             return "null"
-        return encode_basestring(v) if isinstance(v, str) else dumps(v, ensure_ascii=False)
+        if isinstance(v, str):
+            return encode_basestring(v)
+        if isinstance(v, int) and not isinstance(v, bool):
+            return str(v)
+        return dumps(v, ensure_ascii=False)
 
     def tail(self, tail_values: tuple[Any, ...]) -> str:
         """The encoded fields after the query fields, closing brace included."""

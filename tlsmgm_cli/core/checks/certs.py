@@ -64,7 +64,7 @@ def _strength(ctx: CheckContext, dom: TlsDomain, certs: tuple[x509.Certificate, 
         ctx.add("TLS304", f"certificate {label} has an RSA key of {bits} bits", dom=dom, param="certificate",
                 openssl=_cmd(source, "-noout -text"))
     for index, cert in enumerate(certs):
-        if cert.issuer == cert.subject and index:
+        if index and cert.issuer == cert.subject:
             continue  # a root's self-signature is never checked
         try:
             algorithm = cert.signature_hash_algorithm

@@ -56,7 +56,7 @@ class KeyFile:
     problem: str | None = None
     detail: str = ""
     mode: int | None = None
-    public_der: bytes | None = None
+    public_key: Any = None  # the key's public half, to compare with a certificate's
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,9 +98,9 @@ class CachedTrustStore(TrustStore):
         return self._by_issuer[key]
 
 
-def _public_der(key: Any) -> bytes | None:
+def _public_half(key: Any) -> Any:
     try:
-        return key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+        return key.public_key()
     except (AttributeError, ValueError, TypeError):
         return None
 
@@ -202,7 +202,7 @@ class FileCache:
             return KeyFile(problem="invalid", detail=detail, mode=mode)
         except UnsupportedAlgorithm:
             return KeyFile(problem="invalid", detail="unsupported key algorithm", mode=mode)
-        return KeyFile(key=key, mode=mode, public_der=_public_der(key.public_key()))
+        return KeyFile(key=key, mode=mode, public_key=_public_half(key))
 
     # -- DH parameters -------------------------------------------------------------------
     def dh_params(self, path: str | None, blob: str | None = None) -> DhParams:

@@ -90,16 +90,13 @@ def _private_key(ctx: CheckContext, dom: TlsDomain, cert: CertFile | None) -> No
         ctx.add("TLS205", f"private key '{value}' is readable by {readers} (mode {key.mode & 0o777:04o})",
                 dom=dom, param="private_key", openssl=f"chmod 600 {q(value)}")
     leaf = cert.leaf
-    if key.public_der is None or leaf is None:
+    if key.public_key is None or leaf is None:
         return
-    from cryptography.hazmat.primitives import serialization
-
     try:
-        cert_der = leaf.public_key().public_bytes(serialization.Encoding.DER,
-                                                  serialization.PublicFormat.SubjectPublicKeyInfo)
+        matches = leaf.public_key() == key.public_key  # EVP_PKEY_eq, as SSL_CTX_check_private_key
     except (ValueError, TypeError):
         return
-    if cert_der != key.public_der:
+    if not matches:
         cert_value = dom.eff_certificate if not dom.file_is_content("certificate") else "DB blob"
         ctx.add("TLS203", f"key {shown} does not match the public key of the certificate '{cert_value}' "
                 "(OpenSIPS 3.6.8 logs 'unable to load private key file')", dom=dom, param="private_key",
