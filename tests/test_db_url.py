@@ -43,3 +43,15 @@ def test_password_never_survives_masking(user, password, host):
     parsed = parse_db_url(url)
     assert parsed.password == password and parsed.user == user and parsed.host == host
     assert parsed.masked() == masked
+
+
+def test_sqlite_path_with_extra_slash_and_uri_characters(tmp_path):
+    """sqlite:////abs (SQLAlchemy habit) and paths with "#", "%" or spaces open the right file."""
+    from tlsmgm_cli.core.db.backend import connect
+
+    odd = tmp_path / "odd#x%20 name.db"
+    for url in (f"sqlite:///{odd}", f"sqlite:////{str(odd).lstrip('/')}"):
+        with connect(url, create=True) as db:
+            assert db is not None
+    assert odd.exists()
+    assert not (tmp_path / "odd").exists()

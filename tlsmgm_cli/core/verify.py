@@ -37,7 +37,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, ExtensionOID, SignatureAl
 
 from tlsmgm_cli.core.certload import read_pem_objects
 from tlsmgm_cli.core.errors import TlsmgmError
-from tlsmgm_cli.core.x509hash import canonical_name_encoding, name_hash
+from tlsmgm_cli.core.x509hash import canonical_name_encoding, name_hash_der, read_tlv
 
 VERIFY_DEPTH = 3  # SSL_CTX_set_verify_depth(ctx, 3) in tls_openssl
 
@@ -141,6 +141,20 @@ def _canon(name: x509.Name) -> bytes:
     return _canonical_der(name.public_bytes())
 
 
+def _name_ders(cert: x509.Certificate) -> tuple[bytes, bytes]:
+    """(issuer, subject) as DER-encoded Names, cut out of the TBSCertificate; building
+    ``x509.Name`` objects only to re-encode them costs several times more."""
+    _, fields, _ = read_tlv(cert.tbs_certificate_bytes)
+    elements = []
+    while fields and len(elements) < 6:  # [0] version, serial, signature, issuer, validity, subject
+        rest = read_tlv(fields)[2]
+        elements.append(fields[:len(fields) - len(rest)])
+        fields = rest
+    if elements and elements[0][0] != 0xA0:  # a v1 certificate has no version field
+        elements.insert(0, b"")
+    return elements[3], elements[5]
+
+
 _RSA_SIGS = {SignatureAlgorithmOID.RSA_WITH_MD5, SignatureAlgorithmOID.RSA_WITH_SHA1,
              SignatureAlgorithmOID.RSA_WITH_SHA224, SignatureAlgorithmOID.RSA_WITH_SHA256,
              SignatureAlgorithmOID.RSA_WITH_SHA384, SignatureAlgorithmOID.RSA_WITH_SHA512,
@@ -174,6 +188,7 @@ class _Cert:
     cert: x509.Certificate
     subject: bytes = b""
     issuer: bytes = b""
+    issuer_der: bytes = b""  # the issuer Name as encoded in the certificate (store lookups)
     skid: bytes | None = None
     akid: x509.AuthorityKeyIdentifier | None = None
     bc: x509.BasicConstraints | None = None
@@ -185,7 +200,9 @@ class _Cert:
 
     @classmethod
     def of(cls, cert: x509.Certificate) -> _Cert:
-        facts = cls(cert, subject=_canon(cert.subject), issuer=_canon(cert.issuer))
+        issuer_der, subject_der = _name_ders(cert)
+        facts = cls(cert, subject=_canonical_der(subject_der), issuer=_canonical_der(issuer_der),
+                    issuer_der=issuer_der)
         try:
             extensions = cert.extensions
         except ValueError:  # an extension cryptography cannot parse: OpenSSL marks it invalid
@@ -324,11 +341,11 @@ class TrustStore:
         self.crl_check = self.crl_check or bool(found)
         return len(found)
 
-    def _load_hashed(self, name: x509.Name) -> None:
+    def _load_hashed(self, name_der: bytes) -> None:
         """by_dir lookup: load ``<hash>.N`` certificates and ``<hash>.rN`` CRLs once."""
         if not self.hashed_dirs:
             return
-        digest = name_hash(name)
+        digest = name_hash_der(name_der)
         for directory in self.hashed_dirs:
             if (directory, digest) in self._loaded_hashes:
                 continue
@@ -349,13 +366,15 @@ class TrustStore:
                             pass
                     k += 1
 
-    def certs_named(self, name: x509.Name) -> list[x509.Certificate]:
-        self._load_hashed(name)
-        wanted = _canon(name)
+    def certs_named(self, name_der: bytes) -> list[x509.Certificate]:
+        """The certificates whose subject is the DER-encoded Name ``name_der`` (compared
+        canonically, like ``X509_NAME_cmp``)."""
+        self._load_hashed(name_der)
+        wanted = _canonical_der(name_der)
         return [c for c in self.certs if _canon(c.subject) == wanted]
 
     def crls_by_issuer(self, name: x509.Name) -> list[x509.CertificateRevocationList]:
-        self._load_hashed(name)
+        self._load_hashed(name.public_bytes())
         wanted = _canon(name)
         return [c for c in self.crls if _canon(c.issuer) == wanted]
 
@@ -446,7 +465,8 @@ class _Verifier:
         return best
 
     def _trusted_issuer(self, subject: _Cert) -> _Cert | None:
-        return self._best_issuer([self.store.facts(c) for c in self.store.certs_named(subject.cert.issuer)], subject)
+        return self._best_issuer([self.store.facts(c) for c in self.store.certs_named(subject.issuer_der)],
+                                 subject)
 
     def build_chain(self) -> None:
         search_untrusted = bool(self.untrusted)

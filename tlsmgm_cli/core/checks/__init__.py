@@ -9,7 +9,9 @@ per path (``FileCache``).
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+import gc
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -70,6 +72,21 @@ def _selector(select: list[str] | None, ignore: list[str] | None) -> Callable[[s
     return lambda rule_id: (chosen is None or rule_id in chosen) and rule_id not in dropped
 
 
+@contextmanager
+def _no_cyclic_gc() -> Iterator[None]:
+    """Pause the cyclic garbage collector for a run. A run keeps every parsed certificate
+    (and the objects cryptography caches on it) alive in its FileCache until it ends, so the
+    collector's full passes keep rescanning a growing heap that holds no garbage: about a
+    sixth of the time on 10,000 domains. Reference counting still frees everything else."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 def run_checks(domset: DomainSet, *, now: dt.datetime | None = None, warn_days: int = 30,
                select: list[str] | None = None, ignore: list[str] | None = None,
                progress: ProgressFn | None = None, root: str | None = None) -> CheckReport:
@@ -86,14 +103,15 @@ def run_checks(domset: DomainSet, *, now: dt.datetime | None = None, warn_days: 
         now = now.replace(tzinfo=dt.timezone.utc)
     ctx = CheckContext(domset=domset, now=now, warn_days=warn_days, library=effective_library(domset),
                        files=FileCache(), wanted=_selector(select, ignore), root=root)
-    config.check_config(ctx)
     domains = [d for d in domset.all if d.db_skip is None]
-    for done, dom in enumerate(domains, 1):
-        config.check_domain(ctx, dom)
-        files.check_domain(ctx, dom)
-        certs.check_domain(ctx, dom)
-        crypto.check_domain(ctx, dom)
-        if progress is not None:
-            progress(done, len(domains))
-    reach.check_reachability(ctx)
+    with _no_cyclic_gc():
+        config.check_config(ctx)
+        for done, dom in enumerate(domains, 1):
+            config.check_domain(ctx, dom)
+            files.check_domain(ctx, dom)
+            certs.check_domain(ctx, dom)
+            crypto.check_domain(ctx, dom)
+            if progress is not None:
+                progress(done, len(domains))
+        reach.check_reachability(ctx)
     return CheckReport(findings=ctx.findings, domains=len(domains))

@@ -85,11 +85,10 @@ class CachedTrustStore(TrustStore):
         self._by_subject: dict[bytes, list[x509.Certificate]] = {}
         self._by_issuer: dict[bytes, list[x509.CertificateRevocationList]] = {}
 
-    def certs_named(self, name: x509.Name) -> list[x509.Certificate]:
-        key = name.public_bytes()
-        if key not in self._by_subject:
-            self._by_subject[key] = super().certs_named(name)
-        return self._by_subject[key]
+    def certs_named(self, name_der: bytes) -> list[x509.Certificate]:
+        if name_der not in self._by_subject:
+            self._by_subject[name_der] = super().certs_named(name_der)
+        return self._by_subject[name_der]
 
     def crls_by_issuer(self, name: x509.Name) -> list[x509.CertificateRevocationList]:
         key = name.public_bytes()

@@ -178,9 +178,13 @@ def connect(url: str | DbUrl, *, create: bool = False) -> Database:
     if parsed.backend == "sqlite":
         import sqlite3
 
+        from urllib.parse import quote
+
         mode = "rwc" if create else "rw"
+        # "//x" would read as a URI authority; '?', '#' and '%' must not end the path
+        path = quote("/" + parsed.database.lstrip("/"))
         try:
-            conn = sqlite3.connect(f"file:{parsed.database}?mode={mode}", uri=True,
+            conn = sqlite3.connect(f"file:{path}?mode={mode}", uri=True,
                                    isolation_level=None, timeout=30)
         except sqlite3.Error as err:
             raise DbError(f"{parsed.masked()}: cannot open the SQLite database: {err}") from None
