@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import time
 from typing import Any
 
 import click
@@ -14,7 +15,6 @@ from tlsmgm_cli.cli.options import config_options, db_options, parse_version
 FORMATS = ["text", "json", "sarif", "github"]
 SEVERITIES = ["error", "warning", "note"]
 PROJECT_FILE = ".tlsmgm.yaml"
-PROGRESS_MIN_DOMAINS = 200
 # .tlsmgm.yaml key -> click parameter name
 _YAML_KEYS = {
     "format": "fmt", "fail-on": "fail_on", "warn-days": "warn_days", "now": "now_text",
@@ -163,58 +163,23 @@ def _check_one(ctx: click.Context, config: str, given: dict[str, Any], after_rel
 
 
 def _run(config: str, opts: dict[str, Any], now: dt.datetime | None, after_reload: bool) -> bool:
+    from tlsmgm_cli.cli.common import load_domset, verbose
     from tlsmgm_cli.core.checks import fails, run_checks
     from tlsmgm_cli.core.errors import TlsmgmError
-    from tlsmgm_cli.core.loader import load_domains
     from tlsmgm_cli.render.check import render_report
+    from tlsmgm_cli.render.progress import progress_bar
 
-    domset = load_domains(config, preprocessor=opts["preprocessor"], cfg_dir=str(opts["cfg_dir"]),
-                          opensips_version=parse_version(str(opts["opensips_version"])),
-                          db_url=opts["db_url"], use_db=bool(opts["db_url"]), after_reload=after_reload)
+    domset = load_domset(config, preprocessor=opts["preprocessor"], cfg_dir=str(opts["cfg_dir"]),
+                         opensips_version=parse_version(str(opts["opensips_version"])),
+                         db_url=opts["db_url"], use_db=bool(opts["db_url"]), after_reload=after_reload)
+    started = time.perf_counter()
     try:
-        with _progress(opts["fmt"], len(domset.all)) as progress:
+        with progress_bar("checking domains", len(domset.all), human=opts["fmt"] == "text") as progress:
             report = run_checks(domset, now=now, warn_days=int(opts["warn_days"]), select=opts["select"],
                                 ignore=opts["ignore"], progress=progress, root=opts["root"])
     except TlsmgmError as err:
         raise click.UsageError(str(err)) from None
+    verbose(f"{config}: checked {len(domset.all)} domains in {time.perf_counter() - started:.2f} s")
     render_report(report, opts["fmt"], config)
     return fails(report, opts["fail_on"])
 
-
-class _NoProgress:
-    def __enter__(self):
-        return None
-
-    def __exit__(self, *exc: object) -> None:
-        return None
-
-
-class _RichProgress:
-    """A transient rich progress bar on stderr."""
-
-    def __init__(self, total: int):
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-        from tlsmgm_cli.render import console
-
-        self.bar = Progress(TextColumn("checking domains"), BarColumn(), MofNCompleteColumn(),
-                            TimeRemainingColumn(), console=console(stderr=True), transient=True)
-        self.task = self.bar.add_task("check", total=total)
-
-    def __enter__(self):
-        self.bar.__enter__()
-        return lambda done, total: self.bar.update(self.task, completed=done)
-
-    def __exit__(self, *exc: object) -> None:
-        self.bar.__exit__(None, None, None)
-
-
-def _progress(fmt: str, domains: int):
-    """A progress bar only for long text runs on a terminal (never in machine formats)."""
-    import sys
-
-    from tlsmgm_cli.render import is_tty, settings
-
-    if fmt != "text" or settings.quiet or domains < PROGRESS_MIN_DOMAINS or not is_tty(sys.stderr):
-        return _NoProgress()
-    return _RichProgress(domains)

@@ -12,6 +12,7 @@ import click
 from tlsmgm_cli.cli.options import config_options, format_option
 
 _GLOB_CHARS = set("*?[")
+HUMAN_FORMATS = ("text", "xlog")  # formats read by people: a progress bar may accompany them
 
 
 def _parse_at(text: str | None) -> dt.datetime:
@@ -135,6 +136,7 @@ def inspect_cmd(inputs: tuple[str, ...], prefix: str, ca: tuple[str, ...], crl: 
     from tlsmgm_cli.core.verify import build_store
     from tlsmgm_cli.render import echo_err
     from tlsmgm_cli.render.inspect import RENDERERS, render_var
+    from tlsmgm_cli.render.progress import progress_bar
 
     at = _parse_at(at_text)
     if var_name is not None:
@@ -154,17 +156,22 @@ def inspect_cmd(inputs: tuple[str, ...], prefix: str, ca: tuple[str, ...], crl: 
     stdin = sys.stdin.buffer.read(MAX_INPUT_BYTES + 1) if "-" in inputs else None
     items: list[dict[str, Any]] = []
     failed = False
-    for source, problem in _expand(inputs):
-        if problem:
-            echo_err(f"tlsmgm: error: {problem}")
-            failed = True
-            continue
-        try:
-            items += _inspect_source(source, stdin, prefix, store, at, purpose, true_serial)
-        except (CertLoadError, DerError) as err:
-            message = str(err) if isinstance(err, CertLoadError) else f"{source}: {err}"
-            echo_err(f"tlsmgm: error: {message}")
-            failed = True
+    sources = _expand(inputs)
+    human = fmt in HUMAN_FORMATS and var_name is None
+    with progress_bar("inspecting files", len(sources), human=human) as advance:
+        for done, (source, problem) in enumerate(sources, 1):
+            if problem:
+                echo_err(f"tlsmgm: error: {problem}")
+                failed = True
+            else:
+                try:
+                    items += _inspect_source(source, stdin, prefix, store, at, purpose, true_serial)
+                except (CertLoadError, DerError) as err:
+                    message = str(err) if isinstance(err, CertLoadError) else f"{source}: {err}"
+                    echo_err(f"tlsmgm: error: {message}")
+                    failed = True
+            if advance:
+                advance(done)
     if var_name is not None:
         if not render_var(items, var_name):
             failed = True

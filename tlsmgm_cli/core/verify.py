@@ -37,7 +37,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, ExtensionOID, SignatureAl
 
 from tlsmgm_cli.core.certload import read_pem_objects
 from tlsmgm_cli.core.errors import TlsmgmError
-from tlsmgm_cli.core.x509hash import canonical_name_encoding, name_hash_der, read_tlv
+from tlsmgm_cli.core.x509hash import canonical_name_encoding, name_hash_der
 
 VERIFY_DEPTH = 3  # SSL_CTX_set_verify_depth(ctx, 3) in tls_openssl
 
@@ -141,18 +141,28 @@ def _canon(name: x509.Name) -> bytes:
     return _canonical_der(name.public_bytes())
 
 
+def _tlv_end(data: bytes, pos: int) -> tuple[int, int]:
+    """(content start, element end) of the DER element at ``data[pos]`` (single-byte tag)."""
+    first = data[pos + 1]
+    if first < 0x80:
+        return pos + 2, pos + 2 + first
+    count = first & 0x7F
+    start = pos + 2 + count
+    return start, start + int.from_bytes(data[pos + 2:start], "big")
+
+
 def _name_ders(cert: x509.Certificate) -> tuple[bytes, bytes]:
     """(issuer, subject) as DER-encoded Names, cut out of the TBSCertificate; building
     ``x509.Name`` objects only to re-encode them costs several times more."""
-    _, fields, _ = read_tlv(cert.tbs_certificate_bytes)
-    elements = []
-    while fields and len(elements) < 6:  # [0] version, serial, signature, issuer, validity, subject
-        rest = read_tlv(fields)[2]
-        elements.append(fields[:len(fields) - len(rest)])
-        fields = rest
-    if elements and elements[0][0] != 0xA0:  # a v1 certificate has no version field
-        elements.insert(0, b"")
-    return elements[3], elements[5]
+    tbs = cert.tbs_certificate_bytes  # cryptography has checked it is DER
+    pos = _tlv_end(tbs, 0)[0]
+    if tbs[pos] == 0xA0:  # [0] version (absent in v1 certificates)
+        pos = _tlv_end(tbs, pos)[1]
+    for _ in range(2):  # serialNumber, signature
+        pos = _tlv_end(tbs, pos)[1]
+    issuer_end = _tlv_end(tbs, pos)[1]
+    subject_start = _tlv_end(tbs, issuer_end)[1]  # past validity
+    return tbs[pos:issuer_end], tbs[subject_start:_tlv_end(tbs, subject_start)[1]]
 
 
 _RSA_SIGS = {SignatureAlgorithmOID.RSA_WITH_MD5, SignatureAlgorithmOID.RSA_WITH_SHA1,
