@@ -159,19 +159,19 @@ def inspect_cmd(inputs: tuple[str, ...], prefix: str, ca: tuple[str, ...], crl: 
     sources = _expand(inputs)
     human = fmt in HUMAN_FORMATS and var_name is None
     with progress_bar("inspecting files", len(sources), human=human) as advance:
-        for done, (source, problem) in enumerate(sources, 1):
+        for done, (source, problem) in enumerate(sources):
+            if advance:
+                advance(done)  # the files finished before this one
             if problem:
                 echo_err(f"tlsmgm: error: {problem}")
                 failed = True
-            else:
-                try:
-                    items += _inspect_source(source, stdin, prefix, store, at, purpose, true_serial)
-                except (CertLoadError, DerError) as err:
-                    message = str(err) if isinstance(err, CertLoadError) else f"{source}: {err}"
-                    echo_err(f"tlsmgm: error: {message}")
-                    failed = True
-            if advance:
-                advance(done)
+                continue
+            try:
+                items += _inspect_source(source, stdin, prefix, store, at, purpose, true_serial)
+            except (CertLoadError, DerError) as err:
+                message = str(err) if isinstance(err, CertLoadError) else f"{source}: {err}"
+                echo_err(f"tlsmgm: error: {message}")
+                failed = True
     if var_name is not None:
         if not render_var(items, var_name):
             failed = True

@@ -10,12 +10,13 @@ Per accepted connection, following spec §3.3 with the one matcher (``core.match
    govern the version negotiation;
 3. the SNI callback (called for every ClientHello, with or without SNI) asks the matcher:
    no match -> fatal alert ``unrecognized_name``; another domain -> the connection's
-   context is switched to it (certificate, key, CA store, CRL flags).
+   context is switched to it (certificate, key, CA store, CRL flags) and, from OpenSIPS
+   3.6.8 (``--opensips-version``), its verify_cert/require_cert are applied with
+   ``SSL_set_verify`` (``core.sslverify``); earlier releases keep the initial domain's.
 
-Known gap: the stdlib cannot call ``SSL_set_verify`` on a live connection, so after an
-SNI switch the *initial* domain's verify_cert/require_cert stay in force (OpenSIPS before
-3.6.8 behaved so; 3.6.8 applies the selected domain's). Each such connection's record
-carries a note.
+Should ``SSL_set_verify`` be unreachable (an OpenSSL or CPython build whose layout cannot
+be validated), the initial domain's verify mode stays in force and the connection's record
+carries a note saying so.
 
 One record (a dict) per connection goes to the ``on_record`` callback: listener, client,
 outcome, chosen and initial domain, SNI, negotiated version and cipher, the client's
@@ -38,6 +39,7 @@ from tlsmgm_cli.core.domain import SERVER, DomainSet, TlsDomain
 from tlsmgm_cli.core.errors import TlsmgmError
 from tlsmgm_cli.core.handshake import describe_ssl_error, verified_chain_length
 from tlsmgm_cli.core.matcher import DROPPED, SELECTED, DomainMatcher, MatchResult, socket_text
+from tlsmgm_cli.core.sslverify import set_verify_mode
 from tlsmgm_cli.core.tlsctx import build_context, chain_too_long
 from tlsmgm_cli.core.tlsvars import PEER, cert_vars, connection_vars, no_cert_vars
 
@@ -46,6 +48,7 @@ HANDSHAKE_TIMEOUT = 10.0
 IDLE_TIMEOUT = 60.0
 MAX_SIP_MESSAGE = 65536
 _COPIED_HEADERS = ("via", "v", "from", "f", "to", "t", "call-id", "i", "cseq")
+SNI_VERIFY_SINCE = (3, 6, 8)  # the SNI-selected domain's verify mode applies (spec §0, §3.3)
 
 Record = dict[str, Any]
 
@@ -71,6 +74,7 @@ class _Conn:
     spec: ListenerSpec
     initial: TlsDomain
     result: MatchResult | None = None
+    verify_applied: bool | None = None  # SSL_set_verify after an SNI switch; None: not attempted
 
 
 class TlsServer:
@@ -78,6 +82,7 @@ class TlsServer:
 
     def __init__(self, domset: DomainSet, listeners: list[ListenerSpec], on_record: Callable[[Record], None]):
         self.on_record = on_record
+        self.sni_applies_verify = domset.opensips_version >= SNI_VERIFY_SINCE
         self.contexts: dict[tuple[str, str], ssl.SSLContext] = {}
         for dom in domset.active(SERVER):
             try:
@@ -144,7 +149,10 @@ class TlsServer:
         if result.outcome != SELECTED or result.domain is None:
             return ssl.ALERT_DESCRIPTION_UNRECOGNIZED_NAME
         if result.domain is not conn.initial:
-            sslsock.context = self.contexts[result.domain.key]
+            chosen = self.contexts[result.domain.key]
+            sslsock.context = chosen
+            if self.sni_applies_verify:
+                conn.verify_applied = set_verify_mode(sslsock, chosen.verify_mode)
         return None
 
     def _handle(self, conn: socket.socket, peer: tuple[Any, ...], spec: ListenerSpec) -> None:
@@ -205,7 +213,7 @@ class TlsServer:
             record["error"] = result.rule
         record["notes"].extend(result.notes)
         chosen = result.domain
-        if chosen is not None and chosen is not state.initial and \
+        if state.verify_applied is False and chosen is not None and \
                 (chosen.eff_verify_cert, chosen.eff_require_cert) != \
                 (state.initial.eff_verify_cert, state.initial.eff_require_cert):
             record["notes"].append(
