@@ -124,6 +124,7 @@ def import_cmd(config, preprocessor, cfg_dir, opensips_version, db_url, table, n
     from tlsmgm_cli.core.db.rows import fetch_rows
     from tlsmgm_cli.core.db.validate import row_findings, validate_for_import
     from tlsmgm_cli.render import db as render
+    from tlsmgm_cli.render.progress import progress_bar
 
     domset = _load_script(config, preprocessor, cfg_dir, opensips_version)
     domains = select_domains(domset, names or None)
@@ -136,7 +137,8 @@ def import_cmd(config, preprocessor, cfg_dir, opensips_version, db_url, table, n
         if dry_run:
             render.print_import_diff(plan)
         else:
-            apply_import(db, plan, table, domset.globals.columns)
+            with progress_bar("writing rows", plan.writes) as advance:
+                apply_import(db, plan, table, domset.globals.columns, progress=advance)
         render.print_import_summary(plan, table, db.url.masked(), dry_run=dry_run)
 
 

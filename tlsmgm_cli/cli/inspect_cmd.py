@@ -41,7 +41,7 @@ def _expand(inputs: tuple[str, ...]) -> list[tuple[str, str | None]]:
 def _domain_store(config: str, preprocessor: str | None, cfg_dir: str, opensips_version: str, name: str,
                   side: str | None, ca: tuple[str, ...], crl: tuple[str, ...], crl_check_all: bool):
     """The trust store and purpose of a configured domain (plus any --ca/--crl)."""
-    from tlsmgm_cli.cli.common import load_domset_or_exit
+    from tlsmgm_cli.cli.common import load_domset_or_exit, verbose
     from tlsmgm_cli.core.domain import SERVER
     from tlsmgm_cli.core.verify import PURPOSE_SSL_CLIENT, PURPOSE_SSL_SERVER, build_store
 
@@ -58,6 +58,9 @@ def _domain_store(config: str, preprocessor: str | None, cfg_dir: str, opensips_
         else:
             ca_files.insert(0, domain.ca_list)
     crls = ([domain.crl_dir] if domain.crl_dir else []) + list(crl)
+    trusted = (["ca_list (PEM in the DB row)"] if ca_pem else []) + ca_files + [domain.eff_ca_dir]
+    verbose(f"verifying as {domain.side} domain [{domain.name}]: CAs from {', '.join(trusted)}; "
+            f"CRLs from {', '.join(crls) or 'nothing'}")
     store = build_store([*ca_files, domain.eff_ca_dir], crls, crl_check_all or domain.eff_crl_check_all,
                         ca_pem=ca_pem)
     return store, (PURPOSE_SSL_CLIENT if domain.side == SERVER else PURPOSE_SSL_SERVER)
