@@ -94,9 +94,10 @@ def server_cfg(tmp_path: Path, pki: Pki, client_pki: ClientCerts, extra: str = "
 
 
 @contextlib.contextmanager
-def running_server(cfg: Path, listen: list[str]) -> Iterator[tuple[TlsServer, list[dict], list[int]]]:
+def running_server(cfg: Path, listen: list[str], opensips_version: tuple[int, int, int] = (3, 6, 8)
+                   ) -> Iterator[tuple[TlsServer, list[dict], list[int]]]:
     """A TlsServer in a thread: (server, records, bound ports)."""
-    domset = load_domains(str(cfg))
+    domset = load_domains(str(cfg), opensips_version=opensips_version)
     specs, _warnings = plan_listeners(domset, listen)
     records: list[dict] = []
     server = TlsServer(domset, specs, records.append)
@@ -271,3 +272,118 @@ def test_serve_subprocess_stops_cleanly_on_sigterm(cfg: Path) -> None:
             os.kill(proc.pid, signal.SIGKILL)
             proc.wait()
 
+
+
+SNI_NAME = "sip.example.test"
+
+
+def verify_switch_cfg(tmp_path: Path, pki: Pki, client_pki: ClientCerts, *, initial_requires: bool) -> Path:
+    """Two server domains on 10.0.0.10:5061: [sni] for ``SNI_NAME`` and the no-SNI [nosni]
+    (declared last, so it heads the address key: the initial domain). One of them verifies
+    and requires client certificates, the other has verify_cert=0."""
+    lines = ['socket=tls:10.0.0.10:5061', 'loadmodule "proto_tls.so"', 'loadmodule "tls_openssl.so"',
+             'loadmodule "tls_mgm.so"']
+    requiring = "nosni" if initial_requires else "sni"
+    for name, pattern in (("sni", SNI_NAME), ("nosni", "none")):
+        values = {"server_domain": name, "match_ip_address": f"[{name}]{KEY_IP}:{KEY_PORT}",
+                  "match_sip_domain": f"[{name}]{pattern}", "certificate": f"[{name}]{pki.server.cert_path}",
+                  "private_key": f"[{name}]{pki.server.key_path}", "ca_list": f"[{name}]{pki.ca.cert_path}",
+                  "crl_dir": f"[{name}]{client_pki.crl_dir}",
+                  "verify_cert": f"[{name}]{int(name == requiring)}",
+                  "require_cert": f"[{name}]{int(name == requiring)}"}
+        lines += [f'modparam("tls_mgm", "{param}", "{value}")' for param, value in values.items()]
+    path = tmp_path / "opensips.cfg"
+    path.write_text("\n".join(lines) + "\n")
+    matched = DomainMatcher(load_domains(str(path))).match_server(KEY_IP, KEY_PORT, SNI_NAME)
+    assert matched.initial is not None and matched.initial.name == "nosni" and matched.domain.name == "sni"
+    return path
+
+
+def sni_handshake(cfg: Path, version: tuple[int, int, int], *cert_args: str) -> tuple[int, dict, dict]:
+    """One ad-hoc handshake with SNI ``SNI_NAME`` against a server for ``version``:
+    (exit code, handshake JSON, the server's connection record)."""
+    with running_server(cfg, [f"{KEY_IP}:{KEY_PORT}=127.0.0.1:0"], version) as (_server, records, ports):
+        code, out = handshake_json(f"127.0.0.1:{ports[0]}", "--sni", SNI_NAME, "--no-verify", "--timeout", "3",
+                                   *cert_args)
+        record = wait_record(records, 1)[0]
+    assert record["initial_domain"] == "nosni" and record["domain"] == "sni" and record["sni"] == SNI_NAME
+    return code, out, record
+
+
+@pytest.mark.parametrize("version, accepted", [((3, 6, 8), False), ((3, 6, 7), True)])
+def test_sni_domain_requiring_certs_applies_from_368(tmp_path: Path, pki: Pki, client_pki: ClientCerts,
+                                                     version: tuple[int, int, int], accepted: bool) -> None:
+    cfg = verify_switch_cfg(tmp_path, pki, client_pki, initial_requires=False)
+    code, out, record = sni_handshake(cfg, version)
+    assert out["connected"] is accepted and code == (0 if accepted else 1), out
+    assert record["outcome"] == ("selected" if accepted else "failed"), record
+    if not accepted:
+        assert "peer did not return a certificate" in record["error"], record
+    assert not any("limitation" in note for note in record["notes"]), record["notes"]
+    assert any(note.startswith("before 3.6.8") for note in record["notes"]) is accepted
+
+
+def test_sni_domain_verifies_the_client_cert_on_368(tmp_path: Path, pki: Pki, client_pki: ClientCerts) -> None:
+    cfg = verify_switch_cfg(tmp_path, pki, client_pki, initial_requires=False)
+    cert, key = client_pki.paths["valid"]
+    code, out, record = sni_handshake(cfg, (3, 6, 8), "--cert", str(cert), "--key", str(key))
+    assert code == 0 and out["connected"], out
+    assert record["vars"]["tls_peer_subject"] == "/CN=valid.client.test"
+    assert record["vars"]["tls_peer_verified"] == "1"
+    # on 3.6.7 the initial domain (verify_cert=0) never asks for it
+    code, _out, old = sni_handshake(cfg, (3, 6, 7), "--cert", str(cert), "--key", str(key))
+    assert code == 0 and old["vars"]["tls_peer_subject"] is None
+
+
+@pytest.mark.parametrize("version, accepted", [((3, 6, 8), True), ((3, 6, 7), False)])
+def test_sni_domain_without_verification_applies_from_368(tmp_path: Path, pki: Pki, client_pki: ClientCerts,
+                                                          version: tuple[int, int, int], accepted: bool) -> None:
+    cfg = verify_switch_cfg(tmp_path, pki, client_pki, initial_requires=True)
+    code, out, record = sni_handshake(cfg, version)
+    assert out["connected"] is accepted and code == (0 if accepted else 1), out
+    assert record["outcome"] == ("selected" if accepted else "failed"), record
+    if accepted:
+        assert record["vars"]["tls_peer_verified"] == "0" and record["vars"]["tls_peer_subject"] is None
+
+
+def test_set_verify_mode_changes_only_the_one_connection(pki: Pki) -> None:
+    """Real handshakes over socketpairs: the mode set on one server connection is what it
+    enforces; its context and a sibling connection keep theirs; unvalidated objects give False."""
+    import socket
+    import ssl
+
+    from tlsmgm_cli.core.sslverify import set_verify_mode
+
+    server_ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server_ctx.load_cert_chain(pki.server.cert_path, pki.server.key_path)
+    client_ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    client_ctx.check_hostname, client_ctx.verify_mode = False, ssl.CERT_NONE
+
+    def handshake(required: bool) -> str | None:
+        srv_sock, cli_sock = socket.socketpair()
+        server = server_ctx.wrap_socket(srv_sock, server_side=True, do_handshake_on_connect=False)
+        if required:
+            assert set_verify_mode(server, ssl.CERT_REQUIRED)
+        errors: list[str] = []
+
+        def serve() -> None:
+            try:
+                server.do_handshake()
+            except ssl.SSLError as err:
+                errors.append(err.reason or str(err))
+
+        thread = threading.Thread(target=serve)
+        thread.start()
+        with client_ctx.wrap_socket(cli_sock) as client:
+            with contextlib.suppress(ssl.SSLError, OSError):
+                client.sendall(b"x")
+                client.recv(1)
+        thread.join(5)
+        server.close()
+        return errors[0] if errors else None
+
+    assert handshake(required=True) == "PEER_DID_NOT_RETURN_A_CERTIFICATE"
+    assert server_ctx.verify_mode == ssl.CERT_NONE
+    assert handshake(required=False) is None
+    assert not set_verify_mode(object(), ssl.CERT_REQUIRED)  # type: ignore[arg-type]
+    assert not set_verify_mode(client_ctx, ssl.CERT_REQUIRED)  # type: ignore[arg-type]

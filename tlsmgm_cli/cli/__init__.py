@@ -12,6 +12,7 @@ import importlib
 import importlib.util
 import os
 import sys
+import warnings
 
 import click
 
@@ -133,6 +134,10 @@ def cli(ctx: click.Context, quiet: bool, verbose: int, no_color: bool) -> None:
     """
     from tlsmgm_cli.render import settings
 
+    if not os.environ.get("TLSMGM_DEBUG"):
+        # library deprecation chatter (e.g. cryptography on odd certificates in a system CA
+        # bundle) is not for operators, and would pollute machine formats on stderr
+        warnings.simplefilter("ignore")
     settings.quiet = quiet
     settings.verbose = verbose
     settings.no_color = no_color or bool(os.environ.get("NO_COLOR"))
