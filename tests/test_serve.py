@@ -14,6 +14,8 @@ import json
 import os
 import shutil
 import signal
+import socket
+import ssl
 import subprocess
 import sys
 import threading
@@ -30,6 +32,7 @@ from tlsmgm_cli.cli import cli
 from tlsmgm_cli.core import certgen
 from tlsmgm_cli.core.loader import load_domains
 from tlsmgm_cli.core.matcher import DomainMatcher
+from tlsmgm_cli.core.sslverify import set_verify_mode
 from tlsmgm_cli.core.tlsserver import ListenerSpec, TlsServer, plan_listeners, sip_reply
 
 KEY_IP, KEY_PORT = "10.0.0.10", 5061
@@ -349,11 +352,6 @@ def test_sni_domain_without_verification_applies_from_368(tmp_path: Path, pki: P
 def test_set_verify_mode_changes_only_the_one_connection(pki: Pki) -> None:
     """Real handshakes over socketpairs: the mode set on one server connection is what it
     enforces; its context and a sibling connection keep theirs; unvalidated objects give False."""
-    import socket
-    import ssl
-
-    from tlsmgm_cli.core.sslverify import set_verify_mode
-
     server_ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     server_ctx.load_cert_chain(pki.server.cert_path, pki.server.key_path)
     client_ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
@@ -361,6 +359,8 @@ def test_set_verify_mode_changes_only_the_one_connection(pki: Pki) -> None:
 
     def handshake(required: bool) -> str | None:
         srv_sock, cli_sock = socket.socketpair()
+        for sock in (srv_sock, cli_sock):
+            sock.settimeout(5)
         server = server_ctx.wrap_socket(srv_sock, server_side=True, do_handshake_on_connect=False)
         if required:
             assert set_verify_mode(server, ssl.CERT_REQUIRED)
@@ -369,6 +369,7 @@ def test_set_verify_mode_changes_only_the_one_connection(pki: Pki) -> None:
         def serve() -> None:
             try:
                 server.do_handshake()
+                server.sendall(b"y")
             except ssl.SSLError as err:
                 errors.append(err.reason or str(err))
 

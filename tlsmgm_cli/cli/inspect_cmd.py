@@ -158,7 +158,7 @@ def inspect_cmd(inputs: tuple[str, ...], prefix: str, ca: tuple[str, ...], crl: 
 
     stdin = sys.stdin.buffer.read(MAX_INPUT_BYTES + 1) if "-" in inputs else None
     items: list[dict[str, Any]] = []
-    failed = False
+    problems: list[str] = []  # printed after the progress bar, which click's stderr would garble
     sources = _expand(inputs)
     human = fmt in HUMAN_FORMATS and var_name is None
     with progress_bar("inspecting files", len(sources), human=human) as advance:
@@ -166,15 +166,15 @@ def inspect_cmd(inputs: tuple[str, ...], prefix: str, ca: tuple[str, ...], crl: 
             if advance:
                 advance(done)  # the files finished before this one
             if problem:
-                echo_err(f"tlsmgm: error: {problem}")
-                failed = True
+                problems.append(problem)
                 continue
             try:
                 items += _inspect_source(source, stdin, prefix, store, at, purpose, true_serial)
             except (CertLoadError, DerError) as err:
-                message = str(err) if isinstance(err, CertLoadError) else f"{source}: {err}"
-                echo_err(f"tlsmgm: error: {message}")
-                failed = True
+                problems.append(str(err) if isinstance(err, CertLoadError) else f"{source}: {err}")
+    for problem in problems:
+        echo_err(f"tlsmgm: error: {problem}")
+    failed = bool(problems)
     if var_name is not None:
         if not render_var(items, var_name):
             failed = True

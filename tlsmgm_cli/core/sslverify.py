@@ -26,14 +26,13 @@ is added as CPython's ``newPySSLSocket`` does (server, ``post_handshake_auth``, 
 
 from __future__ import annotations
 
+import _ssl
 import ctypes
 import functools
 import os
 import ssl
 from dataclasses import dataclass
 from typing import Any
-
-import _ssl
 
 SSL_VERIFY_NONE = 0x00
 SSL_VERIFY_PEER = 0x01

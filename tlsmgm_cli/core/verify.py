@@ -28,6 +28,7 @@ import datetime as dt
 import functools
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from cryptography import x509
@@ -193,26 +194,26 @@ def _sig_alg_matches(issuer_key: object, signed: x509.Certificate) -> bool:
 
 @dataclass
 class _Cert:
-    """A certificate with the facts ``x509v3_cache_extensions`` derives."""
+    """A certificate with the facts ``x509v3_cache_extensions`` derives. Names are kept as
+    encoded in the certificate (``*_der``) and canonically (``issuer``, ``subject``); the
+    subject's canonical form is only worked out when a check needs it."""
 
     cert: x509.Certificate
-    subject: bytes = b""
+    subject_der: bytes = b""
+    issuer_der: bytes = b""
     issuer: bytes = b""
-    issuer_der: bytes = b""  # the issuer Name as encoded in the certificate (store lookups)
     skid: bytes | None = None
     akid: x509.AuthorityKeyIdentifier | None = None
     bc: x509.BasicConstraints | None = None
     key_usage: x509.KeyUsage | None = None
     eku: list[x509.ObjectIdentifier] | None = None
     unhandled_critical: bool = False
-    self_issued: bool = False
     self_signed: bool = False
 
     @classmethod
     def of(cls, cert: x509.Certificate) -> _Cert:
         issuer_der, subject_der = _name_ders(cert)
-        facts = cls(cert, subject=_canonical_der(subject_der), issuer=_canonical_der(issuer_der),
-                    issuer_der=issuer_der)
+        facts = cls(cert, subject_der=subject_der, issuer_der=issuer_der, issuer=_canonical_der(issuer_der))
         try:
             extensions = cert.extensions
         except ValueError:  # an extension cryptography cannot parse: OpenSSL marks it invalid
@@ -230,10 +231,19 @@ class _Cert:
             facts.key_usage = values.get(ExtensionOID.KEY_USAGE)
             eku = values.get(ExtensionOID.EXTENDED_KEY_USAGE)
             facts.eku = list(eku) if eku is not None else None
-        facts.self_issued = facts.subject == facts.issuer
-        facts.self_signed = (facts.self_issued and _akid_matches(facts, facts.akid)
-                             and _sig_alg_matches(_public_key(cert), cert))
+        # an AKID naming another key settles it without comparing the names (a leaf's usual case)
+        facts.self_signed = (not _akid_names_other_key(facts, facts.akid) and facts.self_issued
+                             and _akid_matches(facts, facts.akid) and _sig_alg_matches(_public_key(cert), cert))
         return facts
+
+    @functools.cached_property
+    def subject(self) -> bytes:
+        """The subject's canonical encoding."""
+        return _canonical_der(self.subject_der)
+
+    @functools.cached_property
+    def self_issued(self) -> bool:
+        return self.subject_der == self.issuer_der or self.subject == self.issuer
 
     @functools.cached_property
     def der(self) -> bytes:
@@ -266,11 +276,17 @@ def _public_key(cert: x509.Certificate) -> object | None:
         return None
 
 
+def _akid_names_other_key(issuer: _Cert, akid: x509.AuthorityKeyIdentifier | None) -> bool:
+    """X509_check_akid's first test: the AKID's key identifier is not the issuer's SKID."""
+    return (akid is not None and akid.key_identifier is not None and issuer.skid is not None
+            and akid.key_identifier != issuer.skid)
+
+
 def _akid_matches(issuer: _Cert, akid: x509.AuthorityKeyIdentifier | None) -> bool:
     """X509_check_akid(issuer, akid) == X509_V_OK."""
     if akid is None:
         return True
-    if akid.key_identifier is not None and issuer.skid is not None and akid.key_identifier != issuer.skid:
+    if _akid_names_other_key(issuer, akid):
         return False
     if akid.authority_cert_serial_number is not None \
             and akid.authority_cert_serial_number != issuer.cert.serial_number:
@@ -659,6 +675,19 @@ class _Verifier:
             self._check_crl(depth)
 
     # -- internal_verify --
+    def result(self, failure: _Failed | None = None) -> VerifyResult:
+        if failure is not None:
+            return VerifyResult(failure.code, failure.depth, tuple(c.cert for c in self.chain))
+        return VerifyResult(X509_V_OK, 0, tuple(c.cert for c in self.chain))
+
+    def finish(self) -> VerifyResult:
+        """internal_verify, then the result."""
+        try:
+            self.internal_verify()
+        except _Failed as failure:
+            return self.result(failure)
+        return self.result()
+
     def _check_time(self, cert: _Cert, depth: int) -> None:
         if cert.cert.not_valid_before_utc > self.at:
             raise _Failed(ERR_CERT_NOT_YET_VALID, depth)
@@ -715,6 +744,15 @@ def verify_peer(presented: list[x509.Certificate], store: TrustStore, at: dt.dat
     when a client domain verifies a server (libssl sets these); ``None`` skips purpose
     checks, like ``openssl verify`` without ``-purpose``.
     """
+    return start_verify(presented, store, at, depth, purpose)()
+
+
+def start_verify(presented: list[x509.Certificate], store: TrustStore, at: dt.datetime | None = None,
+                 depth: int = VERIFY_DEPTH, purpose: str | None = None) -> Callable[[], VerifyResult]:
+    """:func:`verify_peer` in two steps: chain building and the extension and CRL checks
+    now, and a function that does the rest (signatures and validity times) and returns the
+    result. That function touches only the certificates, and cryptography checks signatures
+    without holding the GIL: it can run on another thread."""
     if not presented:
         raise TlsmgmError("verify_peer: no certificate given")
     if at is None:
@@ -726,7 +764,6 @@ def verify_peer(presented: list[x509.Certificate], store: TrustStore, at: dt.dat
         verifier.build_chain()
         verifier.check_extensions()
         verifier.check_revocation()
-        verifier.internal_verify()
     except _Failed as failure:
-        return VerifyResult(failure.code, failure.depth, tuple(c.cert for c in verifier.chain))
-    return VerifyResult(X509_V_OK, 0, tuple(c.cert for c in verifier.chain))
+        return functools.partial(verifier.result, failure)
+    return verifier.finish

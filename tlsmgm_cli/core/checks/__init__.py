@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import gc
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -104,14 +105,22 @@ def run_checks(domset: DomainSet, *, now: dt.datetime | None = None, warn_days: 
     ctx = CheckContext(domset=domset, now=now, warn_days=warn_days, library=effective_library(domset),
                        files=FileCache(), wanted=_selector(select, ignore), root=root)
     domains = [d for d in domset.all if d.db_skip is None]
-    with _no_cyclic_gc():
-        config.check_config(ctx)
-        for done, dom in enumerate(domains, 1):
-            config.check_domain(ctx, dom)
-            files.check_domain(ctx, dom)
-            certs.check_domain(ctx, dom)
-            crypto.check_domain(ctx, dom)
-            if progress is not None:
-                progress(done, len(domains))
-        reach.check_reachability(ctx)
+    # chain verifications are started ahead of the checks: their signatures are checked on
+    # a second thread while this one goes on with the other rules
+    verifier = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tlsmgm-verify")
+    try:
+        with _no_cyclic_gc():
+            for dom in domains:
+                certs.start_chain(ctx, dom, verifier)
+            config.check_config(ctx)
+            for done, dom in enumerate(domains, 1):
+                config.check_domain(ctx, dom)
+                files.check_domain(ctx, dom)
+                certs.check_domain(ctx, dom)
+                crypto.check_domain(ctx, dom)
+                if progress is not None:
+                    progress(done, len(domains))
+            reach.check_reachability(ctx)
+    finally:
+        verifier.shutdown(cancel_futures=True)  # after an error, drop the queued verifications
     return CheckReport(findings=ctx.findings, domains=len(domains))

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import hashlib
 import shlex
+from concurrent.futures import Executor
+from dataclasses import dataclass
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
@@ -13,7 +15,7 @@ from tlsmgm_cli.core.certfacts import extended_key_usages, key_description
 from tlsmgm_cli.core.checks.context import CheckContext
 from tlsmgm_cli.core.checks.files import domain_certificate
 from tlsmgm_cli.core.domain import SERVER, TlsDomain
-from tlsmgm_cli.core.verify import ERR_CERT_HAS_EXPIRED, ERR_CERT_NOT_YET_VALID
+from tlsmgm_cli.core.verify import ERR_CERT_HAS_EXPIRED, ERR_CERT_NOT_YET_VALID, TrustStore
 
 _EKU_FOR_SIDE = {SERVER: "serverAuth", "client": "clientAuth"}
 _WEAK_HASHES = (hashes.SHA1, hashes.MD5)
@@ -88,20 +90,50 @@ def _eku(ctx: CheckContext, dom: TlsDomain, leaf: x509.Certificate, label: str, 
             openssl=_cmd(source, "-noout -ext extendedKeyUsage"))
 
 
-def _chain(ctx: CheckContext, dom: TlsDomain, certs: tuple[x509.Certificate, ...], label: str,
-           source: str | None) -> None:
+@dataclass(frozen=True, slots=True)
+class ChainJob:
+    """A domain's chain verification: its certificates against its trust store, with the
+    FileCache keys that let domains sharing both share the result."""
+
+    cert_key: tuple[str, str]
+    certs: tuple[x509.Certificate, ...]
+    store_key: tuple[str | None, str | None, str | None]
+    store: TrustStore
+
+
+def chain_job(ctx: CheckContext, dom: TlsDomain, certs: tuple[x509.Certificate, ...]) -> ChainJob | None:
+    """What TLS300 verifies for ``dom`` (whose certificate file holds ``certs``); None
+    when the rule is off or there is no CA to verify against."""
     if not ctx.wanted("TLS300"):
-        return  # verification is the costly part: skip it when the rule is not selected
+        return None  # verification is the costly part: skip it when the rule is not selected
     blob_ca = dom.file_is_content("ca_list")
     ca_path = None if blob_ca or not dom.ca_list else ctx.resolve(dom.ca_list)
     ca_blob = dom.ca_list if blob_ca else None
     ca_dir = ctx.resolve(dom.eff_ca_dir)
     store, _ = ctx.files.trust_store(ca_path, ca_blob, ca_dir)
     if store is None:
-        return  # no CA configured or present here: nothing to verify against
+        return None  # no CA configured or present here: nothing to verify against
     cert_key = ("blob", hashlib.sha256(dom.eff_certificate.encode()).hexdigest()) \
         if dom.file_is_content("certificate") else ("file", ctx.resolve(dom.eff_certificate or ""))
-    result = ctx.files.verify(cert_key, certs, (ca_path, ca_blob, ca_dir), store, ctx.now)
+    return ChainJob(cert_key, certs, (ca_path, ca_blob, ca_dir), store)
+
+
+def start_chain(ctx: CheckContext, dom: TlsDomain, executor: Executor) -> None:
+    """Start ``dom``'s chain verification on ``executor`` (``_chain`` collects it)."""
+    cert_file = domain_certificate(ctx, dom)
+    job = chain_job(ctx, dom, cert_file.certs) if cert_file is not None and cert_file.certs else None
+    if job is not None:
+        ctx.files.verify_on(executor, job.cert_key, job.certs, job.store_key, job.store, ctx.now)
+
+
+def _chain(ctx: CheckContext, dom: TlsDomain, certs: tuple[x509.Certificate, ...], label: str,
+           source: str | None) -> None:
+    job = chain_job(ctx, dom, certs)
+    if job is None:
+        return
+    result = ctx.files.verify(job.cert_key, certs, job.store_key, job.store, ctx.now)
+    store = job.store
+    blob_ca = dom.file_is_content("ca_list")
     if result.ok or (result.depth == 0 and result.code in (ERR_CERT_HAS_EXPIRED, ERR_CERT_NOT_YET_VALID)):
         return
     against = " and ".join(x for x in (f"ca_list '{dom.ca_list}'" if dom.ca_list and not blob_ca else

@@ -101,40 +101,50 @@ def _bound_tokens(raw: str) -> list[str]:
 
 def _method(ctx: CheckContext, dom: TlsDomain) -> None:
     """tls_method readings OpenSIPS accepts but that are probably not what was meant."""
-    raw = dom.method
+    for rule_id, message, extra in ctx.files.memo(("tls_method", dom.method, ctx.library),
+                                                  lambda: _method_findings(dom.method, ctx.library)):
+        ctx.add(rule_id, message, dom=dom, **extra)
+
+
+def _method_findings(raw: str | None, library: str) -> list[tuple[str, str, dict[str, str]]]:
+    """(rule, message, other ``ctx.add`` arguments) for a tls_method value: the same for
+    every domain that spells it the same way."""
+    found: list[tuple[str, str, dict[str, str]]] = []
     try:
-        method = parse_method(raw, ctx.library)
+        method = parse_method(raw, library)
     except MethodError:
-        return  # reported as TLS030 by the model (script) or the DB loader
+        return found  # reported as TLS030 by the model (script) or the DB loader
     if raw is None or raw == "":
-        ctx.add("TLS033", "tls_method is not set: SSLv23 leaves the protocol versions (TLS 1.0/1.1 "
-                "included) to the system OpenSSL policy", dom=dom, severity="note",
-                hint="set tls_method to TLSv1_2-TLSv1_3")
-        return
+        found.append(("TLS033", "tls_method is not set: SSLv23 leaves the protocol versions (TLS 1.0/1.1 "
+                      "included) to the system OpenSSL policy",
+                      {"severity": "note", "hint": "set tls_method to TLSv1_2-TLSv1_3"}))
+        return found
+    at_param = {"param": "tls_method"}
     odd, lower = [], []
     for token in _bound_tokens(raw):
         if not token:
             continue
         full = next((name for name in _CANONICAL_TOKENS if name.lower() == token.lower()), None)
         if full is None:
-            value = parse_method(token, ctx.library).low
+            value = parse_method(token, library).low
             odd.append(f"'{token}' is read as {NAMES[value]}")
         elif full != token:
             lower.append(f"'{token}' ({full})")
     if not raw.strip(_TRIM):
         odd.append("a blank value is read as TLSv1 (exactly TLS 1.0)")
     if odd:
-        ctx.add("TLS031", f"tls_method '{raw}': " + "; ".join(odd) + f" (effective: {method.name})",
-                dom=dom, param="tls_method")
+        found.append(("TLS031", f"tls_method '{raw}': " + "; ".join(odd) + f" (effective: {method.name})",
+                      at_param))
     if lower:
-        ctx.add("TLS034", f"tls_method '{raw}': " + ", ".join(lower) + " not in canonical spelling",
-                dom=dom, param="tls_method")
+        found.append(("TLS034", f"tls_method '{raw}': " + ", ".join(lower) + " not in canonical spelling",
+                      at_param))
     if method.low != SSLV23 and method.high != SSLV23 and method.low > method.high:
-        ctx.add("TLS032", f"tls_method '{raw}' is a reversed range ({method.name}): no protocol version "
-                "fits, every handshake fails", dom=dom, param="tls_method")
+        found.append(("TLS032", f"tls_method '{raw}' is a reversed range ({method.name}): no protocol "
+                      "version fits, every handshake fails", at_param))
     elif method.unbounded:
-        ctx.add("TLS033", f"tls_method '{raw}' means SSLv23: no bounds are set, the system OpenSSL "
-                "policy decides whether TLS 1.0/1.1 are offered", dom=dom, param="tls_method")
+        found.append(("TLS033", f"tls_method '{raw}' means SSLv23: no bounds are set, the system OpenSSL "
+                      "policy decides whether TLS 1.0/1.1 are offered", at_param))
     elif method.low == TLSV1:
         what = "exactly TLS 1.0" if method.high == TLSV1 else f"TLS 1.0 and 1.1 ({method.name})"
-        ctx.add("TLS033", f"tls_method '{raw}' allows {what}", dom=dom, param="tls_method")
+        found.append(("TLS033", f"tls_method '{raw}' allows {what}", at_param))
+    return found

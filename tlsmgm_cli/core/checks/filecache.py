@@ -11,6 +11,7 @@ import os
 import re
 import stat
 from collections.abc import Callable
+from concurrent.futures import Executor, Future
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,7 +22,7 @@ from cryptography.hazmat.primitives.asymmetric import dh
 
 from tlsmgm_cli.core.certload import MAX_INPUT_BYTES, CertLoadError, load_certificates, read_pem_objects
 from tlsmgm_cli.core.errors import TlsmgmError
-from tlsmgm_cli.core.verify import TrustStore, VerifyResult, verify_peer
+from tlsmgm_cli.core.verify import TrustStore, VerifyResult, start_verify, verify_peer
 from tlsmgm_cli.core.x509hash import name_hash
 
 HASHED_NAME = re.compile(r"^([0-9a-f]{8})\.(r?)(\d+)$")
@@ -113,7 +114,7 @@ class FileCache:
         self._keys: dict[Any, KeyFile] = {}
         self._dh: dict[Any, DhParams] = {}
         self._stores: dict[Any, tuple[TrustStore | None, str | None]] = {}
-        self._verify: dict[Any, VerifyResult] = {}
+        self._verify: dict[Any, VerifyResult | Future[VerifyResult]] = {}
         self._dirs: dict[tuple[str, str], DirScan] = {}
         self._memo: dict[Any, Any] = {}
 
@@ -132,18 +133,43 @@ class FileCache:
 
     @staticmethod
     def _read(path: str) -> ReadResult:
+        """The file's bytes, read through one descriptor (open, fstat, read: the cheapest
+        way for the thousands of small files of a large config)."""
         try:
-            st = os.stat(path)
+            fd = os.open(path, os.O_RDONLY)
+        except FileNotFoundError:
+            return ReadResult(None, "No such file or directory", missing=True)
+        except OSError as err:
+            return FileCache._unopenable(path, err)
+        try:
+            st = os.fstat(fd)
             if stat.S_ISDIR(st.st_mode):
                 return ReadResult(None, "is a directory", mode=st.st_mode)
             if st.st_size > MAX_INPUT_BYTES:
                 return ReadResult(None, f"larger than 10 MiB ({st.st_size} bytes)", mode=st.st_mode)
-            with open(path, "rb") as handle:
-                return ReadResult(handle.read(), mode=st.st_mode)
-        except FileNotFoundError:
-            return ReadResult(None, "No such file or directory", missing=True)
+            data = os.read(fd, st.st_size + 1)
+            if len(data) != st.st_size:  # not the size fstat gave (e.g. /proc): read on to EOF
+                while chunk := os.read(fd, 1 << 16):
+                    data += chunk
+            return ReadResult(data, mode=st.st_mode)
         except OSError as err:
             return ReadResult(None, err.strerror or str(err))
+        finally:
+            os.close(fd)
+
+    @staticmethod
+    def _unopenable(path: str, err: OSError) -> ReadResult:
+        """Why ``path`` cannot be opened: a directory or an oversized file is named as such
+        even when it is not readable; otherwise the error of ``open``."""
+        try:
+            st = os.stat(path)
+        except OSError as stat_err:
+            return ReadResult(None, stat_err.strerror or str(stat_err))
+        if stat.S_ISDIR(st.st_mode):
+            return ReadResult(None, "is a directory", mode=st.st_mode)
+        if st.st_size > MAX_INPUT_BYTES:
+            return ReadResult(None, f"larger than 10 MiB ({st.st_size} bytes)", mode=st.st_mode)
+        return ReadResult(None, err.strerror or str(err))
 
     # -- certificates ------------------------------------------------------------------
     def cert_file(self, path: str) -> CertFile:
@@ -259,11 +285,32 @@ class FileCache:
 
     def verify(self, cert_key: Any, certs: tuple[x509.Certificate, ...], store_key: Any, store: TrustStore,
                at: Any) -> VerifyResult:
+        """``verify_peer`` once per (certificate, store) pair; waits for a result that
+        ``verify_on`` started."""
         cache_key = (cert_key, store_key)
         cached = self._verify.get(cache_key)
         if cached is None:
             cached = self._verify[cache_key] = verify_peer(list(certs), store, at=at)
+        elif isinstance(cached, Future):
+            cached = self._verify[cache_key] = cached.result()
         return cached
+
+    def verify_on(self, executor: Executor, cert_key: Any, certs: tuple[x509.Certificate, ...], store_key: Any,
+                  store: TrustStore, at: Any) -> None:
+        """Start ``verify`` of the pair: chain building here, the signatures on
+        ``executor`` (a thread: cryptography checks them without holding the GIL, so they
+        overlap the other checks). An error surfaces where ``verify`` collects the result."""
+        cache_key = (cert_key, store_key)
+        if cache_key in self._verify:
+            return
+        try:
+            finish = start_verify(list(certs), store, at=at)
+        except Exception as err:  # noqa: BLE001 - raised again by verify(), as verify_peer would
+            failed: Future[VerifyResult] = Future()
+            failed.set_exception(err)
+            self._verify[cache_key] = failed
+            return
+        self._verify[cache_key] = executor.submit(finish)
 
     # -- directories ---------------------------------------------------------------------
     def ca_dir(self, path: str) -> DirScan:
