@@ -395,13 +395,34 @@ class Explanation:
 # The matcher
 
 
-def _covers(earlier: str, later: str, casefold: bool) -> bool:
-    """Cheap, sure cases of "every value ``later`` matches, ``earlier`` matches too"."""
-    if earlier and set(earlier) == {"*"}:
-        return True
-    if casefold:
-        return earlier.lower() == later.lower() and not any(ch in earlier for ch in "*?[\\")
-    return False
+def _covered_entries(entries: list, casefold: bool) -> list[tuple[Any, Any]]:
+    """(entry, the first earlier entry of another domain that covers it) for every covered
+    entry, in order: the ``_covers`` cases found by index instead of comparing every pair
+    (an all-``*`` pattern covers everything; with casefold, a plain pattern covers its
+    case variants)."""
+    stars: list[tuple[int, Any]] = []  # all-'*' entries so far
+    plain: dict[str, list[tuple[int, Any]]] = {}  # lower-cased plain pattern -> entries so far
+    out = []
+    for i, entry in enumerate(entries):
+        best: tuple[int, Any] | None = None
+        for j, earlier in stars:
+            if earlier.domain is not entry.domain:
+                best = (j, earlier)
+                break
+        is_plain = not any(ch in entry.pattern for ch in "*?[\\")
+        if casefold and is_plain:
+            for j, earlier in plain.get(entry.pattern.lower(), ()):
+                if earlier.domain is not entry.domain:
+                    if best is None or j < best[0]:
+                        best = (j, earlier)
+                    break
+        if best is not None:
+            out.append((entry, best[1]))
+        if entry.pattern and set(entry.pattern) == {"*"}:
+            stars.append((i, entry))
+        elif is_plain:
+            plain.setdefault(entry.pattern.lower(), []).append((i, entry))
+    return out
 
 
 class DomainMatcher:
@@ -573,15 +594,11 @@ class DomainMatcher:
                                        f"[{pair.owner.name}] inserted the identical pattern "
                                        f"'{pair.pattern}' first and owns it"))
         if arr is not None:
-            for i, entry in enumerate(arr.entries):
-                for earlier in arr.entries[:i]:
-                    if earlier.domain is not entry.domain and _covers(earlier.pattern, entry.pattern,
-                                                                      arr.casefold):
-                        out.append(Unreachable(entry.domain, entry.pattern, "covered", earlier.domain,
-                                               entry.domain.where("match_sip_domain"),
-                                               f"'{earlier.pattern}' of [{earlier.domain.name}] comes "
-                                               "first and matches every value this pattern matches"))
-                        break
+            for entry, earlier in _covered_entries(arr.entries, arr.casefold):
+                out.append(Unreachable(entry.domain, entry.pattern, "covered", earlier.domain,
+                                       entry.domain.where("match_sip_domain"),
+                                       f"'{earlier.pattern}' of [{earlier.domain.name}] comes "
+                                       "first and matches every value this pattern matches"))
         if used is not None and used != ANY_ADDRESS and ANY_ADDRESS in mmap.arrays:
             for entry in mmap.arrays[ANY_ADDRESS].entries:
                 out.append(Unreachable(entry.domain, entry.pattern, "hidden", None,

@@ -177,7 +177,6 @@ def connect(url: str | DbUrl, *, create: bool = False) -> Database:
     parsed = url if isinstance(url, DbUrl) else parse_db_url(url)
     if parsed.backend == "sqlite":
         import sqlite3
-
         from urllib.parse import quote
 
         mode = "rwc" if create else "rw"
