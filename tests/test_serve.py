@@ -373,13 +373,17 @@ def test_set_verify_mode_changes_only_the_one_connection(pki: Pki) -> None:
             except ssl.SSLError as err:
                 errors.append(err.reason or str(err))
 
-        thread = threading.Thread(target=serve)
+        thread = threading.Thread(target=serve, daemon=True)
         thread.start()
-        with client_ctx.wrap_socket(cli_sock) as client:
-            with contextlib.suppress(ssl.SSLError, OSError):
+        with contextlib.suppress(ssl.SSLError, OSError):  # TimeoutError is an OSError
+            with client_ctx.wrap_socket(cli_sock, do_handshake_on_connect=False) as client:
+                client.settimeout(5)
+                client.do_handshake()
                 client.sendall(b"x")
                 client.recv(1)
-        thread.join(5)
+        cli_sock.close()  # wakes the server thread if it still waits
+        thread.join(10)
+        assert not thread.is_alive()
         server.close()
         return errors[0] if errors else None
 
