@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from tlsmgm_cli.render import echo_err, hint
+from tlsmgm_cli.render import echo_err, hint, settings
 
 _SECRET = ("private_key",)
 
@@ -51,8 +51,11 @@ def print_import_diff(plan: Any) -> None:
 
 
 def print_findings(findings: Iterable[Any]) -> None:
-    """Validation findings on stderr: ``severity: [side domain] message``."""
+    """Validation findings on stderr: ``severity: [side domain] message`` (-q keeps only
+    errors)."""
     for f in findings:
+        if settings.quiet and f.severity != "error":
+            continue
         where = f"{f.side} domain [{f.domain}]: " if getattr(f, "domain", None) else ""
         echo_err(f"{f.severity}: {where}{f.message}")
 
