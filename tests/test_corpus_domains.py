@@ -77,3 +77,4 @@ def test_legacy_core_tls_files_have_no_tls_mgm_domains(fragment):
     ds = load_domains(str(corpus(fragment)))
     assert ds.all == []
     assert any(d.code == "legacy-core-tls" for d in ds.diagnostics)
+

@@ -27,7 +27,7 @@ def load_domains(config: str, *, preprocessor: str | None = None, cfg_dir: str =
     domset.after_reload = after_reload
     url = db_url or domset.globals.db_url
     if use_db and url:
-        _merge_db(domset, url)
+        _merge_db(domset, url, explicit=db_url is not None)
     _add_matching_diagnostics(domset)
     return domset
 
@@ -43,9 +43,10 @@ def _gc_paused():
             gc.enable()
 
 
-def _merge_db(domset: DomainSet, url: str) -> None:
-    """DB domains in front of the script ones; a DB tlsmgm cannot read is a warning (the
-    script domains are still worth listing and checking)."""
+def _merge_db(domset: DomainSet, url: str, *, explicit: bool) -> None:
+    """DB domains in front of the script ones. A DB tlsmgm cannot read is an error when
+    the user named it (--db), and a warning when it only comes from the config's db_url
+    (the script domains are still worth listing and checking on a machine without the DB)."""
     from tlsmgm_cli.core.db.url import mask_url
     from tlsmgm_cli.core.dbload import merge_db_domains
     from tlsmgm_cli.core.errors import Diagnostic, TlsmgmError
@@ -53,6 +54,11 @@ def _merge_db(domset: DomainSet, url: str) -> None:
     try:
         merge_db_domains(domset, url)
     except TlsmgmError as err:
+        if explicit:
+            domset.diagnostics.append(Diagnostic(
+                "error", "db-unreachable", f"cannot read the DB domains from {mask_url(url)}: "
+                f"{err.message}"))
+            return
         domset.diagnostics.append(Diagnostic(
             "warning", "db-unreachable",
             f"cannot read the DB domains from {mask_url(url)}: {err.message}; showing script "
