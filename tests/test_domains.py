@@ -180,7 +180,7 @@ def test_duplicate_domain_names(tmp_path):
         modparam("tls_mgm", "client_domain", "d")
     """)
     assert errors(ds) == [("duplicate-domain", "Domain name: [d] already defined", 4),
-                          ("duplicate-domain", "Domain: [c] already defined", 6)]
+                          ("duplicate-domain", "Domain name: [c] already defined", 6)]
 
 
 def test_empty_domain_name_is_accepted(tmp_path):

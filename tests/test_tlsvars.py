@@ -342,3 +342,14 @@ def test_der_walker_never_crashes_otherwise(data: bytes) -> None:
         cert_vars(data)
     except tlsvars.DerError:
         pass
+
+
+def test_first_san_of_a_kind_too_long_gives_null_not_the_next():
+    """get_alt stops at the first entry of the kind: >= 1024 bytes -> NULL (spec §6)."""
+    from tlsmgm_cli.core.certgen import make_ca, make_cert
+
+    long_name = "a" * 1100 + ".example.com"
+    leaf = make_cert(make_ca(), "x", sans=[f"DNS:{long_name}", "DNS:second.com", "email:a@b.c"])
+    values = cert_vars(leaf.cert.public_bytes(serialization.Encoding.DER), "peer", None)
+    assert values["tls_peer_san_hostname"] is None
+    assert values["tls_peer_san_email"] == "a@b.c"

@@ -185,9 +185,8 @@ class DomainBuilder:
         side = SERVER if st.param == "server_domain" else CLIENT
         pool = self.servers if side == SERVER else self.clients
         if name in self._by_name[side]:
-            msg = (f"Domain name: [{name}] already defined" if side == SERVER
-                   else f"Domain: [{name}] already defined")
-            self._diag("error", "duplicate-domain", msg, st.loc, domain=name, side=side)
+            self._diag("error", "duplicate-domain", f"Domain name: [{name}] already defined", st.loc,
+                       domain=name, side=side)
             return
         dom = TlsDomain(name=name, side=side, loc=st.loc, cfg_dir=self.cfg_dir,
                         opensips_version=self.version)

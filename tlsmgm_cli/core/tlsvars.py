@@ -412,10 +412,12 @@ def san_values(raw: RawCert) -> dict[str, str | None]:
     except DerError:
         return values
     kinds = dict(_SAN_KINDS)
+    seen: set[str] = set()
     for name in names:
         kind = kinds.get(name.tag)
-        if kind is None or values[kind] is not None:
+        if kind is None or kind in seen:
             continue
+        seen.add(kind)  # only the first entry of a kind counts, even when it gives NULL
         if kind == "ip":
             values[kind] = ip_addr2a(name.content)
         elif len(name.content) < FIELD_MAX:
