@@ -272,3 +272,61 @@ def test_batch_real_subprocess(cfg):
     assert proc.returncode == 1
     lines = proc.stdout.decode().splitlines()
     assert len(lines) == 7 and json.loads(lines[0])["domain"] == "dom2"
+
+
+HOSTILE = "\n".join([
+    '{"socket": "10.0.0.10:5061", "sni": "\\ud800"}',             # 1: lone surrogate (escape)
+    '[' * 100_000,                                                # 2: nesting too deep
+    '{"socket": "10.0.0.10:5061", "sni": "a\\ud83d\\ude00.com"}',  # 3: a valid pair: answered
+    '{"\\udfff": 1}',                                             # 4: in a key
+    '{"socket": "10.0.0.10:5061", "x": [{"y": "\\udc00"}]}',      # 5: nested
+    '{"socket": "10.0.0.10:5061", "sni": "biloxi.com"}',          # 6
+]) + "\n"
+
+
+@pytest.mark.parametrize("fmt", [[], ["--format", "json"], ["--explain"]])
+def test_batch_lone_surrogate_and_deep_nesting_are_line_errors(cfg, fmt):
+    res = run("-c", cfg, "--batch", "-", *fmt, input=HOSTILE)
+    assert res.exit_code == 1, res.output
+    rows = results_any(res)
+    assert [r.get("line") if "error" in r else r["outcome"] for r in rows] == [
+        1, 2, "rejected", 4, 5, "selected"]
+    assert rows[0]["error"] == "not valid Unicode: lone surrogate \\ud800 (an unpaired \\u escape)"
+    assert rows[1]["error"] == "nesting too deep (a query is one flat JSON object)"
+    assert rows[2]["sni"] == "a\U0001F600.com"
+    assert rows[3]["error"].startswith("not valid Unicode: lone surrogate \\udfff")
+    assert rows[4]["error"].startswith("not valid Unicode: lone surrogate \\udc00")
+
+
+def results_any(res) -> list[dict]:
+    """Rows of JSON lines or of a --format json document."""
+    if res.stdout.startswith("{\n"):
+        return json.loads(res.stdout)["results"]
+    return [json.loads(line) for line in res.stdout.splitlines()]
+
+
+def test_batch_lone_surrogate_text_format(cfg):
+    res = run("-c", cfg, "--batch", "-", "--format", "text", input=HOSTILE)
+    assert res.exit_code == 1
+    lines = res.stdout.splitlines()
+    assert lines[0] == "line 1: error: not valid Unicode: lone surrogate \\ud800 (an unpaired \\u escape)"
+    assert lines[1] == "line 2: error: nesting too deep (a query is one flat JSON object)"
+
+
+def test_batch_hostile_lines_real_subprocess(cfg):
+    proc = subprocess.run([sys.executable, "-m", "tlsmgm_cli", "match", "-c", cfg, "--batch", "-"],
+                          input=HOSTILE.encode() + b"\xff\xfe\n", capture_output=True, check=False)
+    assert proc.returncode == 1, proc.stderr
+    assert b"internal error" not in proc.stderr
+    rows = [json.loads(line) for line in proc.stdout.decode("utf-8").splitlines()]
+    assert [r.get("error", r.get("domain")) for r in rows][-2:] == ["dom2", "not UTF-8 text"]
+    assert len(rows) == 7
+
+
+def test_batch_json_lines_byte_exact(cfg):
+    res = run("-c", cfg, "--batch", "-", input='{"socket": "10.0.0.10:5061", "sni": "Bilöxi.com"}\nx\n')
+    assert res.stdout_bytes == (
+        '{"side": "server", "socket": "10.0.0.10:5061", "sni": "Bilöxi.com", "sip_domain": null, '
+        '"tls_domain": null, "domain": null, "outcome": "rejected", "initial_domain": "dom3", '
+        '"rank": null, "pattern": null, "file": null, "line": null}\n'
+        '{"line": 2, "error": "not JSON: Expecting value: column 1"}\n').encode()

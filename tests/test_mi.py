@@ -198,6 +198,26 @@ def test_fifo_tls_list_framing_and_cleanup(tmp_path):
     assert os.listdir(mi.reply_dir) == []  # the reply FIFO is removed
 
 
+@pytest.mark.skipif(os.geteuid() != 0, reason="only root can give the reply FIFO away")
+def test_fifo_of_another_user_gets_a_reply_fifo_it_owns_0600(tmp_path):
+    """Root talking to an OpenSIPS that runs as another user: the reply FIFO is chowned to
+    that user and stays 0600 (not 0622, which would let any local user write into it)."""
+    owners = []
+
+    def respond(request):
+        owners.extend((info.st_uid, stat.S_IMODE(info.st_mode))
+                      for info in (os.stat(os.path.join(mi.reply_dir, n)) for n in os.listdir(mi.reply_dir)))
+        return SPEC_ANSWER(request)
+
+    with FifoMi(tmp_path, respond) as mi:
+        os.chown(mi.fifo, 65534, -1)  # "opensips" = nobody
+        result = run("mi", "tls_list", "--fifo", mi.fifo, "--fifo-reply-dir", mi.reply_dir,
+                     "--format", "json")
+    assert result.exit_code == 0, result.output
+    assert owners == [(65534, 0o600)]
+    assert os.listdir(mi.reply_dir) == []
+
+
 def test_fifo_tls_reload(tmp_path):
     with FifoMi(tmp_path, SPEC_ANSWER) as mi:
         result = run("mi", "tls_reload", "--fifo", mi.fifo, "--fifo-reply-dir", mi.reply_dir)

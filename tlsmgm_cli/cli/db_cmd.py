@@ -140,6 +140,19 @@ def import_cmd(config, preprocessor, cfg_dir, opensips_version, db_url, table, n
             with progress_bar("writing rows", plan.writes) as advance:
                 apply_import(db, plan, table, domset.globals.columns, progress=advance)
         render.print_import_summary(plan, table, db.url.masked(), dry_run=dry_run)
+        _warn_if_exposed(db, table)
+
+
+def _warn_if_exposed(db, table: str) -> None:
+    """Warn (stderr) when the SQLite file holding the table's private keys is readable by
+    group or others."""
+    from tlsmgm_cli.render import echo_err
+
+    exposed = db.exposed_sqlite_file(table)
+    if exposed is not None:
+        path, mode = exposed
+        echo_err(f"tlsmgm: warning: {path} (mode {mode:04o}) holds private keys and is readable by "
+                 f"group/others: chmod 600 {path} (and its -journal/-wal files)")
 
 
 def _stop_on_errors(findings, force: bool) -> None:
@@ -192,6 +205,7 @@ def _edit(db_url, table, args, *, mode, force):
             else:
                 update_row(db, new, list(values), table)
         click.echo(f"{'added' if mode == 'add' else 'updated'} {side} domain '{domain}'")
+        _warn_if_exposed(db, table)
 
 
 _ARGS_HELP = """

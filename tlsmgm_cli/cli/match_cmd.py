@@ -112,8 +112,10 @@ def match_cmd(ctx: click.Context, config, preprocessor, cfg_dir, opensips_versio
             results = _every_listener(matcher, domset, config, sni)
     except TlsmgmError as err:
         raise click.UsageError(err.message) from None
+    from tlsmgm_cli.render.match import emit_results
+
     rows = [_result_dict(matcher, r, explain, notes=explain or fmt == "text") for r in results]
-    _emit(rows, fmt, explain)
+    emit_results(rows, fmt, explain)
     ctx.exit(0 if all(r.selected for r in results) else 1)
 
 
@@ -184,17 +186,6 @@ def _result_dict(matcher, result, explain: bool, *, notes: bool) -> dict[str, An
     return row
 
 
-def _emit(rows: list[dict[str, Any]], fmt: str, explain: bool) -> None:
-    if fmt == "json":
-        from tlsmgm_cli.render import emit_json
-
-        emit_json({"results": rows})
-        return
-    from tlsmgm_cli.render.match import text_lines
-
-    click.echo("\n".join(text_lines(rows, explain=explain)))
-
-
 # ---------------------------------------------------------------------------------------
 # Batch
 
@@ -209,20 +200,16 @@ def _run_batch(matcher, source: str, fmt: str, explain: bool) -> int:
                 data = fh.read()
     except OSError as err:
         raise click.UsageError(f"cannot read --batch {source}: {err.strerror or err}") from None
+    from tlsmgm_cli.render.match import emit_batch_lines, emit_results
+
     runner = _BatchRunner(matcher)
     notes = explain or fmt == "text"
     if fmt == "jsonl" and not notes:
-        out = runner.json_lines(data.splitlines())
+        emit_batch_lines(runner.json_lines(data.splitlines()))
     else:
-        rows = [a.to_dict() if isinstance(a, _BatchError) else
-                _result_dict(matcher, a, explain, notes=notes) for a in runner.run(data.splitlines())]
-        if fmt != "jsonl":
-            _emit(rows, fmt, explain)
-            return runner.exit_code
-        out = [json.dumps(r, ensure_ascii=False) for r in rows]
-    if out:
-        sys.stdout.write("\n".join(out) + "\n")
-        sys.stdout.flush()
+        emit_results([a.to_dict() if isinstance(a, _BatchError) else
+                      _result_dict(matcher, a, explain, notes=notes)
+                      for a in runner.run(data.splitlines())], fmt, explain)
     return runner.exit_code
 
 
@@ -246,13 +233,38 @@ class _BatchError:
     def to_dict(self) -> dict[str, Any]:
         return {"line": self.number, "error": self.message}
 
-    @property
-    def line(self) -> str:
-        return json.dumps(self.to_dict(), ensure_ascii=False)
+
+def _reject_lone_surrogates(value: Any) -> None:
+    """Raise TlsmgmError if a string anywhere in the decoded JSON ``value`` (keys included)
+    holds a lone surrogate (an unpaired \\uD800-\\uDFFF escape): such text is not
+    Unicode, cannot be written as UTF-8 and is no SNI/domain a client can send. Walks with
+    an explicit stack, as ``value`` may be nested up to the JSON reader's limit."""
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if type(item) is str:
+            if item.isascii():
+                continue
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError as err:
+                raise TlsmgmError(f"not valid Unicode: lone surrogate \\u{ord(item[err.start]):04x} "
+                                  "(an unpaired \\u escape)") from None
+        elif type(item) is dict:
+            pending.extend(item)
+            pending.extend(item.values())
+        elif type(item) is list:
+            pending.extend(item)
 
 
 _SERVER_KEYS = frozenset({"client", "socket", "sni"})
 _CLIENT_KEYS = frozenset({"client", "dest", "sip_domain", "tls_domain"})
+
+
+def _unknown_keys(query: dict[str, Any], allowed: frozenset[str], side: str) -> TlsmgmError:
+    """The error for keys a ``side`` query does not take (quoted: a key is any text)."""
+    return TlsmgmError(f"unknown key(s) in a {side} query: "
+                       + ", ".join(repr(k) for k in sorted(query.keys() - allowed)))
 
 
 class _BatchRunner:
@@ -280,7 +292,7 @@ class _BatchRunner:
         they are encoded once per such decision (server_choice is the same lookup
         match_server makes)."""
         from tlsmgm_cli.core.matcher import CONTRACT_FIELDS, socket_text
-        from tlsmgm_cli.render.match import JsonLines
+        from tlsmgm_cli.render.match import JsonLines, json_line
 
         writer = JsonLines(CONTRACT_FIELDS, query_fields=5)
         seen: dict[bytes, str] = {}
@@ -296,7 +308,7 @@ class _BatchRunner:
                 query = self._parse(raw)
             except (ValueError, UnicodeDecodeError, TlsmgmError) as err:
                 self.exit_code = 1
-                out.append(_BatchError.of(number, err).line)
+                out.append(json_line(_BatchError.of(number, err).to_dict()))
                 continue
             if query is None:
                 continue
@@ -306,7 +318,7 @@ class _BatchRunner:
                     key_used, index = matcher.server_choice(ip, port, sni)
                 except TlsmgmError as err:
                     self.exit_code = 1
-                    out.append(_BatchError.of(number, err).line)
+                    out.append(json_line(_BatchError.of(number, err).to_dict()))
                     continue
                 cache_key = (key_used, index, sni == "")
                 known = decided.get(cache_key)
@@ -321,7 +333,7 @@ class _BatchRunner:
             else:
                 answer = self._client(number, query)
                 if isinstance(answer, _BatchError):
-                    out.append(answer.line)
+                    out.append(json_line(answer.to_dict()))
                     continue
                 line = writer.line(answer.contract_values())
             seen[raw] = line
@@ -367,14 +379,17 @@ class _BatchRunner:
             query, end = _scan_json(text, 0)
         except StopIteration as err:
             raise ValueError(f"Expecting value: column {err.value + 1}") from None
+        except RecursionError:
+            raise TlsmgmError("nesting too deep (a query is one flat JSON object)") from None
         if end != len(text):
             raise ValueError(f"Extra data: column {end + 1}")
+        if "\\u" in text:  # only a \u escape can put a lone surrogate into a decoded str
+            _reject_lone_surrogates(query)
         if type(query) is not dict:
             raise TlsmgmError("a query must be a JSON object")
         if not query.get("client"):  # the common case first: a server query
             if not query.keys() <= _SERVER_KEYS:
-                raise TlsmgmError("unknown key(s) in a server query: "
-                                  + ", ".join(sorted(query.keys() - _SERVER_KEYS)))
+                raise _unknown_keys(query, _SERVER_KEYS, SERVER)
             sni = query.get("sni")
             if sni is not None and type(sni) is not str:
                 raise TlsmgmError('"sni" must be a string or null')
@@ -383,8 +398,7 @@ class _BatchRunner:
             ip, port = self._address(query["socket"], "socket")
             return (SERVER, ip, port, sni)
         if not query.keys() <= _CLIENT_KEYS:
-            raise TlsmgmError("unknown key(s) in a client query: "
-                              + ", ".join(sorted(query.keys() - _CLIENT_KEYS)))
+            raise _unknown_keys(query, _CLIENT_KEYS, CLIENT)
         sip_domain, tls_domain = query.get("sip_domain"), query.get("tls_domain")
         for key, value in (("sip_domain", sip_domain), ("tls_domain", tls_domain)):
             if value is not None and type(value) is not str:

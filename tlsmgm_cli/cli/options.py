@@ -57,14 +57,17 @@ def format_option(choices: list[str], default: str = "text") -> Callable[..., An
         help="Output format: " + ", ".join(choices) + ".")
 
 
+def _version_part(text: str) -> bool:
+    """Whether ``text`` is a whole number 0-999 (leading zeros allowed)."""
+    return text.isascii() and text.isdigit() and len(text.lstrip("0")) <= 3
+
+
 def parse_version(text: str) -> tuple[int, int, int]:
-    """'3.6.8' -> (3, 6, 8); raises click.BadParameter."""
+    """'3.6.8' -> (3, 6, 8), '3.6' -> (3, 6, 0); 1 to 3 dot-separated non-negative
+    integers, each below 1000. Raises click.BadParameter otherwise."""
     parts = text.strip().split(".")
-    try:
-        nums = [int(p) for p in parts]
-    except ValueError:
-        raise click.BadParameter(f"{text!r} is not a version like 3.6.8",
-                                 param_hint="--opensips-version") from None
-    while len(nums) < 3:
-        nums.append(0)
+    if not 1 <= len(parts) <= 3 or not all(_version_part(p) for p in parts):
+        raise click.BadParameter(f"{text!r} is not a version like 3.6.8 (1 to 3 numbers 0-999 "
+                                 "separated by dots)", param_hint="--opensips-version")
+    nums = [int(p) for p in parts] + [0] * (3 - len(parts))
     return (nums[0], nums[1], nums[2])

@@ -4,11 +4,14 @@
   leading zeros dropped, no ``::`` compression, no brackets.
 * ``parse_match_ip_address`` — a ``match_ip_address`` value into canonical filters.
 * ``split_csv`` — OpenSIPS's non-RFC CSV split used by both match parameters.
-* ``parse_hostport`` — a user-given ``IP:PORT`` (CLI ``--socket``/``--dest``).
+* ``parse_hostport`` — a user-given ``IP:PORT`` (CLI ``--socket``/``--dest``), or a
+  ``HOST:PORT`` to resolve (``handshake``).
+* ``socket_text`` / ``split_key`` — the ``IP:PORT`` text users see, and back.
 """
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
 
@@ -99,9 +102,14 @@ def parse_match_ip_address(value: str) -> list[str]:
     return [parse_address_item(item) for item in split_csv(value)]
 
 
-def parse_hostport(text: str, *, what: str = "address") -> tuple[str, int]:
+def parse_hostport(text: str, *, what: str = "address", allow_hostname: bool = False) -> tuple[str, int]:
     """User input ``IP:PORT`` / ``[IPv6]:PORT`` (an optional ``tls:`` prefix is allowed)
-    -> (canonical ip, port). Raises TlsmgmError with a helpful message."""
+    -> (canonical ip, port). Raises TlsmgmError with a helpful message, which starts with
+    ``what`` (when given) and the text.
+
+    ``allow_hostname``: ``HOST:PORT`` of a host still to resolve (``handshake``): the host
+    is any non-empty text, returned as written (an IPv6 address without its brackets)."""
+    shown = f"{what} {text!r}" if what else repr(text)
     raw = text.strip()
     for proto in ("tls:", "wss:", "tcp:", "udp:"):
         if raw.lower().startswith(proto):
@@ -110,22 +118,44 @@ def parse_hostport(text: str, *, what: str = "address") -> tuple[str, int]:
     if raw.startswith("["):
         end = raw.find("]")
         if end < 0 or not raw[end + 1:].startswith(":"):
-            raise TlsmgmError(f"{what} {text!r} is not IP:PORT (expected e.g. [2001:db8::1]:5061)")
+            raise TlsmgmError(f"{shown} is not [IPv6]:PORT (expected e.g. [2001:db8::1]:5061)")
         host, port_text = raw[:end + 1], raw[end + 2:]
         packed = parse_ipv6(host)
+        if allow_hostname:
+            host = host[1:-1]
     else:
         if raw.count(":") > 1:
-            raise TlsmgmError(
-                f"{what} {text!r}: write IPv6 addresses in brackets with a port, "
-                f"e.g. [2001:db8::1]:5061")
+            raise TlsmgmError(f"{shown}: write IPv6 addresses in brackets with a port, e.g. [2001:db8::1]:5061")
         if ":" not in raw:
-            raise TlsmgmError(f"{what} {text!r} has no port (expected IP:PORT, e.g. 10.0.0.10:5061)")
+            example = "HOST:PORT, e.g. sip.example.com:5061" if allow_hostname else "IP:PORT, e.g. 10.0.0.10:5061"
+            raise TlsmgmError(f"{shown} has no port (expected {example})")
         host, port_text = raw.rsplit(":", 1)
         packed = parse_ipv4(host)
-    if packed is None:
+    if not allow_hostname and packed is None:
         raise TlsmgmError(
-            f"{what} {text!r}: {host!r} is not an IP address (OpenSIPS selects domains by the "
+            f"{shown}: {host!r} is not an IP address (OpenSIPS selects domains by the "
             "socket's resolved IP; give the IP, not a host name)")
+    if allow_hostname and not host:
+        raise TlsmgmError(f"{shown} has no host (expected HOST:PORT, e.g. sip.example.com:5061)")
     if not port_text.isdigit() or not 0 < int(port_text) < 65536:
-        raise TlsmgmError(f"{what} {text!r}: port {port_text!r} is not a number from 1 to 65535")
-    return ip_addr2a(packed), int(port_text)
+        raise TlsmgmError(f"{shown}: port {port_text!r} is not a number from 1 to 65535")
+    return (host if allow_hostname or packed is None else ip_addr2a(packed)), int(port_text)
+
+
+@functools.lru_cache(maxsize=65536)
+def socket_text(ip: str, port: int) -> str:
+    """User-facing ``IP:PORT`` of an ip (IPv6 compressed and bracketed), as in messages
+    and ``match``/``serve``/``handshake`` output."""
+    if ":" in ip:
+        return f"[{ipaddress.IPv6Address(ip).compressed}]:{port}"
+    return f"{ip}:{port}"
+
+
+def split_key(key: str) -> tuple[str, int] | None:
+    """An address written ``ip:port`` — a matching-map key (OpenSIPS's canonical ip) or a
+    :func:`socket_text` (``[v6]:port``) — as (canonical ip, port); None when it is not
+    one (the ``*`` key, no numeric port)."""
+    host, _, port = key.rpartition(":")
+    if not port.isdigit():
+        return None
+    return canonical_ip(host) or host, int(port)

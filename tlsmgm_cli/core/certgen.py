@@ -38,6 +38,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from tlsmgm_cli.core.atomicio import PUBLIC_MODE, SECRET_MODE, atomic_write
 from tlsmgm_cli.core.errors import TlsmgmError
+from tlsmgm_cli.core.pem import CERTIFICATE_LABELS, pem_blocks
 from tlsmgm_cli.core.x509hash import encode_tlv, name_hash, read_tlv
 
 KeyKind = Literal["ec", "rsa", "ed25519"]
@@ -477,19 +478,20 @@ def rehash_dir(directory: str | os.PathLike[str]) -> dict[str, str]:
 
 
 def _hashable_object(data: bytes) -> tuple[str, str, bytes] | None:
-    """(name hash, link suffix, fingerprint) of the first certificate or CRL in PEM ``data``."""
-    if b"-----BEGIN CERTIFICATE-----" in data:
-        try:
-            cert = x509.load_pem_x509_certificate(data)
-        except ValueError:
-            return None
-        return name_hash(cert.subject), "", cert.fingerprint(hashes.SHA1())
-    if b"-----BEGIN X509 CRL-----" in data:
-        try:
-            crl = x509.load_pem_x509_crl(data)
-        except ValueError:
-            return None
-        return name_hash(crl.issuer), "r", hashlib.sha1(crl.public_bytes(serialization.Encoding.DER)).digest()
+    """(name hash, link suffix, fingerprint) of the first certificate, else the first CRL,
+    in PEM ``data`` (certificate labels as c_rehash: ``[X509 |TRUSTED ]CERTIFICATE``)."""
+    blocks = pem_blocks(data)
+    try:
+        cert = next((b for b in blocks if b.label in CERTIFICATE_LABELS), None)
+        if cert is not None:
+            loaded = x509.load_der_x509_certificate(cert.certificate_der())
+            return name_hash(loaded.subject), "", loaded.fingerprint(hashes.SHA1())
+        crl = next((b for b in blocks if b.label == b"X509 CRL"), None)
+        if crl is not None:
+            der = crl.der()
+            return name_hash(x509.load_der_x509_crl(der).issuer), "r", hashlib.sha1(der).digest()
+    except ValueError:
+        return None
     return None
 
 

@@ -7,11 +7,7 @@ messages only name the PEM label or the kind of object found.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import os
-import re
-from collections.abc import Iterator
 from dataclasses import dataclass
 
 from cryptography import x509
@@ -19,12 +15,10 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.serialization import pkcs7
 
 from tlsmgm_cli.core.errors import TlsmgmError
+from tlsmgm_cli.core.pem import CERTIFICATE_LABELS, der_length, is_pem, pem_blocks, scan_pem
 
 MAX_INPUT_BYTES = 10 * 1024 * 1024
 
-_PEM_BEGIN = re.compile(rb"-----BEGIN ([A-Z0-9 #]+)-----")
-_PEM_WHITESPACE = b" \t\n\r\v\f"  # what rb"\s" matches
-_CERT_LABELS = {b"CERTIFICATE", b"X509 CERTIFICATE", b"TRUSTED CERTIFICATE"}
 _PKCS7_LABELS = {b"PKCS7", b"PKCS #7 SIGNED DATA", b"CMS"}
 _NOT_CERT_LABELS = {
     b"X509 CRL": "a certificate revocation list (CRL)",
@@ -54,45 +48,8 @@ class LoadedCert:
     der: bytes
 
 
-def _pem_blocks(data: bytes) -> Iterator[tuple[bytes, bytes]]:
-    """(label, body) of every ``-----BEGIN label----- body -----END label-----`` block, in
-    order: each BEGIN line pairs with the first END line of the same label after it; a
-    BEGIN without one is passed over (the search resumes just after it)."""
-    pos = 0
-    while True:
-        begin = _PEM_BEGIN.search(data, pos)
-        if begin is None:
-            return
-        label = begin.group(1)
-        end_line = b"-----END " + label + b"-----"
-        end = data.find(end_line, begin.end())
-        if end < 0:
-            pos = begin.start() + 1
-            continue
-        yield label, data[begin.end():end]
-        pos = end + len(end_line)
-
-
-def _b64_body(body: bytes) -> bytes:
-    """A PEM body's bytes: whitespace dropped, any other non-base64 byte an error."""
-    return base64.b64decode(body.translate(None, _PEM_WHITESPACE), validate=True)
-
-
 def _is_private_key_label(label: bytes) -> bool:
     return label.endswith(b"PRIVATE KEY")
-
-
-def _der_length(data: bytes) -> int | None:
-    """Total length of the DER element at the start of ``data`` (None if not parseable)."""
-    if len(data) < 2:
-        return None
-    length = data[1]
-    if not length & 0x80:
-        return 2 + length
-    count = length & 0x7F
-    if count == 0 or count > 4 or len(data) < 2 + count:
-        return None
-    return 2 + count + int.from_bytes(data[2:2 + count], "big")
 
 
 def _cert_from_der(der: bytes, source: str, what: str) -> x509.Certificate:
@@ -102,28 +59,28 @@ def _cert_from_der(der: bytes, source: str, what: str) -> x509.Certificate:
         raise CertLoadError(f"{source}: {what} is not a valid X.509 certificate") from None
 
 
+def _label_text(label: bytes) -> str:
+    return label.decode("utf-8", "replace")
+
+
 def _load_pem(data: bytes, source: str) -> list[LoadedCert]:
     certs: list[LoadedCert] = []
-    labels: list[bytes] = []
-    for label, pem_body in _pem_blocks(data):
-        labels.append(label)
-        if label not in _CERT_LABELS and label not in _PKCS7_LABELS:
+    scan = scan_pem(data)
+    labels = [block.label for block in scan.blocks]
+    for number, block in enumerate(scan.blocks, 1):
+        if block.label not in CERTIFICATE_LABELS and block.label not in _PKCS7_LABELS:
             continue
         try:
-            body = _b64_body(pem_body)
-        except (binascii.Error, ValueError):
-            raise CertLoadError(f"{source}: damaged PEM block '{label.decode()}' (bad base64)") from None
-        if label in _PKCS7_LABELS:
+            body = block.certificate_der()
+        except ValueError:
+            raise CertLoadError(f"{source}: damaged PEM block '{_label_text(block.label)}' (bad base64)") from None
+        if block.label in _PKCS7_LABELS:
             for cert in _load_pkcs7(body, source):
                 certs.append(LoadedCert(source, len(certs), cert, cert.public_bytes(serialization.Encoding.DER)))
             continue
-        if label == b"TRUSTED CERTIFICATE":  # X509_AUX: certificate followed by trust settings
-            body = body[:_der_length(body) or len(body)]
-        what = f"PEM block #{len(labels)}"
-        certs.append(LoadedCert(source, len(certs), _cert_from_der(body, source, what), body))
-    begins = _PEM_BEGIN.findall(data) if data.count(b"-----BEGIN ") > len(labels) else ()
-    if len(begins) > len(labels):
-        raise CertLoadError(f"{source}: truncated PEM ('-----BEGIN {begins[len(labels)].decode()}-----' "
+        certs.append(LoadedCert(source, len(certs), _cert_from_der(body, source, f"PEM block #{number}"), body))
+    if scan.broken is not None:
+        raise CertLoadError(f"{source}: truncated PEM ('-----BEGIN {_label_text(scan.broken)}-----' "
                             "has no matching END line)")
     if certs:
         return certs
@@ -132,7 +89,7 @@ def _load_pem(data: bytes, source: str) -> list[LoadedCert]:
     for label in labels:
         if label in _NOT_CERT_LABELS:
             raise CertLoadError(f"{source}: is {_NOT_CERT_LABELS[label]}, not a certificate")
-    shown = ", ".join(sorted({label.decode() for label in labels}))
+    shown = ", ".join(sorted({_label_text(label) for label in labels}))
     raise CertLoadError(f"{source}: no certificate in PEM (found: {shown})")
 
 
@@ -159,7 +116,7 @@ def _looks_like_private_key(der: bytes) -> bool:
 def _load_der(data: bytes, source: str) -> list[LoadedCert]:
     if data[:1] != b"\x30":
         raise CertLoadError(f"{source}: not a certificate (neither PEM nor DER)")
-    total = _der_length(data)
+    total = der_length(data)
     if total is None or total > len(data):
         raise CertLoadError(f"{source}: truncated or damaged DER (not a complete ASN.1 structure)")
     der = data[:total]
@@ -185,7 +142,7 @@ def load_certificates(data: bytes, source: str) -> list[LoadedCert]:
         raise CertLoadError(f"{source}: larger than 10 MiB, not read")
     if not data.strip():
         raise CertLoadError(f"{source}: empty input")
-    if b"-----BEGIN " in data:
+    if is_pem(data):
         return _load_pem(data, source)
     return _load_der(data, source)
 
@@ -210,13 +167,12 @@ def read_pem_objects(data: bytes) -> tuple[list[x509.Certificate], list[x509.Cer
     (unparsable blocks are skipped)."""
     certs: list[x509.Certificate] = []
     crls: list[x509.CertificateRevocationList] = []
-    for label, pem_body in _pem_blocks(data):
+    for block in pem_blocks(data):
         try:
-            body = _b64_body(pem_body)
-            if label in _CERT_LABELS:
-                certs.append(x509.load_der_x509_certificate(body[:_der_length(body) or len(body)]))
-            elif label == b"X509 CRL":
-                crls.append(x509.load_der_x509_crl(body))
-        except (binascii.Error, ValueError):
+            if block.label in CERTIFICATE_LABELS:
+                certs.append(x509.load_der_x509_certificate(block.certificate_der()))
+            elif block.label == b"X509 CRL":
+                crls.append(x509.load_der_x509_crl(block.der()))
+        except ValueError:
             continue
     return certs, crls

@@ -34,7 +34,9 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from tlsmgm_cli.core.addresses import parse_hostport, socket_text
 from tlsmgm_cli.core.domain import TlsDomain
+from tlsmgm_cli.core.errors import TlsmgmError
 from tlsmgm_cli.core.tlsctx import build_context, chain_too_long, local_certificate_der
 from tlsmgm_cli.core.tlsvars import (
     MY,
@@ -125,20 +127,10 @@ class ClientEndpoint:
 # ---- addresses ---------------------------------------------------------------------------
 def split_target(text: str) -> tuple[str, int]:
     """``HOST:PORT`` / ``[IPv6]:PORT`` -> (host, port); ValueError with a usage message."""
-    raw = text.strip()
-    if raw.startswith("["):
-        host, sep, port_text = raw[1:].partition("]:")
-        if not sep:
-            raise ValueError(f"{text!r} is not [IPv6]:PORT")
-    else:
-        host, sep, port_text = raw.rpartition(":")
-        if not sep or not host:
-            raise ValueError(f"{text!r} has no port (expected HOST:PORT, e.g. sip.example.com:5061)")
-        if ":" in host:
-            raise ValueError(f"{text!r}: write IPv6 addresses in brackets, e.g. [2001:db8::1]:5061")
-    if not port_text.isdigit() or not 0 < int(port_text) < 65536:
-        raise ValueError(f"{text!r}: port {port_text!r} is not a number from 1 to 65535")
-    return host, int(port_text)
+    try:
+        return parse_hostport(text, what="", allow_hostname=True)
+    except TlsmgmError as err:
+        raise ValueError(str(err)) from None
 
 
 def resolve(host: str, port: int) -> tuple[int, str]:
@@ -149,10 +141,6 @@ def resolve(host: str, port: int) -> tuple[int, str]:
         raise HandshakeFailure(f"cannot resolve '{host}': {err.strerror or err}") from None
     family, _type, _proto, _name, sockaddr = infos[0]
     return family, str(sockaddr[0])
-
-
-def address_text(ip: str, port: int) -> str:
-    return f"[{ip}]:{port}" if ":" in ip else f"{ip}:{port}"
 
 
 # ---- failures in words -------------------------------------------------------------------
@@ -302,7 +290,7 @@ def run_handshake(endpoint: ClientEndpoint, ip: str, port: int, *, target: str, 
     (connect, handshake, settle, OPTIONS) within ``timeout`` seconds."""
     started = time.monotonic()
     deadline = started + timeout
-    result = HandshakeResult(target=target, address=address_text(ip, port), domain=endpoint.domain.name,
+    result = HandshakeResult(target=target, address=socket_text(ip, port), domain=endpoint.domain.name,
                              sni=sni)
     raw: socket.socket | None = None
     sock: ssl.SSLSocket | None = None

@@ -9,6 +9,7 @@ from typing import Any
 from tlsmgm_cli.core.domain import DomainSet, TlsDomain
 from tlsmgm_cli.core.mi import method_text
 from tlsmgm_cli.core.modparams import effective_library
+from tlsmgm_cli.core.pem import is_pem
 
 _FILE_PARAMS = ("certificate", "private_key", "ca_list", "dh_params")
 
@@ -40,7 +41,7 @@ def certificate_summary(dom: TlsDomain, now: _dt.datetime | None = None) -> dict
         else:
             with open(source, "rb") as fh:
                 data = fh.read(10 * 1024 * 1024 + 1)
-        certs = x509.load_pem_x509_certificates(data) if b"-----BEGIN" in data \
+        certs = x509.load_pem_x509_certificates(data) if is_pem(data) \
             else [x509.load_der_x509_certificate(data)]
     except OSError as err:
         return {"error": f"{source}: {err.strerror or err}"}

@@ -17,11 +17,10 @@ This is the one implementation of tls_mgm's domain selection; ``match``, ``serve
 
 from __future__ import annotations
 
-import ipaddress
 from dataclasses import dataclass, field
-from functools import lru_cache
 from typing import Any
 
+from tlsmgm_cli.core.addresses import socket_text, split_key
 from tlsmgm_cli.core.domain import CLIENT, SERVER, DomainSet, TlsDomain
 from tlsmgm_cli.core.errors import Diagnostic, Loc, TlsmgmError
 from tlsmgm_cli.core.fnmatch_posix import compile_pattern, to_c_text, translate
@@ -56,14 +55,6 @@ def check_value_length(value: str | None, what: str) -> None:
             and len(to_c_text(value)) > MAX_VALUE_BYTES:
         raise TlsmgmError(f"{what} is longer than {MAX_VALUE_BYTES} bytes: OpenSIPS cannot match "
                           "it (undefined behaviour in tls_find_domain_by_filters)")
-
-
-@lru_cache(maxsize=65536)
-def socket_text(ip: str, port: int) -> str:
-    """User-facing ``IP:PORT`` of a canonical OpenSIPS ip (IPv6 compressed, bracketed)."""
-    if ":" in ip:
-        return f"[{ipaddress.IPv6Address(ip).compressed}]:{port}"
-    return f"{ip}:{port}"
 
 
 # ---------------------------------------------------------------------------------------
@@ -610,12 +601,8 @@ class DomainMatcher:
 
 def _key_of(socket: str) -> str:
     """``[v6]:port`` / ``v4:port`` (socket_text) back to the canonical map key."""
-    host, _, port = socket.rpartition(":")
-    if host.startswith("["):
-        from tlsmgm_cli.core.addresses import ip_addr2a
-
-        host = ip_addr2a(ipaddress.IPv6Address(host[1:-1]).packed)
-    return f"{host}:{port}"
+    split = split_key(socket)
+    return f"{split[0]}:{split[1]}" if split else socket
 
 
 # ---------------------------------------------------------------------------------------

@@ -16,8 +16,13 @@ opens the reply FIFO non-blocking and gives up after a few retries when nobody r
 so the client opens it for reading *before* sending the request. The reply is one JSON-RPC
 response; the server closes the FIFO after writing it.
 
+mi_http URLs are checked up front (``check_mi_url``: http or https, a host, a numeric
+port). A ``user:password@`` in the URL is sent as an ``Authorization: Basic`` header (for
+an authenticating proxy in front of mi_http), never as part of the request URL, and the URL
+is only ever shown through ``core.urls.mask_url``.
+
 Every failure (nothing listening, timeout, a reply that is not JSON-RPC, a JSON-RPC error
-object) is raised as ``MiError`` with a message that names the endpoint.
+object) is raised as ``MiError`` with a message that names the endpoint (password masked).
 """
 
 from __future__ import annotations
@@ -29,11 +34,13 @@ import secrets
 import select
 import stat
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import SplitResult, unquote, urlsplit, urlunsplit
 
 from tlsmgm_cli.core.errors import TlsmgmError
+from tlsmgm_cli.core.urls import mask_url
 
 DEFAULT_URL = "http://127.0.0.1:8888/mi"
 DEFAULT_FIFO = "/run/opensips/opensips_fifo"
@@ -67,14 +74,41 @@ class MiEndpoint:
     """Where and how to reach one OpenSIPS MI."""
 
     transport: str  # "http" | "fifo"
-    url: str = DEFAULT_URL
+    url: str = field(default=DEFAULT_URL, repr=False)  # as given: may hold a password
     fifo: str = DEFAULT_FIFO
     reply_dir: str = DEFAULT_REPLY_DIR
     timeout: float = DEFAULT_TIMEOUT
     origin: str = "default"  # what chose these settings ("--mi-url", a cfg file, "default")
 
     def __str__(self) -> str:
-        return self.url if self.transport == "http" else f"FIFO {self.fifo}"
+        return mask_url(self.url) if self.transport == "http" else f"FIFO {self.fifo}"
+
+
+def check_mi_url(url: str, origin: str = "--mi-url") -> SplitResult:
+    """``url`` split into its parts; MiError (password masked) unless it is a usable
+    mi_http URL: http or https, a host name or address, and a port from 1 to 65535."""
+    def bad(why: str) -> MiError:
+        return MiError(f"{origin}: {mask_url(url)!r} is not a usable MI URL: {why} "
+                       "(expected e.g. http://127.0.0.1:8888/mi)")
+
+    try:
+        parts = urlsplit(url)
+    except ValueError as err:  # "Invalid IPv6 URL", invalid characters in the host
+        raise bad("malformed IPv6 address" if "IPv6" in str(err) else "malformed host") from None
+    if parts.scheme not in ("http", "https"):
+        raise bad(f"the scheme must be http or https, not {parts.scheme or 'missing'!r}")
+    if "@" in parts.path + parts.query + parts.fragment:
+        raise bad("an '@' after the host (percent-encode '/', '?' and '#' in a password "
+                  "as %2F, %3F and %23)")
+    if not parts.hostname:
+        raise bad("no host")
+    try:
+        port = parts.port
+    except ValueError:  # urllib's text quotes the port: never show it
+        port = 0
+    if port == 0:
+        raise bad("the port is not a number from 1 to 65535")
+    return parts
 
 
 def find_opensips_cli_cfg(explicit: str | None = None) -> Path | None:
@@ -116,6 +150,7 @@ def resolve_endpoint(*, mi_url: str | None = None, fifo: str | None = None,
     cfg = read_opensips_cli_cfg(cfg_path) if cfg_path else {}
     cfg_reply_dir = cfg.get("fifo_reply_dir", DEFAULT_REPLY_DIR)
     if mi_url:
+        check_mi_url(mi_url)
         return MiEndpoint("http", url=mi_url, timeout=timeout, origin="--mi-url")
     if fifo:
         return MiEndpoint("fifo", fifo=fifo, reply_dir=reply_dir or cfg_reply_dir, timeout=timeout,
@@ -123,8 +158,9 @@ def resolve_endpoint(*, mi_url: str | None = None, fifo: str | None = None,
     if cfg:
         comm = cfg.get("communication_type", "fifo")
         if comm == "http":
-            return MiEndpoint("http", url=cfg.get("url", DEFAULT_URL), timeout=timeout,
-                              origin=str(cfg_path))
+            url = cfg.get("url", DEFAULT_URL)
+            check_mi_url(url, origin=f"{cfg_path}: url")
+            return MiEndpoint("http", url=url, timeout=timeout, origin=str(cfg_path))
         if comm == "fifo":
             return MiEndpoint("fifo", fifo=cfg.get("fifo_file", DEFAULT_FIFO),
                               reply_dir=reply_dir or cfg_reply_dir, timeout=timeout, origin=str(cfg_path))
@@ -185,40 +221,68 @@ def call(endpoint: MiEndpoint, method: str, params: dict[str, Any] | list[Any] |
 
 # ---- mi_http -----------------------------------------------------------------------
 
+def http_request_parts(url: str) -> tuple[str, dict[str, str]]:
+    """The URL to POST to (no userinfo, no fragment) and the headers for ``url``: a
+    ``user:password@`` becomes an ``Authorization: Basic`` header (percent-decoded)."""
+    import base64
+
+    parts = check_mi_url(url)
+    headers = {"Content-Type": "application/json"}
+    if parts.username is not None or parts.password is not None:
+        credentials = f"{unquote(parts.username or '')}:{unquote(parts.password or '')}"
+        headers["Authorization"] = "Basic " + base64.b64encode(credentials.encode()).decode()
+    host = f"[{parts.hostname}]" if ":" in (parts.hostname or "") else parts.hostname or ""
+    netloc = host if parts.port is None else f"{host}:{parts.port}"
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, "")), headers
+
+
 def _http_exchange(endpoint: MiEndpoint, payload: bytes) -> bytes:
+    import http.client
     import socket
     import urllib.error
     import urllib.request
 
-    if not endpoint.url.startswith(("http://", "https://")):
-        raise MiError(f"{endpoint.url}: not a usable MI URL (expected http://HOST:PORT/mi)")
+    shown = str(endpoint)
+    request_url, headers = http_request_parts(endpoint.url)
     try:
-        req = urllib.request.Request(endpoint.url, data=payload, method="POST",
-                                     headers={"Content-Type": "application/json"})
+        req = urllib.request.Request(request_url, data=payload, method="POST", headers=headers)
         with urllib.request.urlopen(req, timeout=endpoint.timeout) as resp:
             return resp.read(_MAX_REPLY_BYTES)
     except urllib.error.HTTPError as err:
         body = err.read(_MAX_REPLY_BYTES)
         if body.strip().startswith(b"{"):
             return body  # mi_http may carry a JSON-RPC error object with a non-200 status
-        raise MiError(f"{endpoint.url}: HTTP {err.code} {err.reason}") from None
+        raise MiError(f"{shown}: HTTP {err.code} {err.reason}") from None
     except (TimeoutError, socket.timeout):
-        raise MiError(f"{endpoint.url}: no answer within {endpoint.timeout:g}s") from None
+        raise MiError(f"{shown}: no answer within {endpoint.timeout:g}s") from None
     except urllib.error.URLError as err:
         reason = err.reason
         if isinstance(reason, (TimeoutError, socket.timeout)):
-            raise MiError(f"{endpoint.url}: no answer within {endpoint.timeout:g}s") from None
-        raise MiError(f"{endpoint.url}: cannot reach OpenSIPS's mi_http ({reason}); is OpenSIPS "
+            raise MiError(f"{shown}: no answer within {endpoint.timeout:g}s") from None
+        raise MiError(f"{shown}: cannot reach OpenSIPS's mi_http ({reason}); is OpenSIPS "
                       "running with mi_http loaded?") from None
-    except ValueError as err:  # a malformed URL
-        raise MiError(f"{endpoint.url}: not a usable MI URL ({err})") from None
+    except (ValueError, http.client.InvalidURL) as err:  # a URL urllib rejects after all
+        raise MiError(f"{shown}: not a usable MI URL ({mask_url(str(err))})") from None
+    except http.client.HTTPException as err:  # e.g. a reply that is not HTTP
+        raise MiError(f"{shown}: not an HTTP reply ({type(err).__name__})") from None
     except OSError as err:
-        raise MiError(f"{endpoint.url}: {err}") from None
+        raise MiError(f"{shown}: {err}") from None
 
 
 # ---- mi_fifo -----------------------------------------------------------------------
 
 def _fifo_exchange(endpoint: MiEndpoint, payload: bytes) -> bytes:
+    """One request/reply over mi_fifo through a fresh reply FIFO (removed afterwards).
+
+    The reply FIFO is created 0600 and must be writable by OpenSIPS. When OpenSIPS's FIFO
+    belongs to another user: as root, the reply FIFO is given to that user (still 0600;
+    root reads it anyway). As any other user we cannot give a file away, so the reply FIFO
+    becomes 0622 (and so does it when root's chown fails). The trade-off: any local user
+    who spots its random name in reply_dir during the exchange can write into it. Nothing
+    leaks (only we can read it), but a forged reply is possible: a forged result fails the
+    JSON-RPC id check unless the forger also saw the request, a forged error object is
+    reported as an error.
+    """
     deadline = time.monotonic() + endpoint.timeout
     server_fifo = endpoint.fifo
     try:
@@ -235,9 +299,8 @@ def _fifo_exchange(endpoint: MiEndpoint, payload: bytes) -> bytes:
         raise MiError(f"cannot create the reply FIFO in {endpoint.reply_dir}: {err.strerror} "
                       "(it must be mi_fifo's reply_dir; see --fifo-reply-dir)") from None
     try:
-        if st.st_uid != os.geteuid():
-            # OpenSIPS runs as another user: let it write the reply; nobody else can read it
-            os.chmod(reply_path, 0o622)
+        if st.st_uid != os.geteuid():  # OpenSIPS runs as another user: let it write the reply
+            _let_write(reply_path, st.st_uid)
         reply_fd = os.open(reply_path, os.O_RDONLY | os.O_NONBLOCK)
         try:
             _send_request(server_fifo, b":" + name.encode() + b":" + payload + b"\n")
@@ -249,6 +312,17 @@ def _fifo_exchange(endpoint: MiEndpoint, payload: bytes) -> bytes:
             os.unlink(reply_path)
         except OSError:
             pass
+
+
+def _let_write(reply_path: str, server_uid: int) -> None:
+    """Make the reply FIFO writable by ``server_uid`` (see ``_fifo_exchange``)."""
+    if os.geteuid() == 0:
+        try:
+            os.chown(reply_path, server_uid, -1)
+            return
+        except OSError:
+            pass
+    os.chmod(reply_path, 0o622)
 
 
 def _send_request(server_fifo: str, frame: bytes) -> None:

@@ -26,7 +26,6 @@ Where the stdlib cannot do what OpenSSL's C API does, this module documents the 
 from __future__ import annotations
 
 import os
-import re
 import shutil
 import ssl
 import tempfile
@@ -37,15 +36,19 @@ from contextlib import contextmanager
 from tlsmgm_cli.core.domain import SERVER, TlsDomain
 from tlsmgm_cli.core.errors import TlsmgmError
 from tlsmgm_cli.core.methods import MethodError, parse_method
+from tlsmgm_cli.core.opensslsettings import (
+    CIPHER_LIST_MESSAGE,
+    CURVE_MESSAGES,
+    apply_cipher_list,
+    apply_ec_curve,
+)
+from tlsmgm_cli.core.pem import CERTIFICATE_LABELS, PemBlock, pem_blocks
 
 VERIFY_DEPTH = 3  # SSL_CTX_set_verify_depth(ctx, 3) in tls_openssl
 # SSL_OP_ALL | NO_SSLv2 | NO_SSLv3 | NO_SESSION_RESUMPTION_ON_RENEGOTIATION | CIPHER_SERVER_PREFERENCE
 _OP_NO_SESSION_RESUMPTION_ON_RENEGOTIATION = 0x00010000
 OPENSIPS_OPTIONS = (ssl.OP_ALL | ssl.OP_NO_SSLv2 | ssl.OP_NO_SSLv3 | ssl.OP_CIPHER_SERVER_PREFERENCE
                     | _OP_NO_SESSION_RESUMPTION_ON_RENEGOTIATION)
-_CRL_PEM = re.compile(rb"-----BEGIN X509 CRL-----.*?-----END X509 CRL-----\s*", re.DOTALL)
-_CERT_PEM = re.compile(rb"-----BEGIN (?:X509 |TRUSTED )?CERTIFICATE-----.*?-----END (?:X509 |TRUSTED )?"
-                       rb"CERTIFICATE-----", re.DOTALL)
 _PROTOCOLS = {0x0301: ssl.TLSVersion.TLSv1, 0x0302: ssl.TLSVersion.TLSv1_1,
               0x0303: ssl.TLSVersion.TLSv1_2, 0x0304: ssl.TLSVersion.TLSv1_3}
 
@@ -113,16 +116,11 @@ def _apply_ciphers_and_groups(ctx: ssl.SSLContext, domain: TlsDomain, workdir: s
         except ssl.SSLError:
             raise _fail(domain, _shown(domain, "dh_params"), "unable to read dh params (not PEM DH parameters)"
                         ) from None
-    if domain.ec_curve:
-        try:
-            ctx.set_ecdh_curve(domain.ec_curve)
-        except (ValueError, ssl.SSLError):
-            raise _fail(domain, f"ec_curve '{domain.ec_curve}'", "unable to find the EC curve") from None
-    try:
-        ctx.set_ciphers(domain.ciphers_list or "DEFAULT")
-    except ssl.SSLError:
-        raise _fail(domain, f"ciphers_list '{domain.ciphers_list}'",
-                    "failure to set SSL context cipher list (it selects no cipher)") from None
+    curve_trouble = apply_ec_curve(ctx, domain.ec_curve) if domain.ec_curve else None
+    if curve_trouble:
+        raise _fail(domain, f"ec_curve '{domain.ec_curve}'", CURVE_MESSAGES[curve_trouble])
+    if not apply_cipher_list(ctx, domain.ciphers_list or "DEFAULT"):
+        raise _fail(domain, f"ciphers_list '{domain.ciphers_list}'", f"{CIPHER_LIST_MESSAGE} (it selects no cipher)")
 
 
 def _load_crls(ctx: ssl.SSLContext, domain: TlsDomain, workdir: str) -> int:
@@ -142,16 +140,16 @@ def _load_crls(ctx: ssl.SSLContext, domain: TlsDomain, workdir: str) -> int:
             continue
         try:
             with open(path, "rb") as handle:
-                found = _CRL_PEM.search(handle.read())
+                found = _first(handle.read(), {b"X509 CRL"})
         except OSError:
             continue
         if found:
-            blocks.append(found.group(0))
+            blocks.append(found.block)
     if not blocks:
         return 0  # OpenSIPS: "No suitable CRL files found", CRL checking stays off
     bundle = os.path.join(workdir, "crls.pem")
     with open(bundle, "wb") as handle:
-        handle.write(b"\n".join(blocks))
+        handle.write(b"".join(blocks))
     try:
         ctx.load_verify_locations(cafile=bundle)
     except ssl.SSLError as err:
@@ -165,7 +163,8 @@ def _load_cas(ctx: ssl.SSLContext, domain: TlsDomain) -> None:
     if domain.ca_list:
         try:
             if domain.file_is_content("ca_list"):
-                certs = b"\n".join(_CERT_PEM.findall(domain.ca_list.encode()))
+                certs = b"".join(block for label, block in pem_blocks(domain.ca_list.encode())
+                                 if label in CERTIFICATE_LABELS)
                 if certs:
                     ctx.load_verify_locations(cadata=certs.decode("ascii", "replace"))
             else:
@@ -216,9 +215,14 @@ def _load_identity(ctx: ssl.SSLContext, domain: TlsDomain, workdir: str) -> None
 def _has_certificate(path: str) -> bool:
     try:
         with open(path, "rb") as handle:
-            return _CERT_PEM.search(handle.read()) is not None
+            return _first(handle.read(), CERTIFICATE_LABELS) is not None
     except OSError:
         return False
+
+
+def _first(data: bytes, labels: set[bytes] | frozenset[bytes]) -> PemBlock | None:
+    """The first PEM block of ``data`` with one of ``labels``."""
+    return next((block for block in pem_blocks(data) if block.label in labels), None)
 
 
 def _apply_verify(ctx: ssl.SSLContext, domain: TlsDomain) -> None:
@@ -265,10 +269,13 @@ def local_certificate_der(domain: TlsDomain) -> bytes | None:
                 data = handle.read()
         except OSError as err:
             raise _fail(domain, _shown(domain, "certificate"), _os_reason(err)) from None
-    found = _CERT_PEM.search(data)
-    if found is None:
-        raise _fail(domain, _shown(domain, "certificate"), "unable to load certificate file")
-    return ssl.PEM_cert_to_DER_cert(found.group(0).decode("ascii"))
+    found = _first(data, CERTIFICATE_LABELS)
+    if found is not None:
+        try:
+            return found.certificate_der()
+        except ValueError:
+            pass
+    raise _fail(domain, _shown(domain, "certificate"), "unable to load certificate file")
 
 
 def trust_store(domain: TlsDomain):

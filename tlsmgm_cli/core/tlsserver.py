@@ -156,20 +156,24 @@ class TlsServer:
         return None
 
     def _handle(self, conn: socket.socket, peer: tuple[Any, ...], spec: ListenerSpec) -> None:
+        """Serve one accepted connection and emit its record. Whatever happens is recorded:
+        nothing escapes to the thread (a client resetting at once, an odd certificate)."""
         started = time.monotonic()
         record: Record = {"event": "connection", "listener": spec.key_text, "client": socket_text(peer[0], peer[1]),
                           "outcome": None, "domain": None, "initial_domain": None, "sni": None,
                           "tls_version": None, "cipher": None, "vars": {}, "error": None, "notes": []}
-        conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        initial = self.matcher.match_server(spec.key_ip, spec.key_port, None)
-        if initial.outcome == DROPPED or initial.initial is None:
-            record.update(outcome=DROPPED, error="no TLS server domain found (TCP accepted, no TLS answer)")
-            self._emit(record, started)
-            _hold_silently(conn, self._stop)
-            return
-        record["initial_domain"] = initial.initial.name
         sslsock: ssl.SSLSocket | None = None
+        emitted = False
         try:
+            conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            initial = self.matcher.match_server(spec.key_ip, spec.key_port, None)
+            if initial.outcome == DROPPED or initial.initial is None:
+                record.update(outcome=DROPPED, error="no TLS server domain found (TCP accepted, no TLS answer)")
+                self._emit(record, started)
+                emitted = True
+                _hold_silently(conn, self._stop)
+                return
+            record["initial_domain"] = initial.initial.name
             conn.settimeout(HANDSHAKE_TIMEOUT)
             sslsock = self.contexts[initial.initial.key].wrap_socket(
                 conn, server_side=True, do_handshake_on_connect=False)
@@ -185,6 +189,7 @@ class TlsServer:
             self._describe_tls(record, sslsock, state)
             if record["error"] is None:
                 self._emit(record, started)
+                emitted = True
                 _answer_sip(sslsock, self._stop)
                 return
         except ssl.SSLError as err:
@@ -195,11 +200,15 @@ class TlsServer:
             record.update(outcome=record["outcome"] or "failed", error="TLS handshake timed out")
         except OSError as err:
             record.update(outcome=record["outcome"] or "failed", error=f"connection error: {err.strerror or err}")
+        except Exception as err:  # noqa: BLE001 - one connection's bug must not kill the server
+            if not emitted:  # a record once emitted is final: the connection just ends
+                record.update(outcome="failed", error=f"internal error: {type(err).__name__}: {err}")
         finally:
             for closable in (sslsock, conn):
                 if closable is not None:
                     closable.close()
-        self._emit(record, started)
+        if not emitted:
+            self._emit(record, started)
 
     @staticmethod
     def _describe_selection(record: Record, state: _Conn) -> None:

@@ -38,6 +38,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, ExtensionOID, SignatureAl
 
 from tlsmgm_cli.core.certload import read_pem_objects
 from tlsmgm_cli.core.errors import TlsmgmError
+from tlsmgm_cli.core.pem import is_pem
 from tlsmgm_cli.core.x509hash import canonical_name_encoding, name_hash_der
 
 VERIFY_DEPTH = 3  # SSL_CTX_set_verify_depth(ctx, 3) in tls_openssl
@@ -411,7 +412,7 @@ def _read_crls(path: str, pem_only: bool) -> list[x509.CertificateRevocationList
             data = handle.read()
     except OSError:
         return []
-    if b"-----BEGIN" in data:
+    if is_pem(data):
         return read_pem_objects(data)[1]
     if pem_only:
         return []

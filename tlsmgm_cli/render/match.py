@@ -1,11 +1,14 @@
-"""Text rendering of ``tlsmgm match`` results (JSON goes out as the dicts themselves).
+"""Output of ``tlsmgm match``: text lines, the ``--format json`` document and the JSON
+lines of ``--batch``.
 
-Every function takes the plain result dicts of ``MatchResult.to_dict()`` (plus ``rule``,
-``notes`` and ``explain`` when ``--explain`` asked for them) and returns lines.
+The functions take the plain result dicts of ``MatchResult.to_dict()`` (plus ``rule``,
+``notes`` and ``explain`` when ``--explain`` asked for them; a batch line that could not
+be answered is ``{"line": N, "error": ...}``); ``emit_*`` write them to stdout.
 """
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
 from json import dumps
 from json.encoder import encode_basestring  # type: ignore[attr-defined]
@@ -80,6 +83,33 @@ def text_lines(results: list[dict[str, Any]], *, explain: bool) -> list[str]:
         else:
             out.extend(f"  note: {n}" for n in r.get("notes", []))
     return out
+
+
+def json_line(row: dict[str, Any]) -> str:
+    """One ``--batch`` JSON line (no newline)."""
+    return dumps(row, ensure_ascii=False)
+
+
+def emit_batch_lines(lines: list[str]) -> None:
+    """Write already encoded JSON lines, one per line (nothing at all for none)."""
+    if lines:
+        sys.stdout.write("\n".join(lines) + "\n")
+        sys.stdout.flush()
+
+
+def emit_results(rows: list[dict[str, Any]], fmt: str, explain: bool) -> None:
+    """Write result rows as ``text`` lines, one ``json`` document ``{"results": rows}``
+    or ``jsonl`` (one JSON line per row)."""
+    if fmt == "jsonl":
+        emit_batch_lines([json_line(r) for r in rows])
+    elif fmt == "json":
+        from tlsmgm_cli.render import emit_json
+
+        emit_json({"results": rows})
+    else:
+        from click import echo
+
+        echo("\n".join(text_lines(rows, explain=explain)))
 
 
 class JsonLines:

@@ -65,11 +65,19 @@ def fails(report: CheckReport, fail_on: str) -> bool:
 
 
 def _selector(select: list[str] | None, ignore: list[str] | None) -> Callable[[str], bool]:
+    """Whether a rule runs, for ``select``/``ignore``; raises TlsmgmError for an unknown
+    rule and for a selection that leaves no rule to run (a check that checks nothing
+    must not pass)."""
     try:
         chosen = expand_rule_selection(select)
         dropped = expand_rule_selection(ignore) or set()
     except ValueError as err:
         raise TlsmgmError(str(err)) from None
+    if chosen is not None and not chosen:
+        raise TlsmgmError(f"--select {','.join(select or [])!r} names no rule "
+                          "(see tlsmgm check --list-rules)")
+    if not (set(RULES) if chosen is None else chosen) - dropped:
+        raise TlsmgmError("--select/--ignore leave no rule to run (see tlsmgm check --list-rules)")
     return lambda rule_id: (chosen is None or rule_id in chosen) and rule_id not in dropped
 
 

@@ -11,15 +11,17 @@ from dataclasses import dataclass, field
 
 from tlsmgm_cli.core.checks.context import CheckContext
 from tlsmgm_cli.core.domain import TlsDomain
+from tlsmgm_cli.core.opensslsettings import (
+    CURVE_NOT_EC,
+    CURVE_UNKNOWN,
+    apply_cipher_list,
+    cipher_list_ok,
+    curve_problem,
+)
 
 _WEAK_MARKERS = (("NULL", "NULL encryption"), ("EXP", "EXPORT"), ("RC4", "RC4"), ("DES", "DES/3DES"),
                  ("MD5", "MD5"), ("ADH", "anonymous"), ("AECDH", "anonymous"))
-_OID = re.compile(r"^\d+(\.\d+)+$")
 _MAX_LISTED = 6
-# groups OpenSSL 3 knows (set1_groups accepts them) that are no EC curve
-_NON_EC_GROUPS = frozenset(("X25519", "X448", "ffdhe2048", "ffdhe3072", "ffdhe4096", "ffdhe6144", "ffdhe8192"))
-_NON_EC_OIDS = frozenset(("1.3.101.110", "1.3.101.111"))  # X25519, X448
-_OPENSSL_SHORT_NAMES = {"secp256r1": "prime256v1", "secp192r1": "prime192v1"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,10 +30,6 @@ class CipherVerdict:
     weak: tuple[str, ...] = ()
     weak_kinds: tuple[str, ...] = ()
     dead_items: tuple[str, ...] = field(default=())
-
-
-def _context() -> ssl.SSLContext:
-    return ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
 
 
 def _weak_kind(cipher: dict) -> str | None:
@@ -49,10 +47,8 @@ def _weak_kind(cipher: dict) -> str | None:
 def compile_ciphers(text: str) -> CipherVerdict:
     """What OpenSSL makes of a cipher string: an error when it selects nothing, else the
     weak suites it enables and the positive items that select nothing on their own."""
-    ctx = _context()
-    try:
-        ctx.set_ciphers(text)
-    except ssl.SSLError:
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    if not apply_cipher_list(ctx, text):
         return CipherVerdict(error="selects no cipher")
     weak: list[str] = []
     kinds: list[str] = []
@@ -68,36 +64,9 @@ def compile_ciphers(text: str) -> CipherVerdict:
     for item in re.split(r"[:, ]+", text.strip()):
         if not item or item[0] in "!-+@" or item.startswith("SECLEVEL"):
             continue
-        try:
-            _context().set_ciphers(item)
-        except ssl.SSLError:
+        if not cipher_list_ok(item):
             dead.append(item)
     return CipherVerdict(None, tuple(weak), tuple(kinds), tuple(dead))
-
-
-def curve_problem(name: str) -> str | None:
-    """None when OpenSIPS can set ``name`` as ec_curve; else "unknown" (OBJ_txt2nid gives 0)
-    or "not-ec" (a known group that is no EC curve, e.g. X25519: EC_KEY_new_by_curve_name
-    fails). Short names go through the local OpenSSL (``set_ecdh_curve`` = OBJ_sn2nid);
-    dotted OIDs through cryptography's curve table."""
-    if _OID.match(name):
-        if name in _NON_EC_OIDS:
-            return "not-ec"
-        from cryptography import x509
-        from cryptography.hazmat.primitives.asymmetric import ec
-
-        try:
-            curve = ec.get_curve_for_oid(x509.ObjectIdentifier(name))
-        except (LookupError, ValueError):
-            return "unknown"
-        name = _OPENSSL_SHORT_NAMES.get(curve.name, curve.name)
-    try:
-        _context().set_ecdh_curve(name)
-    except ValueError:
-        return "unknown"
-    except ssl.SSLError:
-        return "not-ec"
-    return "not-ec" if name in _NON_EC_GROUPS else None
 
 
 def check_domain(ctx: CheckContext, dom: TlsDomain) -> None:
@@ -143,10 +112,10 @@ def _dh(ctx: CheckContext, dom: TlsDomain) -> None:
 
 def _curve(ctx: CheckContext, dom: TlsDomain, name: str) -> None:
     problem = ctx.files.memo(("curve", name), lambda: curve_problem(name))
-    if problem == "unknown":
+    if problem == CURVE_UNKNOWN:
         ctx.add("TLS405", f"unable to find the EC curve '{name}'", dom=dom, param="ec_curve",
                 openssl="openssl ecparam -list_curves")
-    elif problem == "not-ec":
+    elif problem == CURVE_NOT_EC:
         ctx.add("TLS406", f"unable to create EC curve '{name}': it is not an EC group (X25519/X448 are "
                 "key-exchange groups OpenSIPS cannot set as ec_curve)", dom=dom, param="ec_curve",
                 openssl="openssl ecparam -list_curves")

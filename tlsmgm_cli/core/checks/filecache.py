@@ -16,12 +16,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cryptography import x509
-from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import dh
 
 from tlsmgm_cli.core.certload import MAX_INPUT_BYTES, CertLoadError, load_certificates, read_pem_objects
 from tlsmgm_cli.core.errors import TlsmgmError
+from tlsmgm_cli.core.pem import is_pem, read_private_key
 from tlsmgm_cli.core.verify import TrustStore, VerifyResult, start_verify, verify_peer
 from tlsmgm_cli.core.x509hash import name_hash
 
@@ -189,7 +189,7 @@ class FileCache:
 
     @staticmethod
     def _parse_certs(data: bytes, source: str) -> CertFile:
-        if b"-----BEGIN " not in data:
+        if not is_pem(data):
             return CertFile(error="not PEM (OpenSIPS reads certificates as PEM only)")
         try:
             loaded = load_certificates(data, source)
@@ -217,17 +217,10 @@ class FileCache:
 
     @staticmethod
     def _parse_key(data: bytes, mode: int | None) -> KeyFile:
-        try:
-            key = serialization.load_pem_private_key(data, password=None)
-        except TypeError:  # "Password was not given but private key is encrypted"
-            return KeyFile(problem="encrypted", detail="the key is encrypted with a passphrase", mode=mode)
-        except ValueError:
-            detail = ("no PEM private key in it" if b"PRIVATE KEY-----" not in data
-                      else "the PEM private key cannot be parsed")
-            return KeyFile(problem="invalid", detail=detail, mode=mode)
-        except UnsupportedAlgorithm:
-            return KeyFile(problem="invalid", detail="unsupported key algorithm", mode=mode)
-        return KeyFile(key=key, mode=mode, public_key=_public_half(key))
+        read = read_private_key(data)
+        if read.problem is not None:
+            return KeyFile(problem=read.problem, detail=read.detail, mode=mode)
+        return KeyFile(key=read.key, mode=mode, public_key=_public_half(read.key))
 
     # -- DH parameters -------------------------------------------------------------------
     def dh_params(self, path: str | None, blob: str | None = None) -> DhParams:
@@ -349,7 +342,7 @@ class FileCache:
         got = self.read(full)
         if got.data is None:
             return f"cannot read ({got.error})"
-        if b"-----BEGIN " in got.data:
+        if is_pem(got.data):
             certs, crls = read_pem_objects(got.data)
         else:
             certs, crls = self._der_objects(got.data)
@@ -398,7 +391,7 @@ class FileCache:
             if not entry.is_file(follow_symlinks=False):
                 continue
             got = self.read(entry.path)
-            crls = read_pem_objects(got.data)[1] if got.data and b"-----BEGIN" in got.data else []
+            crls = read_pem_objects(got.data)[1] if got.data else []
             if crls:
                 scan.usable.append(entry.name)
                 scan.crls.append((entry.name, crls[0]))

@@ -5,6 +5,7 @@ address filters no listener uses (spec §3, §10)."""
 
 from __future__ import annotations
 
+from tlsmgm_cli.core.addresses import socket_text, split_key
 from tlsmgm_cli.core.checks.context import CheckContext
 from tlsmgm_cli.core.domain import CLIENT, SERVER, TlsDomain
 from tlsmgm_cli.core.matcher import (
@@ -13,7 +14,6 @@ from tlsmgm_cli.core.matcher import (
     REJECTED,
     DomainMatcher,
     Listener,
-    socket_text,
     tls_listeners,
 )
 from tlsmgm_cli.core.methods import MethodError, parse_method
@@ -37,8 +37,8 @@ def _key_text(key: str) -> str:
     """A map key as users write sockets: ``'*'``, ``1.2.3.4:5061``, ``[2001:db8::a]:5061``."""
     if key == ANY_ADDRESS:
         return "'*'"
-    host, _, port = key.rpartition(":")
-    return socket_text(host, int(port)) if port.isdigit() else key
+    split = split_key(key)
+    return socket_text(*split) if split else key
 
 
 def _shadowed(ctx: CheckContext, matcher: DomainMatcher) -> None:

@@ -8,6 +8,8 @@ and identifier quoting, runs explicit transactions, and turns every driver error
 from __future__ import annotations
 
 import importlib
+import os
+import stat
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -25,6 +27,7 @@ from tlsmgm_cli.core.errors import TlsmgmError
 
 DRIVERS = {"postgres": ("psycopg", "postgres"), "mysql": ("pymysql", "mysql")}
 CONNECT_TIMEOUT = 10
+PRIVATE_FILE_MODE = 0o600  # the tls_mgm table holds PEM private keys
 
 
 class DbError(TlsmgmError):
@@ -170,18 +173,55 @@ class Database:
                 self.execute(sql, doing="creating the schema")
         return statements
 
+    # -- file permissions ----------------------------------------------------------------
+    def exposed_sqlite_file(self, table: str = DEFAULT_TABLE) -> tuple[str, int] | None:
+        """``(path, mode)`` when this is an SQLite file that group or others can read and
+        ``table`` holds rows (PEM private keys anyone on the host can then copy); else None."""
+        if self.backend != "sqlite":
+            return None
+        path = sqlite_path(self.url)
+        try:
+            mode = stat.S_IMODE(os.stat(path).st_mode)
+        except OSError:
+            return None
+        if not mode & (stat.S_IRGRP | stat.S_IROTH):
+            return None
+        if not self.query(f"SELECT 1 FROM {check_identifier(table)} LIMIT 1", doing="counting rows"):
+            return None
+        return path, mode
+
+
+def sqlite_path(url: DbUrl) -> str:
+    """The file an SQLite URL names (``sqlite:////x`` and ``sqlite:///x`` both mean ``/x``)."""
+    return "/" + url.database.lstrip("/")
+
+
+def _create_private_file(path: str) -> None:
+    """Create ``path`` empty with mode 0600 unless it exists, so that SQLite (whose journal
+    and WAL files copy the database file's mode) never makes a key store the umask allows
+    others to read."""
+    try:
+        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, PRIVATE_FILE_MODE)
+    except FileExistsError:
+        return
+    except OSError as err:
+        raise DbError(f"cannot create the SQLite database {path}: {err.strerror or err}") from None
+    os.close(fd)
+
 
 def connect(url: str | DbUrl, *, create: bool = False) -> Database:
     """Open a connection. SQLite files are never created unless ``create`` (a typo in the
-    path must not silently produce an empty database)."""
+    path must not silently produce an empty database); a created file has mode 0600."""
     parsed = url if isinstance(url, DbUrl) else parse_db_url(url)
     if parsed.backend == "sqlite":
         import sqlite3
         from urllib.parse import quote
 
+        if create:
+            _create_private_file(sqlite_path(parsed))
         mode = "rwc" if create else "rw"
-        # "//x" would read as a URI authority; '?', '#' and '%' must not end the path
-        path = quote("/" + parsed.database.lstrip("/"))
+        # sqlite_path: "//x" would read as a URI authority; '?', '#' and '%' must not end the path
+        path = quote(sqlite_path(parsed))
         try:
             conn = sqlite3.connect(f"file:{path}?mode={mode}", uri=True,
                                    isolation_level=None, timeout=30)

@@ -13,6 +13,7 @@ from tlsmgm_cli.core.db.rows import TlsRow, read_blob_file
 from tlsmgm_cli.core.db.schema import BLOB_COLUMNS, BY_NAME, TYPE_CLIENT, TYPE_SERVER
 from tlsmgm_cli.core.domain import DomainSet
 from tlsmgm_cli.core.errors import Diagnostic, TlsmgmError
+from tlsmgm_cli.core.pem import is_pem
 
 TYPES = {"client": TYPE_CLIENT, "server": TYPE_SERVER, "1": TYPE_CLIENT, "2": TYPE_SERVER}
 EDITABLE = tuple(c for c in BY_NAME if c not in ("id", "domain", "type"))
@@ -29,7 +30,7 @@ def _value(column: str, text: str) -> Any:
     kind = BY_NAME[column].kind
     if kind == "blob":
         data = read_blob_file(text, column)
-        if b"-----BEGIN" not in data:
+        if not is_pem(data):
             raise TlsmgmError(f"{column} file {text} is not in PEM format")
         return data
     if text.upper() == "NULL":

@@ -10,7 +10,6 @@ from __future__ import annotations
 import functools
 import os
 import re
-import ssl
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
@@ -18,30 +17,22 @@ from cryptography.hazmat.primitives import serialization
 from tlsmgm_cli.core.db.rows import resolve_path
 from tlsmgm_cli.core.domain import CLIENT, TlsDomain
 from tlsmgm_cli.core.methods import MethodError, parse_method
+from tlsmgm_cli.core.opensslsettings import CIPHER_LIST_MESSAGE, CURVE_MESSAGES, cipher_list_ok, curve_problem
+from tlsmgm_cli.core.pem import CERTIFICATE_LABELS, pem_blocks, read_private_key
 
-_PEM_BLOCK = re.compile(rb"-----BEGIN ([A-Z0-9 ]+)-----\r?\n(.*?)-----END \1-----", re.DOTALL)
-_CERT_LABELS = (b"CERTIFICATE", b"X509 CERTIFICATE", b"TRUSTED CERTIFICATE")
 _SPKI = (serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
-
-
-def pem_blocks(data: bytes) -> list[tuple[bytes, bytes]]:
-    """(label, whole PEM block) pairs in order; text around them is ignored (as OpenSSL)."""
-    return [(m.group(1), m.group(0)) for m in _PEM_BLOCK.finditer(data)]
-
-
-def pem_certificates(data: bytes) -> list[bytes]:
-    return [block for label, block in pem_blocks(data) if label in _CERT_LABELS]
 
 
 @functools.lru_cache(maxsize=4096)
 def first_certificate_spki(data: bytes) -> bytes | None:
     """SubjectPublicKeyInfo of the first PEM certificate in ``data`` (PEM_read_bio_X509),
     None when there is none or it does not parse."""
-    for block in pem_certificates(data):
-        try:
-            return x509.load_pem_x509_certificate(block).public_key().public_bytes(*_SPKI)
-        except ValueError:
-            return None
+    for label, block in pem_blocks(data):
+        if label in CERTIFICATE_LABELS:
+            try:
+                return x509.load_pem_x509_certificate(block).public_key().public_bytes(*_SPKI)
+            except ValueError:
+                return None
     return None
 
 
@@ -53,17 +44,12 @@ class KeyProblem(ValueError):
 def private_key_spki(data: bytes) -> bytes | None:
     """SubjectPublicKeyInfo of the first PEM private key in ``data``; None when the key is
     encrypted (OpenSIPS would prompt for a pass phrase); KeyProblem when there is none."""
-    for label, block in pem_blocks(data):
-        if not label.endswith(b"PRIVATE KEY"):
-            continue
-        if label == b"ENCRYPTED PRIVATE KEY" or b"Proc-Type: 4,ENCRYPTED" in block:
-            return None
-        try:
-            key = serialization.load_pem_private_key(block, password=None)
-        except (ValueError, TypeError):
-            raise KeyProblem("the private key PEM does not parse") from None
-        return key.public_key().public_bytes(*_SPKI)
-    raise KeyProblem("no PEM private key")
+    read = read_private_key(data)
+    if read.problem == "encrypted":
+        return None
+    if read.problem is not None:
+        raise KeyProblem(read.detail)
+    return read.key.public_key().public_bytes(*_SPKI)
 
 
 def _read_file(path: str) -> bytes | None:
@@ -72,26 +58,6 @@ def _read_file(path: str) -> bytes | None:
             return fh.read()
     except OSError:
         return None
-
-
-@functools.lru_cache(maxsize=256)
-def cipher_list_ok(ciphers: str) -> bool:
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    try:
-        ctx.set_ciphers(ciphers)
-    except ssl.SSLError:
-        return False
-    return True
-
-
-@functools.lru_cache(maxsize=256)
-def ec_curve_ok(curve: str) -> bool:
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    try:
-        ctx.set_ecdh_curve(curve)
-    except (ValueError, ssl.SSLError):
-        return False
-    return True
 
 
 def init_failure(dom: TlsDomain, library: str, *, key_blob_as_file: bool = False) -> str | None:
@@ -106,10 +72,11 @@ def init_failure(dom: TlsDomain, library: str, *, key_blob_as_file: bool = False
         parse_method(dom.method, library)
     except MethodError as err:
         return str(err)
-    if dom.ec_curve and not ec_curve_ok(dom.ec_curve):
-        return f"unable to find the EC curve '{dom.ec_curve}'"
+    curve_trouble = curve_problem(dom.ec_curve) if dom.ec_curve else None
+    if curve_trouble:
+        return f"{CURVE_MESSAGES[curve_trouble]} '{dom.ec_curve}'"
     if dom.ciphers_list and not cipher_list_ok(dom.ciphers_list):
-        return f"failure to set SSL context cipher list '{dom.ciphers_list}'"
+        return f"{CIPHER_LIST_MESSAGE} '{dom.ciphers_list}'"
     cert_spki: bytes | None = None
     cert_source = dom.eff_certificate
     if cert_source is not None:

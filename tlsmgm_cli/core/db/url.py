@@ -6,8 +6,9 @@ Forms accepted (as OpenSIPS's ``db_url``):
 * ``postgres://user:password@host:port/database`` (``postgresql://`` too)
 * ``sqlite:///absolute/path.db``
 
-``mask_url`` is the only way a URL may be shown to a user; ``scrub`` removes the password
-from any text (driver error messages may echo the connection string).
+``mask_url`` (``core.urls.mask_url``, re-exported here) is the only way a URL may be shown
+to a user; ``scrub`` removes the password from any text (driver error messages may echo the
+connection string).
 """
 
 from __future__ import annotations
@@ -15,8 +16,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from tlsmgm_cli.core.errors import TlsmgmError
+from tlsmgm_cli.core.urls import MASK, is_secret_name, mask_url
 
-MASK = "***"
+__all__ = ["BACKENDS", "DEFAULT_PORTS", "DbUrl", "mask_url", "parse_db_url"]
+
 BACKENDS = {"mysql": "mysql", "postgres": "postgres", "postgresql": "postgres", "sqlite": "sqlite"}
 DEFAULT_PORTS = {"mysql": 3306, "postgres": 5432}
 
@@ -36,24 +39,25 @@ class DbUrl:
     params: dict[str, str] = field(default_factory=dict)
 
     def masked(self) -> str:
-        """The URL with the password replaced by ``***``."""
+        """The URL with the password (and secret-looking query parameters) as ``***``."""
         if self.backend == "sqlite":
             return f"{self.scheme}://{self.database}" if self.database.startswith("/") \
                 else f"{self.scheme}:///{self.database}"
         auth = ""
-        if self.user is not None:
+        if self.user is not None:  # the password itself is never put into the text
             auth = self.user + (f":{MASK}" if self.password is not None else "") + "@"
         host = self.host or ""
         if host and ":" in host:
             host = f"[{host}]"
         port = f":{self.port}" if self.port is not None else ""
         query = "?" + "&".join(f"{k}={v}" for k, v in self.params.items()) if self.params else ""
-        return f"{self.scheme}://{auth}{host}{port}/{self.database}{query}"
+        return mask_url(f"{self.scheme}://{auth}{host}{port}/{self.database}{query}")
 
     def scrub(self, text: str) -> str:
-        """``text`` with every occurrence of the password (and of the raw URL) masked."""
-        if self.password:
-            text = text.replace(self.password, MASK)
+        """``text`` with every occurrence of the password (and of secret query values) masked."""
+        secrets = [self.password] + [v for k, v in self.params.items() if is_secret_name(k)]
+        for secret in filter(None, secrets):
+            text = text.replace(secret, MASK)
         return text
 
     def __str__(self) -> str:
@@ -115,15 +119,3 @@ def _split_hostport(url: str, hostport: str) -> tuple[str, int | None]:
     if not port_text.isdigit() or not 0 < int(port_text) < 65536:
         raise _bad(url, f"port '{port_text}' is not a number from 1 to 65535")
     return host, int(port_text)
-
-
-def mask_url(url: str) -> str:
-    """The URL with its password replaced by ``***`` (works on malformed URLs too)."""
-    scheme, sep, rest = url.partition("://")
-    if not sep:
-        return url
-    at = rest.rfind("@")  # the userinfo ends at the last '@' (a password may contain '@')
-    if at < 0:
-        return url
-    user, colon, _ = rest[:at].partition(":")
-    return f"{scheme}://{user}{':' + MASK if colon else ''}@{rest[at + 1:]}"
