@@ -102,6 +102,11 @@ def parse_match_ip_address(value: str) -> list[str]:
     return [parse_address_item(item) for item in split_csv(value)]
 
 
+def _is_decimal(text: str) -> bool:
+    """ASCII digits only (``str.isdigit`` also accepts e.g. superscripts ``int`` rejects)."""
+    return text.isascii() and text.isdigit()
+
+
 def parse_hostport(text: str, *, what: str = "address", allow_hostname: bool = False) -> tuple[str, int]:
     """User input ``IP:PORT`` / ``[IPv6]:PORT`` (an optional ``tls:`` prefix is allowed)
     -> (canonical ip, port). Raises TlsmgmError with a helpful message, which starts with
@@ -137,7 +142,7 @@ def parse_hostport(text: str, *, what: str = "address", allow_hostname: bool = F
             "socket's resolved IP; give the IP, not a host name)")
     if allow_hostname and not host:
         raise TlsmgmError(f"{shown} has no host (expected HOST:PORT, e.g. sip.example.com:5061)")
-    if not port_text.isdigit() or not 0 < int(port_text) < 65536:
+    if not _is_decimal(port_text) or not 0 < int(port_text) < 65536:
         raise TlsmgmError(f"{shown}: port {port_text!r} is not a number from 1 to 65535")
     return (host if allow_hostname or packed is None else ip_addr2a(packed)), int(port_text)
 
@@ -156,6 +161,6 @@ def split_key(key: str) -> tuple[str, int] | None:
     :func:`socket_text` (``[v6]:port``) — as (canonical ip, port); None when it is not
     one (the ``*`` key, no numeric port)."""
     host, _, port = key.rpartition(":")
-    if not port.isdigit():
+    if not _is_decimal(port):
         return None
     return canonical_ip(host) or host, int(port)

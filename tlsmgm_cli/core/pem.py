@@ -6,9 +6,9 @@ PEM splitter of tlsmgm.
   text (OpenSSL does not restrict it).
 * Whitespace and control bytes at the end of every line are ignored, and so is a UTF-8
   BOM at the start of the data; text before, between and after the blocks is ignored.
-* A block that is not closed (the data ends, or the END line names another label) stops
-  the reading, as OpenSSL's readers fail there: the blocks before it are returned and
-  :func:`scan_pem` names the label of the broken one.
+* A block that is not closed (the data ends, the END line names another label, or a
+  BEGIN line comes first) stops the reading, as OpenSSL's readers fail there: the blocks
+  before it are returned and :func:`scan_pem` names the label of the broken one.
 * What OpenSSL checks inside a block (headers, base64) is left to whoever decodes it
   (:meth:`PemBlock.der`, or cryptography's PEM loaders on :attr:`PemBlock.block`).
 """
@@ -75,7 +75,8 @@ def scan_pem(data: bytes) -> PemScan:
     while begin := _BEGIN_LINE.search(data, pos):
         label = begin.group(1)
         end = _END_LINE.search(data, begin.end())
-        if end is None or end.group(0).rstrip(_LINE_END_JUNK) != b"-----END " + label + b"-----":
+        if end is None or end.group(0).rstrip(_LINE_END_JUNK) != b"-----END " + label + b"-----" \
+                or _BEGIN_LINE.search(data, begin.end(), end.start()):
             return PemScan(blocks, label)
         lines = data[begin.end() + 1:end.start()].split(b"\n")[:-1]
         body = b"".join(line.rstrip(_LINE_END_JUNK) + b"\n" for line in lines)
