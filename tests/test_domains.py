@@ -196,6 +196,8 @@ def test_bad_address_items(tmp_path):
         modparam("tls_mgm", "match_ip_address", "[d]1.2.3.4:5061,,5.6.7.8:5061")
         modparam("tls_mgm", "match_ip_address", "[d] *")
         modparam("tls_mgm", "match_ip_address", "[d]01.2.3.4:5061")
+        modparam("tls_mgm", "match_ip_address", "[d]1.2.3.4:")
+        modparam("tls_mgm", "match_ip_address", "[d]1.2.3.4:50x")
     """)
     assert errors(ds) == [
         ("bad-address", "TLS domain address has to be in [IP:port] format", 4),
@@ -203,6 +205,8 @@ def test_bad_address_items(tmp_path):
         ("bad-address", "TLS domain address has to be in [IP:port] format", 6),
         ("bad-address", "TLS domain address has to be in [IP:port] format", 7),
         ("bad-address", "[01.2.3.4] is not an ip", 8),
+        ("bad-address", "[] is not a port", 9),
+        ("bad-address", "[50x] is not a port", 10),
     ]
 
 

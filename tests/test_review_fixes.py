@@ -189,3 +189,27 @@ def test_bad_opensips_version_is_a_usage_error(tmp_path: Path, text: str) -> Non
     assert result.exit_code == 2, result.output
     assert "--opensips-version" in result.stderr and "not a version like 3.6.8" in result.stderr
     assert "Traceback" not in result.output
+
+
+def test_tls_library_none_downgrades_library_level_errors(tmp_path):
+    """Spec §7.1: with tls_library "none" no file is opened at startup - a missing
+    certificate or a bad cipher list does not stop OpenSIPS (warning, not error)."""
+    import json
+
+    from cfgtext import mp, write_cfg
+    from click.testing import CliRunner
+
+    from tlsmgm_cli.cli import cli
+
+    body = (mp("server_domain", "d") + mp("certificate", f"[d]{tmp_path}/missing.pem")
+            + mp("private_key", f"[d]{tmp_path}/missing.key") + mp("ciphers_list", "[d]NOPE"))
+    strict = write_cfg(tmp_path, body, name="strict.cfg")
+    none = write_cfg(tmp_path, mp("tls_library", "none") + body, name="none.cfg")
+    run = lambda p: CliRunner().invoke(cli, ["check", "-c", str(p), "--format", "json"])  # noqa: E731
+    strict_doc, none_doc = json.loads(run(strict).stdout), json.loads(run(none).stdout)
+    strict_errors = {f["rule"] for f in strict_doc["findings"] if f["severity"] == "error"}
+    assert {"TLS200"} <= strict_errors
+    assert run(none).exit_code == 0
+    downgraded = {f["rule"] for f in none_doc["findings"] if f["severity"] == "warning"}
+    assert strict_errors - downgraded == set()
+    assert all("tls_library is" in f["hint"] for f in none_doc["findings"] if f["rule"] in strict_errors)

@@ -72,11 +72,12 @@ def canonical_ip(text: str) -> str | None:
     return ip_addr2a(packed) if packed is not None else None
 
 
-def _str2int(text: str) -> int | None:
-    """ut.h str2int: ASCII digits only (empty -> 0), 32-bit unsigned wrap-around."""
-    if any(c not in "0123456789" for c in text):
+def str2int(text: str) -> int | None:
+    """OpenSIPS's ut.h str2int: ASCII digits only (no sign, no space; empty is an error),
+    32-bit unsigned wrap-around with no overflow check. None when not a number."""
+    if not text or any(c not in "0123456789" for c in text):
         return None
-    return int(text or "0") % (1 << 32)
+    return int(text) % (1 << 32)
 
 
 def parse_address_item(item: str) -> str:
@@ -88,7 +89,7 @@ def parse_address_item(item: str) -> str:
     packed = parse_ip(ip_text)
     if packed is None:
         raise AddressError(f"[{ip_text}] is not an ip")
-    port = _str2int(port_text)
+    port = str2int(port_text)
     if port is None:
         raise AddressError(f"[{port_text}] is not a port")
     return f"{ip_addr2a(packed)}:{port}"

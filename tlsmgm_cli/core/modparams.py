@@ -8,7 +8,7 @@ from __future__ import annotations
 import functools
 import re
 
-from tlsmgm_cli.core.addresses import AddressError, parse_match_ip_address, split_csv
+from tlsmgm_cli.core.addresses import AddressError, parse_match_ip_address, split_csv, str2int
 from tlsmgm_cli.core.cfgmodel import Assign, Loadmodule, Modparam, ParsedConfig
 from tlsmgm_cli.core.domain import CLIENT, PER_DOMAIN_PARAMS, SERVER, DomainSet, GlobalParams, TlsDomain
 from tlsmgm_cli.core.errors import Diagnostic, Loc
@@ -66,12 +66,6 @@ def split_param_val(value: str) -> tuple[str, str]:
     if not rest:
         raise _DomainParamError("empty-value", "Empty value")
     return name, rest
-
-
-def str2int(text: str) -> int | None:
-    if not text or any(c not in "0123456789" for c in text):
-        return None
-    return int(text) % (1 << 32)
 
 
 @functools.lru_cache(maxsize=512)

@@ -131,4 +131,21 @@ def run_checks(domset: DomainSet, *, now: dt.datetime | None = None, warn_days: 
             reach.check_reachability(ctx)
     finally:
         verifier.shutdown(cancel_futures=True)  # after an error, drop the queued verifications
+    if ctx.library == "none":
+        _library_none_does_not_abort(ctx.findings)
     return CheckReport(findings=ctx.findings, domains=len(domains))
+
+
+_LIBRARY_LEVEL_CATEGORIES = ("files", "certificates", "crypto")
+
+
+def _library_none_does_not_abort(findings: list[Finding]) -> None:
+    """With tls_library "none" OpenSIPS opens no file and runs none of the library-level
+    checks (spec §7.1): what would abort startup only breaks the module that borrows the
+    domain later, so file/certificate/crypto errors become warnings."""
+    for f in findings:
+        if f.severity == ERROR and RULES[f.rule].category in _LIBRARY_LEVEL_CATEGORIES:
+            f.severity = WARNING
+            f.hint = ((f.hint + " ") if f.hint else "") + (
+                "(tls_library is \"none\": OpenSIPS starts without checking this, but the module "
+                "that borrows this domain will fail on it)")
