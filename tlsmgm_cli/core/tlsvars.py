@@ -20,6 +20,7 @@ Fidelity notes:
 from __future__ import annotations
 
 import ssl
+import weakref
 from dataclasses import dataclass
 
 from tlsmgm_cli.core.errors import TlsmgmError
@@ -501,13 +502,18 @@ CONNECTION_VAR_NAMES = ("tls_version", "tls_description", "tls_cipher_info", "tl
 _DESCRIPTION_MAX = 127  # SSL_CIPHER_description(cipher, buf, 128)
 
 
+_DESCRIPTIONS: weakref.WeakKeyDictionary[ssl.SSLContext, dict[str, str]] = weakref.WeakKeyDictionary()
+
+
 def cipher_description(name: str, context: ssl.SSLContext) -> str | None:
-    """``SSL_CIPHER_description`` of ``name`` (OpenSSL 3.x layout, trailing newline)."""
-    for cipher in context.get_ciphers():
-        if cipher["name"] == name:
-            text = cipher["description"].rstrip("\n") + "\n"
-            return text.encode()[:_DESCRIPTION_MAX].decode("ascii", "replace")
-    return None
+    """``SSL_CIPHER_description`` of ``name`` (OpenSSL 3.x layout, trailing newline).
+    The context's cipher table is read once per context (``get_ciphers`` is slow)."""
+    table = _DESCRIPTIONS.get(context)
+    if table is None:
+        table = _DESCRIPTIONS[context] = {
+            c["name"]: (c["description"].rstrip("\n") + "\n").encode()[:_DESCRIPTION_MAX].decode(
+                "ascii", "replace") for c in context.get_ciphers()}
+    return table.get(name)
 
 
 def connection_vars(sock: ssl.SSLSocket | ssl.SSLObject) -> dict[str, str | None]:
