@@ -104,20 +104,25 @@ class AddressArray:
 
     ``first_match`` returns the index of the first entry, in array order, whose pattern
     fnmatches the value, like OpenSIPS's linear scan, but indexed: plain patterns (no
-    glob character) are one dict lookup; the other patterns are ordered alternatives
+    glob character) are one dict lookup; ``*literal`` patterns (``*``, ``*.example.com``:
+    the common case) are dict lookups of the value's suffixes of the lengths present; the
+    other patterns are ordered alternatives
     ``(p0)|(p1)|...`` of one regex (``fullmatch().lastindex`` = the first that matches, as
     Python tries alternatives left to right); the smallest index wins. With FNM_CASEFOLD,
     patterns without brackets are matched against the folded value (so their regex needs
     no case classes); bracket patterns see the raw value (glibc tests classes unfolded).
     """
 
-    __slots__ = ("key", "entries", "casefold", "_plain", "_folded", "_raw", "_ready")
+    __slots__ = ("key", "entries", "casefold", "_plain", "_suffix", "_suffix_lengths", "_folded", "_raw",
+                 "_ready")
 
     def __init__(self, key: str, entries: list[MapEntry], casefold: bool):
         self.key = key
         self.entries = entries
         self.casefold = casefold
         self._plain: dict[str, int] = {}
+        self._suffix: dict[str, int] = {}  # "*literal" patterns by their (folded) literal
+        self._suffix_lengths: list[int] = []
         self._folded: tuple[Any, list[int]] | None = None
         self._raw: tuple[Any, list[int]] | None = None
         self._ready = False
@@ -131,6 +136,8 @@ class AddressArray:
             text = to_c_text(entry.pattern)
             if _GLOB_SPECIALS.isdisjoint(text):
                 self._plain.setdefault(c_tolower(text) if self.casefold else text, i)
+            elif text[0] == "*" and _GLOB_SPECIALS.isdisjoint(text[1:]):
+                self._suffix.setdefault(c_tolower(text[1:]) if self.casefold else text[1:], i)
             elif self.casefold and "[" not in text:
                 folded.append((i, translate(c_tolower(entry.pattern), False)))
             else:
@@ -143,6 +150,7 @@ class AddressArray:
             return regex, [i for i, _ in parts]
 
         self._folded, self._raw = combined(folded), combined(raw)
+        self._suffix_lengths = sorted({len(k) for k in self._suffix})
         self._ready = True
 
     def first_match(self, value: str) -> int | None:
@@ -153,6 +161,14 @@ class AddressArray:
             value = to_c_text(value)
         folded = c_tolower(value) if self.casefold else value
         best = self._plain.get(folded)
+        if self._suffix:
+            n = len(folded)
+            for length in self._suffix_lengths:
+                if length > n:
+                    break
+                index = self._suffix.get(folded[n - length:])
+                if index is not None and (best is None or index < best):
+                    best = index
         for group, text in ((self._folded, folded), (self._raw, value)):
             if group is not None:
                 m = group[0].fullmatch(text)
