@@ -19,6 +19,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from calibrate import cpu_probe
 from cryptography import x509
 
 from tlsmgm_cli.core import certgen
@@ -80,6 +81,7 @@ def run_check(cfg: Path) -> tuple[float, float, float, int]:
 
 
 def main() -> None:
+    print(cpu_probe())
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--domains", type=int, default=10_000)
     parser.add_argument("--keep", metavar="DIR", help="generate into DIR and keep it")

@@ -23,6 +23,8 @@ import threading
 import time
 from pathlib import Path
 
+from calibrate import cpu_probe  # noqa: E402  (bench/ is on sys.path when run as a script)
+
 from tlsmgm_cli.core import certgen
 from tlsmgm_cli.core.loader import load_domains
 from tlsmgm_cli.core.tlsserver import TlsServer, plan_listeners
@@ -64,6 +66,7 @@ def _wall(cmd: list[str]) -> tuple[float, subprocess.CompletedProcess[str]]:
 
 
 def main() -> None:
+    print(cpu_probe())
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=15)
     parser.add_argument("--repeat", type=int, default=100)

@@ -18,6 +18,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from calibrate import cpu_probe
+
 
 def generate(path: Path, n: int) -> None:
     lines = ['loadmodule "tls_openssl.so"', 'loadmodule "tls_mgm.so"', 'loadmodule "proto_tls.so"']
@@ -37,6 +39,7 @@ def generate(path: Path, n: int) -> None:
 
 
 def main() -> None:
+    print(cpu_probe())
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--domains", type=int, default=10_000)
     ap.add_argument("--runs", type=int, default=5)

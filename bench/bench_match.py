@@ -23,6 +23,8 @@ import sys
 import tempfile
 import time
 
+from calibrate import cpu_probe
+
 PER_KEY = 50  # domains per address key (one pattern each, plus a '*' per key)
 
 
@@ -103,6 +105,7 @@ def measure(tmp: str, domains: int, count: int) -> dict[str, float]:
 
 
 def main() -> None:
+    print(cpu_probe())
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--queries", type=int, default=100_000)
     ap.add_argument("--domains", type=int, default=10_000)
