@@ -248,11 +248,27 @@ def build_matching_map(domains: list[TlsDomain], side: str, *, casefold: bool = 
                        shadowed, overflows)
 
 
+def _may_overflow(domains: list[TlsDomain]) -> bool:
+    """Whether some address key collects more than MAX_FILTERS_PER_ADDRESS distinct
+    patterns (an upper bound of what the map would hold)."""
+    patterns: dict[str, set[str]] = {}
+    for dom in domains:
+        sips = dom.eff_sip_domains
+        for address in dom.eff_addresses:
+            seen = patterns.setdefault(address, set())
+            seen.update(sips)
+            if len(seen) > MAX_FILTERS_PER_ADDRESS:
+                return True
+    return False
+
+
 def matching_diagnostics(domset: DomainSet) -> list[Diagnostic]:
     """mod_init's fatal ``Too many domain filters per address`` (more than 64 distinct
     patterns on one address key), one diagnostic per overflowing key."""
     diags = []
     for side in (SERVER, CLIENT):
+        if not _may_overflow(domset.active(side)):
+            continue  # the common case: no need to build the map to know it fits
         mmap = build_matching_map(domset.active(side), side)
         for ov in mmap.overflows:
             count = len({p for d in domset.active(side) if ov.address in d.eff_addresses

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from tlsmgm_cli.render import echo_err, emit_json, emit_table, emit_yaml, hint
+import click
+
+from tlsmgm_cli.render import echo_err, emit_json, emit_table, emit_yaml, hint, to_json
 
 
 def render_mi(reply: dict[str, Any], domset) -> None:
@@ -12,7 +14,14 @@ def render_mi(reply: dict[str, Any], domset) -> None:
     for d in skipped:
         echo_err(f"warning: DB {d.side} domain [{d.name}] (id {d.db_id}) is left out: "
                  f"OpenSIPS skips it ({d.db_skip})")
-    emit_json(reply, indent=4)
+    # one domain per line: readable, and the C JSON encoder (an indented dump is ~10x slower
+    # on 10,000 domains)
+    domains = reply["Domains"]
+    if not domains:
+        emit_json(reply, indent=None)
+        return
+    body = ",\n".join("  " + to_json(d, indent=None) for d in domains)
+    click.echo('{"Domains": [\n' + body + "\n]}")
 
 
 def _cert_cell(view: dict[str, Any]) -> str:
