@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import gc
+import os
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -103,7 +104,7 @@ def run_checks(domset: DomainSet, *, now: dt.datetime | None = None, warn_days: 
     time). ``select``/``ignore`` take rule ids or id prefixes (comma lists allowed);
     ``progress(done, total)`` is called after each domain; ``root`` is a directory that
     holds a copy of the server's files (absolute paths are looked up under it)."""
-    from tlsmgm_cli.core.checks import certs, config, crypto, files, reach
+    from tlsmgm_cli.core.checks import config, reach
     from tlsmgm_cli.core.modparams import effective_library
 
     if now is None:
@@ -113,27 +114,78 @@ def run_checks(domset: DomainSet, *, now: dt.datetime | None = None, warn_days: 
     ctx = CheckContext(domset=domset, now=now, warn_days=warn_days, library=effective_library(domset),
                        files=FileCache(), wanted=_selector(select, ignore), root=root)
     domains = [d for d in domset.all if d.db_skip is None]
-    # chain verifications are started ahead of the checks: their signatures are checked on
-    # a second thread while this one goes on with the other rules
-    verifier = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tlsmgm-verify")
-    try:
-        with _no_cyclic_gc():
-            for dom in domains:
-                certs.start_chain(ctx, dom, verifier)
-            config.check_config(ctx)
-            for done, dom in enumerate(domains, 1):
-                config.check_domain(ctx, dom)
-                files.check_domain(ctx, dom)
-                certs.check_domain(ctx, dom)
-                crypto.check_domain(ctx, dom)
-                if progress is not None:
-                    progress(done, len(domains))
-            reach.check_reachability(ctx)
-    finally:
-        verifier.shutdown(cancel_futures=True)  # after an error, drop the queued verifications
+    with _no_cyclic_gc():
+        config.check_config(ctx)
+        if len(domains) >= _PARALLEL_MIN_DOMAINS and hasattr(os, "fork") and (os.cpu_count() or 1) > 1:
+            _check_domains_in_two_processes(ctx, domains, progress)
+        else:
+            _check_domains(ctx, domains, progress)
+        reach.check_reachability(ctx)
     if ctx.library == "none":
         _library_none_does_not_abort(ctx.findings)
     return CheckReport(findings=ctx.findings, domains=len(domains))
+
+
+_PARALLEL_MIN_DOMAINS = 2000
+
+
+def _check_domains(ctx: CheckContext, domains: list, progress: ProgressFn | None, *,
+                   done_before: int = 0, total: int | None = None) -> None:
+    """The per-domain rules, in domain order. Chain verifications are started ahead of the
+    checks: their signatures are checked on a second thread while this one goes on with
+    the other rules."""
+    from tlsmgm_cli.core.checks import certs, config, crypto, files
+
+    total = total if total is not None else len(domains)
+    verifier = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tlsmgm-verify")
+    try:
+        for dom in domains:
+            certs.start_chain(ctx, dom, verifier)
+        for done, dom in enumerate(domains, done_before + 1):
+            config.check_domain(ctx, dom)
+            files.check_domain(ctx, dom)
+            certs.check_domain(ctx, dom)
+            crypto.check_domain(ctx, dom)
+            if progress is not None:
+                progress(done, total)
+    finally:
+        verifier.shutdown(cancel_futures=True)  # after an error, drop the queued verifications
+
+
+def _check_domains_in_two_processes(ctx: CheckContext, domains: list, progress: ProgressFn | None) -> None:
+    """Many domains: a forked child (sharing the loaded config copy-on-write, forked before
+    any thread starts) checks the second half while this process checks the first; the
+    findings keep domain order. If the child fails, its half is checked here."""
+    import pickle
+
+    mid = len(domains) // 2
+    read_fd, write_fd = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: check the second half, send the findings, exit without cleanup
+        status = 1
+        try:
+            os.close(read_fd)
+            ctx.findings = []
+            _check_domains(ctx, domains[mid:], None)
+            with os.fdopen(write_fd, "wb") as pipe:
+                pickle.dump(ctx.findings, pipe, protocol=pickle.HIGHEST_PROTOCOL)
+            status = 0
+        finally:
+            os._exit(status)
+    os.close(write_fd)
+    try:
+        _check_domains(ctx, domains[:mid], progress, total=len(domains))
+    finally:
+        with os.fdopen(read_fd, "rb") as pipe:
+            received = pipe.read()
+        _, status = os.waitpid(pid, 0)
+    child_findings = pickle.loads(received) if status == 0 and received else None
+    if child_findings is None:
+        _check_domains(ctx, domains[mid:], progress, done_before=mid, total=len(domains))
+        return
+    ctx.findings.extend(child_findings)
+    if progress is not None:
+        progress(len(domains), len(domains))
 
 
 _LIBRARY_LEVEL_CATEGORIES = ("files", "certificates", "crypto")
