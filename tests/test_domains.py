@@ -292,3 +292,12 @@ def test_empty_avp_and_tls_domain_db_url(tmp_path):
 def test_legacy_core_tls_globals(tmp_path):
     ds = load(tmp_path, 'disable_tls = yes\ntls_certificate = "/etc/c.pem"\n', header="")
     assert [d.code for d in ds.errors] == ["legacy-core-tls", "legacy-core-tls"]
+
+
+def test_setter_failure_also_names_the_parser_line(tmp_path):
+    """A setter returning <0 makes the cfg parser log a misleading second line (spec §1)."""
+    ds = load(tmp_path, 'modparam("tls_mgm", "certificate", "/etc/c.pem")\n')
+    (err,) = ds.errors
+    assert err.extra["opensips_log"] == [
+        "No TLS domain name", "Parameter <certificate> not found in module <tls_mgm> - can't set"]
+    assert "Parameter <certificate> not found in module <tls_mgm> - can't set" in err.hint

@@ -102,6 +102,15 @@ class DomainBuilder:
               domain: str | None = None, side: str | None = None, hint: str | None = None) -> None:
         self.diags.append(Diagnostic(severity, code, message, loc, domain, side, hint))
 
+    def _setter_failed(self, st: Modparam, code: str, message: str, *, hint: str | None = None,
+                       domain: str | None = None, side: str | None = None) -> None:
+        """A tls_mgm setter returned <0: its own message, then the cfg parser's misleading
+        one (spec §1), which is what operators find in the log."""
+        parser_line = f"Parameter <{st.param}> not found in module <tls_mgm> - can't set"
+        self._diag("error", code, message, st.loc, domain=domain, side=side,
+                   hint=(hint + "; " if hint else "") + f"OpenSIPS then also logs '{parser_line}'")
+        self.diags[-1].extra["opensips_log"] = [message, parser_line]
+
     def _find(self, name: str) -> TlsDomain | None:
         """Server list first, then client list (exact, case-sensitive)."""
         return self._by_name[SERVER].get(name) or self._by_name[CLIENT].get(name)
@@ -179,8 +188,8 @@ class DomainBuilder:
         side = SERVER if st.param == "server_domain" else CLIENT
         pool = self.servers if side == SERVER else self.clients
         if name in self._by_name[side]:
-            self._diag("error", "duplicate-domain", f"Domain name: [{name}] already defined", st.loc,
-                       domain=name, side=side)
+            self._setter_failed(st, "duplicate-domain", f"Domain name: [{name}] already defined",
+                                domain=name, side=side)
             return
         dom = TlsDomain(name=name, side=side, loc=st.loc, cfg_dir=self.cfg_dir,
                         opensips_version=self.version)
@@ -192,7 +201,7 @@ class DomainBuilder:
         try:
             name, val = split_param_val(value)
         except _DomainParamError as err:
-            self._diag("error", err.code, err.message, st.loc, hint=err.hint)
+            self._setter_failed(st, err.code, err.message, hint=err.hint)
             return
         dom = self._find(name)
         if dom is None:
@@ -202,9 +211,9 @@ class DomainBuilder:
                 for s in self.parsed.statements)
             msg = (f"TLS domain [{name}] not defined" if param.startswith("match_")
                    else f"TLS domain [{name}] not defined in '{value}'")
-            self._diag("error", "undefined-domain", msg, st.loc, domain=name,
-                       hint=("the domain is declared later in the file: OpenSIPS needs the "
-                             "server_domain/client_domain line first") if declared_later else None)
+            self._setter_failed(st, "undefined-domain", msg, domain=name,
+                                hint=("the domain is declared later in the file: OpenSIPS needs the "
+                                      "server_domain/client_domain line first") if declared_later else None)
             return
         try:
             if param == "match_ip_address":
@@ -222,11 +231,11 @@ class DomainBuilder:
             else:
                 setattr(dom, param, val)
         except AddressError as err:
-            self._diag("error", "bad-address", str(err), st.loc, domain=dom.name, side=dom.side)
+            self._setter_failed(st, "bad-address", str(err), domain=dom.name, side=dom.side)
             return
         except _DomainParamError as err:
-            self._diag("error", err.code, err.message, st.loc, domain=dom.name, side=dom.side,
-                       hint=f"expected digits only, got {val!r}")
+            self._setter_failed(st, err.code, err.message, domain=dom.name, side=dom.side,
+                                hint=f"expected digits only, got {val!r}")
             return
         if param.startswith("match_"):
             dom.locs.setdefault(param, st.loc)  # lists accumulate: keep the first setting
