@@ -120,3 +120,18 @@ def test_db_domain_errors_do_not_echo_pem(pki: Pki) -> None:
 
 def test_chain_depth_limit() -> None:
     assert not chain_too_long(5) and chain_too_long(6)
+
+
+def test_db_ca_list_reads_trusted_certificate_blocks(pki: Pki) -> None:
+    """OpenSIPS reads a DB ca_list with the X509_AUX reader: TRUSTED CERTIFICATE blocks
+    (certificate + trust settings) are CAs too (spec §5.3)."""
+    import base64
+
+    der = pki.ca.cert.public_bytes(Encoding.DER)
+    aux = bytes.fromhex("300c300a06082b06010505070301")  # X509_CERT_AUX: trust serverAuth
+    body = base64.encodebytes(der + aux).decode()
+    trusted = f"-----BEGIN TRUSTED CERTIFICATE-----\n{body}-----END TRUSTED CERTIFICATE-----\n"
+    plain = pki.intermediate.cert.public_bytes(Encoding.PEM).decode()
+    dom = TlsDomain("db", CLIENT, source="db", ca_list=trusted + plain)
+    subjects = {c["subject"] for c in build_context(dom).get_ca_certs()}
+    assert len(subjects) == 2

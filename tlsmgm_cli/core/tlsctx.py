@@ -159,14 +159,27 @@ def _load_crls(ctx: ssl.SSLContext, domain: TlsDomain, workdir: str) -> int:
     return len(blocks)
 
 
+def _certificate_ders(pem: bytes) -> list[bytes]:
+    """DER of every readable certificate block (CERTIFICATE, X509 CERTIFICATE and
+    TRUSTED CERTIFICATE, whose trust settings are dropped)."""
+    ders = []
+    for block in pem_blocks(pem):
+        if block.label in CERTIFICATE_LABELS:
+            try:
+                ders.append(block.certificate_der())
+            except ValueError:
+                continue  # a damaged block is left out here; `check` reports it
+    return ders
+
+
 def _load_cas(ctx: ssl.SSLContext, domain: TlsDomain) -> None:
     if domain.ca_list:
         try:
             if domain.file_is_content("ca_list"):
-                certs = b"".join(block for label, block in pem_blocks(domain.ca_list.encode())
-                                 if label in CERTIFICATE_LABELS)
+                # DER, so that TRUSTED CERTIFICATE (X509_AUX) blocks count too, as in OpenSIPS
+                certs = b"".join(_certificate_ders(domain.ca_list.encode()))
                 if certs:
-                    ctx.load_verify_locations(cadata=certs.decode("ascii", "replace"))
+                    ctx.load_verify_locations(cadata=certs)
             else:
                 ctx.load_verify_locations(cafile=domain.ca_list)
         except OSError as err:
