@@ -88,3 +88,15 @@ def test_parsers_raise_only_their_errors(text: str) -> None:
             continue
         assert 0 < port < 65536 and host
     split_key(text)
+
+
+def test_port_zero_only_where_allowed():
+    import pytest
+
+    from tlsmgm_cli.core.addresses import parse_hostport
+    from tlsmgm_cli.core.errors import TlsmgmError
+
+    assert parse_hostport("127.0.0.1:0", allow_port_zero=True) == ("127.0.0.1", 0)
+    assert parse_hostport("[::1]:0", allow_port_zero=True) == ("0:0:0:0:0:0:0:1", 0)
+    with pytest.raises(TlsmgmError, match="from 1 to 65535"):
+        parse_hostport("127.0.0.1:0")

@@ -108,13 +108,15 @@ def _is_decimal(text: str) -> bool:
     return text.isascii() and text.isdigit()
 
 
-def parse_hostport(text: str, *, what: str = "address", allow_hostname: bool = False) -> tuple[str, int]:
+def parse_hostport(text: str, *, what: str = "address", allow_hostname: bool = False,
+                   allow_port_zero: bool = False) -> tuple[str, int]:
     """User input ``IP:PORT`` / ``[IPv6]:PORT`` (an optional ``tls:`` prefix is allowed)
     -> (canonical ip, port). Raises TlsmgmError with a helpful message, which starts with
     ``what`` (when given) and the text.
 
     ``allow_hostname``: ``HOST:PORT`` of a host still to resolve (``handshake``): the host
-    is any non-empty text, returned as written (an IPv6 address without its brackets)."""
+    is any non-empty text, returned as written (an IPv6 address without its brackets).
+    ``allow_port_zero``: port 0 means "any free port" (addresses to bind)."""
     shown = f"{what} {text!r}" if what else repr(text)
     raw = text.strip()
     for proto in ("tls:", "wss:", "tcp:", "udp:"):
@@ -143,8 +145,9 @@ def parse_hostport(text: str, *, what: str = "address", allow_hostname: bool = F
             "socket's resolved IP; give the IP, not a host name)")
     if allow_hostname and not host:
         raise TlsmgmError(f"{shown} has no host (expected HOST:PORT, e.g. sip.example.com:5061)")
-    if not _is_decimal(port_text) or not 0 < int(port_text) < 65536:
-        raise TlsmgmError(f"{shown}: port {port_text!r} is not a number from 1 to 65535")
+    lowest = 0 if allow_port_zero else 1
+    if not _is_decimal(port_text) or not lowest <= int(port_text) < 65536:
+        raise TlsmgmError(f"{shown}: port {port_text!r} is not a number from {lowest} to 65535")
     return (host if allow_hostname or packed is None else ip_addr2a(packed)), int(port_text)
 
 

@@ -341,9 +341,5 @@ def _bind_address(text: str) -> tuple[str, int]:
     """``IP:PORT`` to bind; port 0 allowed (any free port)."""
     from tlsmgm_cli.core.addresses import parse_hostport
 
-    head, sep, port = text.strip().rpartition(":")
-    if sep and port == "0":
-        ip, _ = parse_hostport(f"{head}:1", what="--listen")
-        return ip, 0
-    return parse_hostport(text, what="--listen")
+    return parse_hostport(text, what="--listen", allow_port_zero=True)
 
