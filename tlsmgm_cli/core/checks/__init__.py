@@ -158,6 +158,8 @@ def _check_domains_in_two_processes(ctx: CheckContext, domains: list, progress: 
     findings keep domain order. If the child fails, its half is checked here."""
     import pickle
 
+    from tlsmgm_cli.core.checks import certs, crypto, files  # noqa: F401 - imported before the fork
+
     mid = len(domains) // 2
     read_fd, write_fd = os.pipe()
     pid = os.fork()
