@@ -312,17 +312,9 @@ class FileCache:
         cached = self._dirs.get(("ca", path))
         if cached is not None:
             return cached
-        scan = DirScan()
-        self._dirs[("ca", path)] = scan
-        try:
-            names = sorted(os.listdir(path))
-        except FileNotFoundError:
-            scan.error, scan.missing = "No such file or directory", True
-            return scan
-        except OSError as err:
-            scan.error = err.strerror or str(err)
-            return scan
-        for name in names:
+        scan = self._dirs[("ca", path)] = DirScan()
+        entries = _list_dir(path, scan)
+        for name in (e.name for e in entries):
             match = HASHED_NAME.match(name)
             full = os.path.join(path, name)
             if not match:
@@ -374,17 +366,8 @@ class FileCache:
         cached = self._dirs.get(("crl", path))
         if cached is not None:
             return cached
-        scan = DirScan()
-        self._dirs[("crl", path)] = scan
-        try:
-            entries = sorted(os.scandir(path), key=lambda e: e.name)
-        except FileNotFoundError:
-            scan.error, scan.missing = "No such file or directory", True
-            return scan
-        except OSError as err:
-            scan.error = err.strerror or str(err)
-            return scan
-        for entry in entries:
+        scan = self._dirs[("crl", path)] = DirScan()
+        for entry in _list_dir(path, scan):
             if entry.is_symlink():
                 scan.problems.append((entry.name, "a symbolic link (only regular files are read)"))
                 continue
@@ -399,3 +382,15 @@ class FileCache:
                 scan.problems.append((entry.name, "not a PEM CRL" if got.data is not None
                                       else f"cannot read ({got.error})"))
         return scan
+
+
+def _list_dir(path: str, scan: DirScan) -> list[os.DirEntry[str]]:
+    """The entries of ``path`` by name; an unreadable or missing directory is recorded on
+    ``scan`` (and gives no entries)."""
+    try:
+        return sorted(os.scandir(path), key=lambda e: e.name)
+    except FileNotFoundError:
+        scan.error, scan.missing = "No such file or directory", True
+    except OSError as err:
+        scan.error = err.strerror or str(err)
+    return []
