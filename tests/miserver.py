@@ -182,3 +182,27 @@ class FifoMi:
             os.write(fd, reply)
         finally:
             os.close(fd)
+
+
+MI_ENV_VARS = ("TLSMGM_OPENSIPS_CLI_CFG", "TLSMGM_MI_URL", "TLSMGM_MI_FIFO", "TLSMGM_MI_REPLY_DIR",
+               "TLSMGM_DB")
+
+
+def isolate_mi_settings(tmp_path: Path, monkeypatch: Any) -> Path:
+    """Keep the machine's own ~/.opensips-cli.cfg and TLSMGM_* settings out of a test;
+    returns the empty HOME used instead."""
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    for var in MI_ENV_VARS:
+        monkeypatch.delenv(var, raising=False)
+    return home
+
+
+def free_port() -> int:
+    """A loopback port nothing listens on."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]

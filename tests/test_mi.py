@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import stat
 import subprocess
 import sys
@@ -15,7 +14,7 @@ import pytest
 from click.testing import CliRunner
 from hypothesis import given
 from hypothesis import strategies as st
-from miserver import SPEC_REPLY, FifoMi, HttpMi, answer, rpc_error
+from miserver import SPEC_REPLY, FifoMi, HttpMi, answer, free_port, isolate_mi_settings, rpc_error
 
 from tlsmgm_cli.cli import cli
 from tlsmgm_cli.core.miclient import (
@@ -33,25 +32,12 @@ SPEC_ANSWER = answer({"tls_list": SPEC_REPLY, "tls_reload": "OK"})
 
 @pytest.fixture(autouse=True)
 def no_opensips_cli_cfg(tmp_path, monkeypatch):
-    """Keep the machine's own ~/.opensips-cli.cfg out of the tests."""
-    home = tmp_path / "home"
-    home.mkdir()
-    monkeypatch.setenv("HOME", str(home))
-    monkeypatch.delenv("TLSMGM_OPENSIPS_CLI_CFG", raising=False)
-    for var in ("TLSMGM_MI_URL", "TLSMGM_MI_FIFO", "TLSMGM_MI_REPLY_DIR"):
-        monkeypatch.delenv(var, raising=False)
-    return home
+    return isolate_mi_settings(tmp_path, monkeypatch)
 
 
 def run(*args: str):
     return CliRunner().invoke(cli, list(args))
 
-
-def free_port() -> int:
-    """A loopback port nothing listens on."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 # ---- HTTP ---------------------------------------------------------------------------

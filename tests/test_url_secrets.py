@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import base64
 import json
-import socket
 import threading
 import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -17,7 +16,7 @@ from cfgtext import mp, write_cfg
 from click.testing import CliRunner
 from hypothesis import given
 from hypothesis import strategies as st
-from miserver import SPEC_REPLY, HttpMi, answer
+from miserver import SPEC_REPLY, HttpMi, answer, free_port, isolate_mi_settings
 
 from tlsmgm_cli.cli import cli
 from tlsmgm_cli.core import urls
@@ -31,25 +30,12 @@ SPEC_ANSWER = answer({"tls_list": SPEC_REPLY})
 
 @pytest.fixture(autouse=True)
 def no_opensips_cli_cfg(tmp_path, monkeypatch):
-    """Keep the machine's own ~/.opensips-cli.cfg and TLSMGM_* settings out of the tests."""
-    home = tmp_path / "home"
-    home.mkdir()
-    monkeypatch.setenv("HOME", str(home))
-    for var in ("TLSMGM_OPENSIPS_CLI_CFG", "TLSMGM_MI_URL", "TLSMGM_MI_FIFO",
-                "TLSMGM_MI_REPLY_DIR", "TLSMGM_DB"):
-        monkeypatch.delenv(var, raising=False)
-    return home
+    return isolate_mi_settings(tmp_path, monkeypatch)
 
 
 def run(*args: str):
     return CliRunner().invoke(cli, list(args))
 
-
-def free_port() -> int:
-    """A loopback port nothing listens on."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class AuthProxy:
