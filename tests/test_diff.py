@@ -10,7 +10,7 @@ import sys
 import time
 
 import pytest
-from cfgtext import mp, write_cfg
+from cfgtext import CONFIG_S_DOMAINS, mp, write_cfg
 from click.testing import CliRunner
 from miserver import SPEC_REPLY, FifoMi, HttpMi, answer
 
@@ -19,22 +19,7 @@ from tlsmgm_cli.core.drift import compare_tls_list, validate_tls_list
 from tlsmgm_cli.core.errors import TlsmgmError
 
 # dom6 (client) and dom3 (server) of spec §3.7 config S
-CONFIG = "".join([
-    mp("server_domain", "dom3"),
-    mp("match_ip_address", "[dom3]10.0.0.10:5061"),
-    mp("match_sip_domain", "[dom3]none"),
-    mp("tls_method", "[dom3]TLSv1"),
-    mp("certificate", "[dom3]/certs/generic/cert.pem"),
-    mp("private_key", "[dom3]/certs/generic/privkey.pem"),
-    mp("ca_list", "[dom3]/certs/wellknownCAs"),
-    mp("client_domain", "dom6"),
-    mp("match_ip_address", "[dom6]1.2.3.4:6677"),
-    mp("tls_method", "[dom6]TLSv1"),
-    mp("verify_cert", "[dom6]0"),
-    mp("certificate", "[dom6]/certs/gw/cert.pem"),
-    mp("private_key", "[dom6]/certs/gw/privkey.pem"),
-    mp("ca_list", "[dom6]/certs/wellknownCAs"),
-])
+CONFIG = CONFIG_S_DOMAINS["dom3"] + CONFIG_S_DOMAINS["dom6"]
 # what a server started from CONFIG answers (spec §5.5 entries, client domains first)
 LIVE_OK = {"Domains": [SPEC_REPLY["Domains"][0], SPEC_REPLY["Domains"][2]]}
 DB1 = SPEC_REPLY["Domains"][1]

@@ -4,61 +4,10 @@ from __future__ import annotations
 
 import json
 
-from cfgtext import mp, write_cfg
+from cfgtext import CONFIG_S, mp, write_cfg
 from click.testing import CliRunner
 
 from tlsmgm_cli.cli import cli
-
-# Config S of spec §3.7 (the OpenSIPS README multi-domain example)
-CONFIG_S = "".join([
-    mp("server_domain", "dom1"),
-    mp("match_ip_address", "[dom1]10.0.0.10:5061"),
-    mp("match_sip_domain", "[dom1]atlanta.com"),
-    mp("tls_method", "[dom1]TLSv1"),
-    mp("certificate", "[dom1]/certs/atlanta.com/cert.pem"),
-    mp("private_key", "[dom1]/certs/atlanta.com/privkey.pem"),
-    mp("ca_list", "[dom1]/certs/wellknownCAs"),
-    mp("server_domain", "dom2"),
-    mp("match_ip_address", "[dom2]10.0.0.10:5061"),
-    mp("match_sip_domain", "[dom2]biloxi.com"),
-    mp("tls_method", "[dom2]TLSv1"),
-    mp("certificate", "[dom2]/certs/biloxi.com/cert.pem"),
-    mp("private_key", "[dom2]/certs/biloxi.com/privkey.pem"),
-    mp("ca_list", "[dom2]/certs/wellknownCAs"),
-    mp("server_domain", "dom3"),
-    mp("match_ip_address", "[dom3]10.0.0.10:5061"),
-    mp("match_sip_domain", "[dom3]none"),
-    mp("tls_method", "[dom3]TLSv1"),
-    mp("certificate", "[dom3]/certs/generic/cert.pem"),
-    mp("private_key", "[dom3]/certs/generic/privkey.pem"),
-    mp("ca_list", "[dom3]/certs/wellknownCAs"),
-    mp("client_domain", "dom4"),
-    mp("match_ip_address", "[dom4]*"),
-    mp("match_sip_domain", "[dom4]atlanta.com"),
-    mp("tls_method", "[dom4]tlsv1"),
-    mp("verify_cert", "[dom4]1"),
-    mp("require_cert", "[dom4]1"),
-    mp("certificate", "[dom4]/certs/atlanta.com/cert.pem"),
-    mp("private_key", "[dom4]/certs/atlanta.com/privkey.pem"),
-    mp("ca_list", "[dom4]/certs/wellknownCAs"),
-    mp("client_domain", "dom5"),
-    mp("match_ip_address", "[dom5]*"),
-    mp("match_sip_domain", "[dom5]biloxi.com"),
-    mp("tls_method", "[dom5]TLSv1"),
-    mp("verify_cert", "[dom5]1"),
-    mp("require_cert", "[dom5]1"),
-    mp("certificate", "[dom5]/certs/biloxi.com/cert.pem"),
-    mp("private_key", "[dom5]/certs/biloxi.com/privkey.pem"),
-    mp("ca_list", "[dom5]/certs/wellknownCAs"),
-    mp("client_domain", "dom6"),
-    mp("match_ip_address", "[dom6]1.2.3.4:6677"),
-    mp("tls_method", "[dom6]TLSv1"),
-    mp("verify_cert", "[dom6]0"),
-    mp("certificate", "[dom6]/certs/gw/cert.pem"),
-    mp("private_key", "[dom6]/certs/gw/privkey.pem"),
-    mp("ca_list", "[dom6]/certs/wellknownCAs"),
-    mp("client_sip_domain_avp", "tls_sip_dom"),
-])
 
 
 def entry(name, typ, ips, sips, method, verify, req, cert, ca, key, crl_all=False):
