@@ -207,7 +207,8 @@ def _run_batch(matcher, source: str, fmt: str, explain: bool) -> int:
     notes = explain or fmt == "text"
     if fmt == "jsonl" and not notes:
         lines = data.splitlines()
-        if len(lines) >= _PARALLEL_MIN_LINES and hasattr(os, "fork") and (os.cpu_count() or 1) > 1:
+        if len(lines) >= _PARALLEL_MIN_LINES and hasattr(os, "fork") and sys.platform != "darwin" \
+                and (os.cpu_count() or 1) > 1:
             out, code = _json_lines_in_two_processes(matcher, lines)
             emit_batch_lines(out)
             return code

@@ -433,8 +433,9 @@ def _covered_entries(entries: list, casefold: bool) -> list[tuple[Any, Any]]:
                 best = (j, earlier)
                 break
         is_plain = not any(ch in entry.pattern for ch in "*?[\\")
+        folded = c_tolower(to_c_text(entry.pattern))  # OpenSIPS folds A-Z only (C locale)
         if casefold and is_plain:
-            for j, earlier in plain.get(entry.pattern.lower(), ()):
+            for j, earlier in plain.get(folded, ()):
                 if earlier.domain is not entry.domain:
                     if best is None or j < best[0]:
                         best = (j, earlier)
@@ -444,7 +445,7 @@ def _covered_entries(entries: list, casefold: bool) -> list[tuple[Any, Any]]:
         if entry.pattern and set(entry.pattern) == {"*"}:
             stars.append((i, entry))
         elif is_plain:
-            plain.setdefault(entry.pattern.lower(), []).append((i, entry))
+            plain.setdefault(folded, []).append((i, entry))
     return out
 
 

@@ -15,6 +15,7 @@ callable to the core as a plain ``progress`` callback (the core never imports ri
 from __future__ import annotations
 
 import sys
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
@@ -22,6 +23,7 @@ from tlsmgm_cli.render import is_tty, settings
 
 # below this many items a run is short enough not to need a bar
 PROGRESS_MIN_ITEMS = 200
+_REFRESH_SECONDS = 0.1
 
 # advance(done) or advance(done, total): the number of items finished so far
 Advance = Callable[..., None]
@@ -45,15 +47,23 @@ def progress_bar(label: str, total: int, *, human: bool = True,
 
     from tlsmgm_cli.render import console
 
+    # no refresh thread (auto_refresh=False): the core may fork (check, match --batch), and
+    # a fork must not copy a thread that could hold the console's locks
     bar = Progress(TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                   console=console(stderr=True), transient=True)
+                   console=console(stderr=True), transient=True, auto_refresh=False)
     task = bar.add_task(label, total=total)
+    last_refresh = 0.0
 
     def advance(done: int, total_now: int | None = None) -> None:
+        nonlocal last_refresh
         if total_now is None:
             bar.update(task, completed=done)
         else:
             bar.update(task, completed=done, total=total_now)
+        now = time.monotonic()
+        if now - last_refresh >= _REFRESH_SECONDS or done >= (total_now or total):
+            last_refresh = now
+            bar.refresh()
 
     with bar:
         yield advance

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import gc
 import os
+import sys
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -116,7 +117,7 @@ def run_checks(domset: DomainSet, *, now: dt.datetime | None = None, warn_days: 
     domains = [d for d in domset.all if d.db_skip is None]
     with _no_cyclic_gc():
         config.check_config(ctx)
-        if len(domains) >= _PARALLEL_MIN_DOMAINS and hasattr(os, "fork") and (os.cpu_count() or 1) > 1:
+        if len(domains) >= _PARALLEL_MIN_DOMAINS and _can_fork():
             _check_domains_in_two_processes(ctx, domains, progress)
         else:
             _check_domains(ctx, domains, progress)
@@ -127,6 +128,12 @@ def run_checks(domset: DomainSet, *, now: dt.datetime | None = None, warn_days: 
 
 
 _PARALLEL_MIN_DOMAINS = 2000
+
+
+def _can_fork() -> bool:
+    """fork() is used only where it is safe and useful: Linux/BSD with 2+ CPUs (macOS does
+    not allow forking a process that has used its system frameworks)."""
+    return hasattr(os, "fork") and sys.platform != "darwin" and (os.cpu_count() or 1) > 1
 
 
 def _check_domains(ctx: CheckContext, domains: list, progress: ProgressFn | None, *,
@@ -153,8 +160,9 @@ def _check_domains(ctx: CheckContext, domains: list, progress: ProgressFn | None
 
 
 def _check_domains_in_two_processes(ctx: CheckContext, domains: list, progress: ProgressFn | None) -> None:
-    """Many domains: a forked child (sharing the loaded config copy-on-write, forked before
-    any thread starts) checks the second half while this process checks the first; the
+    """Many domains: a forked child (sharing the loaded config copy-on-write; forked before
+    this run starts its verification thread, and the progress bar runs no thread) checks
+    the second half while this process checks the first; the
     findings keep domain order. If the child fails, its half is checked here."""
     import pickle
 
