@@ -38,9 +38,7 @@ def parse_ipv4(text: str) -> bytes | None:
     if not m:
         return None
     parts = [int(g) for g in m.groups()]
-    if any(p > 255 for p in parts):
-        return None
-    return bytes(parts)
+    return bytes(parts) if max(parts) <= 255 else None
 
 
 def parse_ipv6(text: str) -> bytes | None:
@@ -86,13 +84,17 @@ def parse_address_item(item: str) -> str:
     if colon < 0:
         raise AddressError("TLS domain address has to be in [IP:port] format")
     ip_text, port_text = item[:colon], item[colon + 1:]
-    packed = parse_ip(ip_text)
-    if packed is None:
-        raise AddressError(f"[{ip_text}] is not an ip")
+    if parse_ipv4(ip_text) is not None:
+        canonical = ip_text  # a valid dotted quad (no leading zeros) is its own ip_addr2a text
+    else:
+        packed = parse_ipv6(ip_text)
+        if packed is None:
+            raise AddressError(f"[{ip_text}] is not an ip")
+        canonical = ip_addr2a(packed)
     port = str2int(port_text)
     if port is None:
         raise AddressError(f"[{port_text}] is not a port")
-    return f"{ip_addr2a(packed)}:{port}"
+    return f"{canonical}:{port}"
 
 
 def parse_match_ip_address(value: str) -> list[str]:
