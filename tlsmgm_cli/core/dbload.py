@@ -132,16 +132,27 @@ def add_db_rows(domset: DomainSet, rows: list[TlsRow]) -> None:
 
 
 def _half_added(domset: DomainSet, row: TlsRow, side: str, addresses: list[str]) -> TlsDomain:
+    """The half-added domain of a row whose match_ip_address does not parse (spec §5.3): it
+    behaves as a script domain with defaults. OpenSIPS exits at startup when that domain
+    fails to initialise - normally, since the default CFG_DIR certificate and key rarely
+    exist - and starts (with a stray domain) when they load."""
+    dom = TlsDomain(name=row.domain or "", side=side, source="script", db_id=row.id,
+                    addresses=addresses or None, cfg_dir=domset.cfg_dir,
+                    opensips_version=domset.opensips_version)
+    reason = init_failure(dom, effective_library(domset))
+    what = (f"match_ip_address {row.match_ip_address!r} of TLS domain '{row.domain}' id: {row.id} does "
+            "not parse: OpenSIPS leaves the domain half added (no DB flag, default certificate and "
+            "key files)")
+    if reason:
+        severity, message = "error", (f"{what} and then fails to start ({reason}) - one bad row takes "
+                                      "the whole server down")
+    else:
+        severity, message = "warning", (f"{what}; it starts only because the default certificate and "
+                                        "key load, and the stray domain survives tls_reload")
     domset.diagnostics.append(Diagnostic(
-        "error", "db-half-added-row",
-        f"match_ip_address {row.match_ip_address!r} of TLS domain '{row.domain}' id: {row.id} does "
-        "not parse: OpenSIPS leaves the domain half added (no DB flag, default certificate and "
-        "key files) and then fails to start - one bad row takes the whole server down",
-        domain=row.domain, side=side, extra={"db_id": row.id},
+        severity, "db-half-added-row", message, domain=row.domain, side=side, extra={"db_id": row.id},
         hint="write 'IP:port' items (port mandatory) or '*', or NULL for any address"))
-    return TlsDomain(name=row.domain or "", side=side, source="script", db_id=row.id,
-                     addresses=addresses or None, cfg_dir=domset.cfg_dir,
-                     opensips_version=domset.opensips_version)
+    return dom
 
 
 def mark_init_failures(domset: DomainSet) -> None:
