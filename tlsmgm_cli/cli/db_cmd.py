@@ -195,7 +195,9 @@ def _edit(db_url, table, args, *, mode, force):
         table_rows = [new if r is current else r for r in rows] + ([] if current else [new])
         problems = row_problems(new, table_rows, DomainSet()) + row_findings(new, db.backend)
         render.print_findings(problems)
-        if any(p.severity == "error" or p.code.startswith("db-row") for p in problems) and not force:
+        # rejected/skipped rows and half-added ones (a stray domain even when OpenSIPS starts)
+        if any(p.severity == "error" or p.code.startswith(("db-row", "db-half-added")) for p in problems) \
+                and not force:
             click.echo("tlsmgm: OpenSIPS would not load this row: nothing written "
                        "(--force writes anyway)", err=True)
             raise click.exceptions.Exit(1)
