@@ -14,9 +14,11 @@ much: a URL is shown to a user only through it.
 
 from __future__ import annotations
 
+import re
 from urllib.parse import unquote
 
 MASK = "***"
+_HOST = re.compile(r"[A-Za-z0-9._~%\-\[\]:]*")  # a host name or IP literal, optional :port
 # a parameter name containing one of these (case, "-", "_" and "." ignored) holds a secret
 SECRET_NAME_PARTS = ("pass", "pwd", "secret", "token", "key", "auth", "cred", "signature")
 
@@ -45,7 +47,8 @@ def _split_userinfo(rest: str) -> tuple[str | None, str]:
     The userinfo ends at the last '@' before the first '?' or '#'. When there is no '@'
     there but one follows, and the text before that '?'/'#' is a bare ``name:value``
     (no path), the '?'/'#' belongs to an unencoded password and the last '@' ends it.
-    """
+    A host cannot hold '@', '?' or '#': when what follows the chosen '@' is no host, a
+    later '@' that is followed by one ends the userinfo (the password held '#' or '?')."""
     head_end = min((i for i in (rest.find("?"), rest.find("#")) if i >= 0), default=len(rest))
     head = rest[:head_end]
     at = head.rfind("@")
@@ -53,7 +56,20 @@ def _split_userinfo(rest: str) -> tuple[str | None, str]:
         at = rest.rfind("@")
     if at < 0:
         return None, rest
+    if not _is_host(rest[at + 1:]):
+        later = rest.rfind("@")
+        while later > at and not _is_host(rest[later + 1:]):
+            later = rest.rfind("@", at + 1, later)
+        if later > at:
+            at = later
     return rest[:at], rest[at + 1:]
+
+
+def _is_host(after_at: str) -> bool:
+    """Whether text after an '@' starts with a non-empty host[:port] (up to '/', '?', '#')."""
+    end = min((i for i in (after_at.find("/"), after_at.find("?"), after_at.find("#")) if i >= 0),
+              default=len(after_at))
+    return end > 0 and _HOST.fullmatch(after_at[:end]) is not None
 
 
 def _mask_userinfo(userinfo: str) -> str:
