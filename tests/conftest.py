@@ -23,3 +23,20 @@ def make_pki(tmp_path: Path) -> Callable[..., Pki]:
         return build_pki(tmp_path / subdir)
 
     return _make
+
+
+@pytest.fixture(autouse=True)
+def _no_internal_error(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every in-process CLI run of every test fails the test when it hit an internal error
+    (see clirun.py), whatever exit status the test itself expected."""
+    from click.testing import CliRunner
+    from clirun import check_result
+
+    original = CliRunner.invoke
+
+    def invoke(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        result = original(self, *args, **kwargs)
+        check_result(result)
+        return result
+
+    monkeypatch.setattr(CliRunner, "invoke", invoke)

@@ -8,6 +8,7 @@ they equal each command's own help.
 
 from __future__ import annotations
 
+import errno
 import importlib
 import importlib.util
 import os
@@ -61,8 +62,10 @@ class LazyGroup(click.Group):
                 formatter.write_dl(rows)
 
     def invoke(self, ctx: click.Context):  # type: ignore[override]
+        from tlsmgm_cli import exitcodes
         from tlsmgm_cli.core.errors import TlsmgmError
 
+        exitcodes.reset()
         try:
             return super().invoke(ctx)
         except TlsmgmError as err:
@@ -70,18 +73,40 @@ class LazyGroup(click.Group):
             ctx.exit(err.exit_code)
         except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
             raise
-        except BrokenPipeError:  # `tlsmgm list | head`
-            sys.stderr.close()
-            ctx.exit(0)
+        except BrokenPipeError:  # `tlsmgm check | head -2`: keep the status the run had reached
+            _quiet_broken_pipe()
+            ctx.exit(exitcodes.status_so_far())
+        except OSError as err:
+            if err.errno == errno.ENOSPC and getattr(err, "filename", None) is None:
+                # `tlsmgm list > /dev/full`: the output could not be written
+                click.echo("tlsmgm: error: cannot write the output: no space left on device", err=True)
+                ctx.exit(exitcodes.PROBLEMS)
+            _internal_error(ctx, err)
         except Exception as err:  # noqa: BLE001 - last line of defence: never a traceback
-            if os.environ.get("TLSMGM_DEBUG"):
-                raise
-            click.echo(
-                f"tlsmgm: internal error: {type(err).__name__}: {err}\n"
-                "(set TLSMGM_DEBUG=1 to see the traceback, and please report it)",
-                err=True,
-            )
-            ctx.exit(2)
+            _internal_error(ctx, err)
+
+
+def _quiet_broken_pipe() -> None:
+    """Point stdout at /dev/null so that the interpreter's final flush raises nothing."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):  # pragma: no cover - stdout without a descriptor
+        pass
+
+
+def _internal_error(ctx: click.Context, err: BaseException) -> None:
+    from tlsmgm_cli import exitcodes
+
+    if os.environ.get("TLSMGM_DEBUG"):
+        raise err
+    click.echo(
+        f"tlsmgm: internal error: {type(err).__name__}: {err}\n"
+        "(this is a bug in tlsmgm: set TLSMGM_DEBUG=1 to see the traceback, and please report it)",
+        err=True,
+    )
+    ctx.exit(exitcodes.INTERNAL)
 
 
 def _version_text() -> str:
