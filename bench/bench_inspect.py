@@ -1,8 +1,13 @@
 """Benchmark: `tlsmgm inspect` over 1,000 certificate files in one invocation versus a shell
 loop of `openssl x509 -noout -subject -issuer -serial -dates` over the same files.
 
-Usage: python bench/bench_inspect.py [--count N]
-Prints both wall-clock times and the ratio (target: >= 20x).
+Then (issue 12 item 11) one PEM bundle of --bundle certificates (default 10,000: one
+CA-signed certificate repeated) inspected with --ca, so every certificate is verified as
+a peer presenting it followed by the rest of the file: time must grow linearly.
+
+Usage: python bench/bench_inspect.py [--count N] [--bundle N] [--bundle-only]
+Prints both wall-clock times and the ratio (target: >= 20x), then the bundle time
+(target: a 10,000-certificate bundle in seconds).
 """
 
 from __future__ import annotations
@@ -40,6 +45,19 @@ def write_certs(directory: Path, count: int) -> None:
         (directory / f"cert{i:04d}.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
 
 
+def bundle_seconds(directory: Path, count: int) -> float:
+    """Seconds for `tlsmgm inspect BUNDLE --ca CA -f json` on a bundle of ``count`` certificates."""
+    from tlsmgm_cli.core import certgen
+
+    ca = certgen.make_ca("bench bundle CA")
+    leaf = certgen.make_cert(ca, "bundle.example.com")
+    (directory / "bundle-ca.pem").write_bytes(ca.cert_pem())
+    bundle = directory / "bundle.pem"
+    bundle.write_bytes(leaf.cert_pem() * count)
+    return timed([sys.executable, "-m", "tlsmgm_cli", "inspect", str(bundle), "--ca",
+                  str(directory / "bundle-ca.pem"), "-f", "json"])
+
+
 def timed(command: list[str] | str, shell: bool = False) -> float:
     start = time.perf_counter()
     subprocess.run(command, shell=shell, check=True, stdout=subprocess.DEVNULL)
@@ -49,7 +67,14 @@ def timed(command: list[str] | str, shell: bool = False) -> float:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=1000)
+    parser.add_argument("--bundle", type=int, default=10000, help="certificates in the bundle (default 10000)")
+    parser.add_argument("--bundle-only", action="store_true", help="only the bundle measurement")
     args = parser.parse_args()
+    if args.bundle_only:
+        with tempfile.TemporaryDirectory() as tmp:
+            took = bundle_seconds(Path(tmp), args.bundle)
+        print(f"bundle of {args.bundle} certificates, inspect --ca: {took:.2f} s")
+        return 0
     openssl = shutil.which("openssl")
     if openssl is None:
         print("openssl binary not found: nothing to compare with")
@@ -61,10 +86,12 @@ def main() -> int:
         loop = (f'for f in "{directory}"/*.pem; do {openssl} x509 -in "$f" -noout -subject -issuer '
                 "-serial -dates; done")
         theirs = timed(["/bin/sh", "-c", loop])
+        bundle = bundle_seconds(directory, args.bundle)
     print(f"certificates:                    {args.count}")
     print(f"tlsmgm inspect (one invocation): {ours:.2f} s")
     print(f"openssl x509 shell loop:         {theirs:.2f} s")
     print(f"ratio:                           {theirs / ours:.1f}x (target >= 20x)")
+    print(f"bundle of {args.bundle} certificates, inspect --ca: {bundle:.2f} s (target: seconds, linear)")
     return 0
 
 

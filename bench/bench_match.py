@@ -7,7 +7,13 @@ uncovered listeners), then runs `tlsmgm match --batch` and prints:
 
 * end-to-end queries/s (wall time of the whole process, startup and config read included);
 * the per-query cost (wall time minus the same run with an empty batch), at 10,000 and at
-  100 domains, and their ratio (the lookup is indexed by address key, so it must stay flat).
+  100 domains, and their ratio (the lookup is indexed by address key, so it must stay flat);
+* the peak RSS of the process, with the queries and with none (the batch streams: memory
+  must not grow with the number of queries).
+
+The batch runs in one process: a two-process split (a forked child answering half the
+lines) measured no gain here once the batch streamed (see the report of issue 13), and
+cannot stream anyway (the second half's answers wait for the first half).
 
 Usage: python bench/bench_match.py [--queries 100000] [--domains 10000]
 """
@@ -78,14 +84,21 @@ def write_queries(path: str, keys: list[tuple[str, list[str]]], count: int) -> N
         fh.write("\n".join(out) + "\n")
 
 
-def run(cfg: str, queries: str) -> tuple[float, int]:
+def run(cfg: str, queries: str) -> tuple[float, int, float]:
+    """(wall seconds, output lines, peak RSS in MiB) of one `match --batch` process."""
     cmd = [sys.executable, "-m", "tlsmgm_cli", "match", "-c", cfg, "--batch", queries]
     start = time.perf_counter()
-    proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, check=False)
-    elapsed = time.perf_counter() - start
-    if proc.returncode not in (0, 1):
-        sys.exit(f"tlsmgm failed ({proc.returncode}): {proc.stderr.decode()[:2000]}")
-    return elapsed, proc.stdout.count(b"\n")
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        proc = subprocess.Popen(cmd, stdout=out, stderr=err)
+        _pid, status, usage = os.wait4(proc.pid, 0)
+        elapsed = time.perf_counter() - start
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        if proc.returncode not in (0, 1):
+            err.seek(0)
+            sys.exit(f"tlsmgm failed ({proc.returncode}): {err.read().decode()[:2000]}")
+        out.seek(0)
+        lines = sum(chunk.count(b"\n") for chunk in iter(lambda: out.read(1 << 20), b""))
+    return elapsed, lines, usage.ru_maxrss / 1024
 
 
 def measure(tmp: str, domains: int, count: int) -> dict[str, float]:
@@ -95,13 +108,13 @@ def measure(tmp: str, domains: int, count: int) -> dict[str, float]:
     write_queries(queries, keys, count)
     empty = os.path.join(tmp, "empty.jsonl")
     open(empty, "w").close()
-    base = min(run(cfg, empty)[0] for _ in range(3))
-    total, lines = min((run(cfg, queries) for _ in range(3)), key=lambda r: r[0])
+    base, _, base_rss = min((run(cfg, empty) for _ in range(3)), key=lambda r: r[0])
+    total, lines, rss = min((run(cfg, queries) for _ in range(3)), key=lambda r: r[0])
     assert lines == count, (lines, count)
     per_query = (total - base) / count
     return {"domains": domains, "keys": len(keys), "base_s": base, "total_s": total,
             "end_to_end_qps": count / total, "per_query_us": per_query * 1e6,
-            "batch_qps": 1 / per_query}
+            "batch_qps": 1 / per_query, "base_rss": base_rss, "rss": rss}
 
 
 def main() -> None:
@@ -117,7 +130,8 @@ def main() -> None:
         print(f"{r['domains']:>6} domains / {r['keys']:>4} address keys: {args.queries} queries in "
               f"{r['total_s']:.2f} s end to end = {r['end_to_end_qps']:,.0f} queries/s "
               f"(startup + config read {r['base_s']:.2f} s; per query {r['per_query_us']:.2f} us "
-              f"= {r['batch_qps']:,.0f} queries/s in the batch loop)")
+              f"= {r['batch_qps']:,.0f} queries/s in the batch loop; peak RSS {r['rss']:.0f} MiB, "
+              f"{r['base_rss']:.0f} MiB with no query)")
     print(f"per-query cost ratio {args.domains} vs 100 domains: "
           f"{big['per_query_us'] / small['per_query_us']:.2f}x (must be <= 2x)")
 

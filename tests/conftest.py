@@ -1,12 +1,22 @@
-"""Shared fixtures: the test PKI (see tests/pki.py for its API)."""
+"""Shared fixtures: the test PKI (see tests/pki.py for its API) and the databases (db_url,
+server_url: see tests/dbservers.py for where the servers come from)."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from dbservers import db_url, mysql_server_url, postgres_server_url, server_url  # noqa: F401
 from pki import Pki, build_pki
+
+
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
+    """`pytest -n auto`: two workers per CPU (at most 8). Many tests spend their time waiting for
+    a timeout (silent servers, lock waits), so on 2 cores 4 workers finish sooner than 2."""
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return min(2 * cpus, 8)
 
 
 @pytest.fixture(scope="session")

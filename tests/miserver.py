@@ -1,6 +1,10 @@
 """Small stand-ins for OpenSIPS's MI, used by the mi/diff tests.
 
-* ``HttpMi``: JSON-RPC 2.0 over HTTP POST on 127.0.0.1 (like mi_http).
+* ``HttpMi``: JSON-RPC 2.0 over HTTP POST on 127.0.0.1 (like mi_http); ``credentials=
+  (user, password)`` makes it answer 401 unless the request carries them (Basic auth, as
+  an authenticating proxy in front of mi_http does); ``mi.authorizations`` holds the
+  Authorization headers that arrived.
+* ``SilentMi``: accepts TCP connections and never answers (a hung node).
 * ``FifoMi``: a FIFO server that speaks mi_fifo's 3.x framing: it reads
   ``:<reply-name>:<JSON-RPC request>``, refuses reply names with ``.``, ``/`` or ``\\``,
   opens ``<reply_dir>/<reply-name>`` non-blocking with a few retries (as fifo_fnc.c does)
@@ -68,19 +72,30 @@ def answer(results: dict[str, Any]) -> Responder:
 class HttpMi:
     """``with HttpMi(respond) as mi: mi.url``; ``mi.requests`` holds what arrived."""
 
-    def __init__(self, respond: Responder, *, status: int = 200, delay: float = 0.0):
+    def __init__(self, respond: Responder, *, status: int = 200, delay: float = 0.0,
+                 credentials: tuple[str, str] | None = None):
         self.requests: list[dict[str, Any]] = []
+        self.authorizations: list[str | None] = []
         outer = self
+        expected_auth = None
+        if credentials is not None:
+            import base64
+
+            expected_auth = "Basic " + base64.b64encode(":".join(credentials).encode()).decode()
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:  # noqa: N802 - http.server API
                 length = int(self.headers.get("Content-Length", 0))
                 request = json.loads(self.rfile.read(length))
                 outer.requests.append(request)
+                outer.authorizations.append(self.headers.get("Authorization"))
                 if delay:
                     time.sleep(delay)
                 body = respond(request) or b""
-                self.send_response(status)
+                code = status
+                if expected_auth is not None and self.headers.get("Authorization") != expected_auth:
+                    code, body = 401, b"Unauthorized"
+                self.send_response(code)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
@@ -101,6 +116,44 @@ class HttpMi:
     def __exit__(self, *exc: Any) -> None:
         self._server.shutdown()
         self._server.server_close()
+
+
+class SilentMi:
+    """``with SilentMi() as mi: mi.url``: a TCP listener on 127.0.0.1 that accepts every
+    connection and never sends a byte (a hung OpenSIPS); ``mi.accepted`` counts them."""
+
+    def __init__(self) -> None:
+        import socket
+
+        self._listener = socket.socket()
+        self._listener.bind(("127.0.0.1", 0))
+        self._listener.listen(16)
+        self._listener.settimeout(0.05)
+        self.url = f"http://127.0.0.1:{self._listener.getsockname()[1]}/mi"
+        self.accepted = 0
+        self._held: list[Any] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+
+    def _serve(self) -> None:
+        while not self._stop.is_set():
+            try:
+                conn, _ = self._listener.accept()
+            except OSError:  # the accept timeout: look at the stop flag again
+                continue
+            self.accepted += 1
+            self._held.append(conn)  # kept open, never read, never answered
+
+    def __enter__(self) -> SilentMi:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self._stop.set()
+        self._thread.join(5)
+        for conn in self._held:
+            conn.close()
+        self._listener.close()
 
 
 class FifoMi:

@@ -40,6 +40,12 @@ Outside pytest: ``build_pki(directory) -> Pki`` (about 0.1 s). Import as
 
 Plus ``pki.dir`` (the directory), ``pki.ca_bundle_path`` (root + intermediate PEM) and
 ``pki.ca_dir`` (a c_rehash-style hashed directory holding root and intermediate).
+
+DH parameters: ``DH_PARAMS_PEM[bits]`` for 1024 and 2048 bits, and ``write_dh_params(path, bits)``.
+They are published constants, not generated (generating them took most of a second per test):
+2048 is RFC 7919's ffdhe2048 (as ``openssl genpkey -genparam -algorithm DH -pkeyopt
+group:ffdhe2048`` prints it), 1024 is RFC 2409's second Oakley group (1024-bit MODP, g=2), a
+safe prime that TLS checks must call too small.
 """
 
 from __future__ import annotations
@@ -55,6 +61,32 @@ from tlsmgm_cli.core import certgen
 from tlsmgm_cli.core.atomicio import SECRET_MODE, atomic_write
 
 PASSWORD = b"tlsmgm-test-passphrase"
+
+DH_PARAMS_PEM = {
+    1024: b"""-----BEGIN DH PARAMETERS-----
+MIGHAoGBAP//////////yQ/aoiFowjTExmKLgNwc0SkCTgiKZ8x0Agu+pjsTmyJR
+Sgh5jjQE3e+VGbPNOkMbMCsKbfJfFDdP4TVtbVHCReSFtXZiXn7G9ExC6aY37WsL
+/1y29Aa37e44a/taiZ+lrp8kEXxLH+ZJKGZR7OZTgf//////////AgEC
+-----END DH PARAMETERS-----
+""",
+    2048: b"""-----BEGIN DH PARAMETERS-----
+MIIBCAKCAQEA//////////+t+FRYortKmq/cViAnPTzx2LnFg84tNpWp4TZBFGQz
++8yTnc4kmz75fS/jY2MMddj2gbICrsRhetPfHtXV/WVhJDP1H18GbtCFY2VVPe0a
+87VXE15/V8k1mE8McODmi3fipona8+/och3xWKE2rec1MKzKT0g6eXq8CrGCsyT7
+YdEIqUuyyOP7uWrat2DX9GgdT0Kj3jlN9K5W7edjcrsZCwenyO4KbXCeAvzhzffi
+7MA0BM0oNC9hkXL+nOmFg/+OTxIy7vKBg8P+OxtMb61zO7X8vC7CIAXFjvGDfRaD
+ssbzSibBsu/6iGtCOGEoXJf//////////wIBAg==
+-----END DH PARAMETERS-----
+""",
+}
+
+
+def write_dh_params(path: str | Path, bits: int = 2048) -> Path:
+    """Write the ``bits``-bit DH parameters of ``DH_PARAMS_PEM`` (PKCS#3 PEM) to ``path``."""
+    target = Path(path)
+    target.write_bytes(DH_PARAMS_PEM[bits])
+    return target
+
 
 SPECIAL_SUBJECT = x509.Name([
     x509.RelativeDistinguishedName([x509.NameAttribute(NameOID.COUNTRY_NAME, "RO")]),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 import shutil
 from pathlib import Path
 
@@ -102,7 +103,8 @@ def test_residential_m4_best_effort_finds_tls_block() -> None:
 def test_residential_m4_through_m4() -> None:
     path = corpus("OpenSIPS__opensips__examples__templates__residential")
     assert tls_params(path, preprocessor="m4") == []  # ENABLE_TLS defaults to `no'
-    enable = "sed \"s/define(\\`ENABLE_TLS', \\`no')/define(\\`ENABLE_TLS', \\`yes')/\" | m4"
+    pipeline = "sed \"s/define(\\`ENABLE_TLS', \\`no')/define(\\`ENABLE_TLS', \\`yes')/\" | m4"
+    enable = "sh -c " + shlex.quote(pipeline)  # --pp runs an argv, not a shell line (issue 12)
     params = tls_params(path, preprocessor=enable)
     assert [(p, line) for p, _, line in params][:2] == [("server_domain", 210), ("match_ip_address", 211)]
     assert len(params) == 8

@@ -119,12 +119,9 @@ def test_crl_dir_rules(pki: Pki, tmp_path: Path) -> None:
 
 
 def test_weak_ciphers_and_small_dh(pki: Pki, tmp_path: Path) -> None:
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric import dh
+    from pki import write_dh_params
 
-    params = dh.generate_parameters(generator=2, key_size=1024)
-    dh_path = tmp_path / "dh1024.pem"
-    dh_path.write_bytes(params.parameter_bytes(serialization.Encoding.PEM, serialization.ParameterFormat.PKCS3))
+    dh_path = write_dh_params(tmp_path / "dh1024.pem", 1024)
     got = rules(tmp_path, server(pki) + mp("ciphers_list", "[d]ALL:eNULL:foo") + mp("dh_params", f"[d]{dh_path}"))
     assert {"TLS401", "TLS402", "TLS404"} <= got
     assert not {"TLS401", "TLS402"} & rules(tmp_path, server(pki) + mp("ciphers_list", "[d]HIGH:!aNULL"))

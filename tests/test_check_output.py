@@ -62,10 +62,11 @@ def test_json_shape_exactly(pki: Pki, tmp_path: Path) -> None:
     result = invoke("-c", str(faulty_cfg(pki, tmp_path)), "--format", "json")
     assert result.exit_code == 1
     doc = json.loads(result.stdout)
-    assert set(doc) == {"findings", "summary"}
+    assert set(doc) == {"findings", "summary", "opensips_would_start"}
     assert set(doc["summary"]) == {"domains", "errors", "warnings", "notes"}
     for finding in doc["findings"]:
-        assert list(finding) == ["rule", "severity", "domain", "side", "message", "hint", "file", "line"]
+        assert list(finding) == ["rule", "severity", "domain", "side", "message", "hint", "file", "line",
+                                 "stops_start"]
     mismatch = next(f for f in doc["findings"] if f["rule"] == "TLS203")
     assert mismatch["domain"] == "d" and mismatch["side"] == "server" and mismatch["line"] == 7
     assert "does not match the public key of the certificate" in mismatch["message"]
@@ -106,7 +107,9 @@ def test_text_groups_by_domain_with_file_line(pki: Pki, tmp_path: Path) -> None:
     assert "server domain [d]\n" in out
     assert f"  {cfg}:7: error TLS203 key " in out
     assert "openssl: openssl x509 -in" in out
-    assert out.rstrip().endswith("1 domain checked: 2 error(s), 1 warning(s), 0 note(s)")  # + TLS307
+    summary, verdict = out.rstrip().splitlines()[-2:]
+    assert summary == "1 domain checked: 2 error(s), 1 warning(s), 0 note(s)"  # + TLS307
+    assert verdict.startswith("OpenSIPS 3.6.8 would not start: 2 findings stop it (TLS203 at ")
 
 
 def test_exit_codes_and_fail_on(pki: Pki, tmp_path: Path) -> None:

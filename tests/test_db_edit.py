@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 from click.testing import CliRunner
-from dbservers import db_url  # noqa: F401
 
 from tlsmgm_cli.cli import cli
 from tlsmgm_cli.core.db.backend import connect

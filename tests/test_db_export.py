@@ -8,7 +8,6 @@ import stat
 
 from cfgtext import load, write_cfg
 from click.testing import CliRunner
-from dbservers import db_url  # noqa: F401
 from test_db_import import script_body, strip_files
 
 from tlsmgm_cli.cli import cli

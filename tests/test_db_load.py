@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from cfgtext import load, mp
-from dbservers import db_url  # noqa: F401
 
 from tlsmgm_cli.core.db.backend import connect
 from tlsmgm_cli.core.db.rows import TlsRow, insert_rows

@@ -185,8 +185,8 @@ def test_bad_target_is_a_usage_error() -> None:
 
     from tlsmgm_cli.cli import cli
 
-    result = CliRunner().invoke(cli, ["handshake", "nohostport"])
-    assert result.exit_code == 2 and "has no port" in result.output
+    result = CliRunner().invoke(cli, ["handshake", "host.example:99999"])
+    assert result.exit_code == 2 and "'99999' is not a number from 1 to 65535" in result.output
 
 
 @pytest.mark.parametrize("reason, name", [

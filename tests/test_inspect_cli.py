@@ -193,12 +193,14 @@ def test_private_key_given_by_mistake_never_printed(tmp_path: Path, root: Issued
     assert body[:20] not in result.output
 
 
-def test_file_over_10_mib(tmp_path: Path) -> None:
+def test_file_over_the_pki_limit(tmp_path: Path) -> None:
+    from tlsmgm_cli.core.limits import PKI_FILE_MAX_BYTES
+
     big = tmp_path / "big.pem"
     with open(big, "wb") as handle:
-        handle.truncate(10 * 1024 * 1024 + 1)
+        handle.truncate(PKI_FILE_MAX_BYTES + 1)
     result = run(str(big))
-    assert result.exit_code == 1 and "larger than 10 MiB" in result.output
+    assert result.exit_code == 1 and f"over the {PKI_FILE_MAX_BYTES // 2**20} MiB limit" in result.output
 
 
 def test_usage_errors_exit_2(tmp_path: Path, root: Issued) -> None:

@@ -756,6 +756,24 @@ def test_fnmatch_equals_glibc(pattern, value, casefold):
     assert fnmatch(pattern, value, casefold) == libc_fnmatch(pattern, value, casefold)
 
 
+star_heavy_pattern = st.text(alphabet="ab*?[]!", max_size=14) | st.builds(
+    lambda n, end: "[a]" + "*a" * n + "*" + end, st.integers(1, 6), st.sampled_from(["b", "a", "?", "[ab]"]))
+star_heavy_value = st.text(alphabet="abA.", max_size=24)
+
+
+@pytest.mark.skipif(not _has_glibc(), reason="needs glibc's fnmatch as the reference")
+@settings(max_examples=2000, deadline=None)
+@given(star_heavy_pattern | pattern_text, star_heavy_value | value_text, st.booleans())
+def test_polynomial_matchers_equal_glibc(pattern, value, casefold):
+    """Star-heavy patterns (where a backtracking matcher explodes) through both polynomial
+    matchers: the atomic-segment regex and the automaton."""
+    from tlsmgm_cli.core.fnmatch_posix import _Nfa
+
+    expected = libc_fnmatch(pattern, value, casefold)
+    assert fnmatch(pattern, value, casefold) == expected
+    assert bool(_Nfa(pattern, casefold).fullmatch(to_c_text(value))) == expected
+
+
 @pytest.mark.parametrize("pattern,value,casefold,expected", [
     ("*.example.com", "a.b.example.com", True, True),
     ("*.example.com", "example.com", True, False),

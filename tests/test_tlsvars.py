@@ -346,10 +346,24 @@ def test_der_walker_never_crashes_otherwise(data: bytes) -> None:
 
 def test_first_san_of_a_kind_too_long_gives_null_not_the_next():
     """get_alt stops at the first entry of the kind: >= 1024 bytes -> NULL (spec §6)."""
-    from tlsmgm_cli.core.certgen import make_ca, make_cert
 
+    import datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    # gen refuses a 1100-character label (RFC 1035), so this certificate is built by hand
     long_name = "a" * 1100 + ".example.com"
-    leaf = make_cert(make_ca(), "x", sans=[f"DNS:{long_name}", "DNS:second.com", "email:a@b.c"])
-    values = cert_vars(leaf.cert.public_bytes(serialization.Encoding.DER), "peer", None)
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "x")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(1).not_valid_before(now).not_valid_after(now + datetime.timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName([x509.DNSName(long_name), x509.DNSName("second.com"),
+                                                        x509.RFC822Name("a@b.c")]), critical=False)
+            .sign(key, hashes.SHA256()))
+    values = cert_vars(cert.public_bytes(serialization.Encoding.DER), "peer", None)
     assert values["tls_peer_san_hostname"] is None
     assert values["tls_peer_san_email"] == "a@b.c"

@@ -23,10 +23,11 @@ from tlsmgm_cli import __version__
 COMMANDS: dict[str, tuple[str, str, str]] = {
     "list": ("tlsmgm_cli.cli.list_cmd", "list_cmd", "List every TLS domain as OpenSIPS would hold it."),
     "match": ("tlsmgm_cli.cli.match_cmd", "match_cmd", "Show which TLS domain OpenSIPS picks, and why."),
-    "inspect": ("tlsmgm_cli.cli.inspect_cmd", "inspect_cmd", "Show certificate fields as OpenSIPS's $tls_* variables."),
+    "inspect": ("tlsmgm_cli.cli.inspect_cmd", "inspect_cmd", "Show certificate fields as OpenSIPS's $tls_* variables, from files or a live server."),
     "check": ("tlsmgm_cli.cli.check_cmd", "check_cmd", "Validate every TLS domain (a CI linter with stable rules)."),
     "handshake": ("tlsmgm_cli.cli.handshake_cmd", "handshake_cmd", "Connect to a TLS peer as OpenSIPS's client side would."),
     "serve": ("tlsmgm_cli.cli.serve_cmd", "serve_cmd", "Run a local TLS endpoint that picks domains like OpenSIPS."),
+    "probe": ("tlsmgm_cli.cli.probe_cmd", "probe_cmd", "Check that the running server serves what the config says."),
     "db": ("tlsmgm_cli.cli.db_cmd", "db_group", "Manage the tls_mgm SQL table (SQLite, PostgreSQL, MySQL)."),
     "gen": ("tlsmgm_cli.cli.gen_cmd", "gen_group", "Generate a test CA, certificates and CRLs."),
     "mi": ("tlsmgm_cli.cli.mi_cmd", "mi_group", "Talk to a running OpenSIPS over MI (tls_list, tls_reload)."),
@@ -69,21 +70,53 @@ class LazyGroup(click.Group):
         try:
             return super().invoke(ctx)
         except TlsmgmError as err:
-            click.echo(f"tlsmgm: error: {err}", err=True)
+            exitcodes.reached(err.exit_code)
+            _say(f"tlsmgm: error: {_visible(str(err))}")
             ctx.exit(err.exit_code)
-        except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
+        except click.exceptions.Exit as done:
+            exitcodes.reached(done.exit_code)
+            raise
+        except (click.exceptions.Abort, click.ClickException):
             raise
         except BrokenPipeError:  # `tlsmgm check | head -2`: keep the status the run had reached
             _quiet_broken_pipe()
             ctx.exit(exitcodes.status_so_far())
         except OSError as err:
-            if err.errno == errno.ENOSPC and getattr(err, "filename", None) is None:
+            if _is_output_full(err):
                 # `tlsmgm list > /dev/full`: the output could not be written
-                click.echo("tlsmgm: error: cannot write the output: no space left on device", err=True)
+                _output_full()
                 ctx.exit(exitcodes.PROBLEMS)
             _internal_error(ctx, err)
+        except RecursionError as err:  # input nested beyond what any reader here handles
+            _say(f"tlsmgm: error: the input is nested too deeply to process ({err})")
+            ctx.exit(exitcodes.PROBLEMS)
         except Exception as err:  # noqa: BLE001 - last line of defence: never a traceback
             _internal_error(ctx, err)
+
+
+def _visible(text: str) -> str:
+    from tlsmgm_cli.render.safe import visible_lines
+
+    return visible_lines(text)
+
+
+def _say(message: str) -> None:
+    """A line on stderr that never raises (stderr may be a closed pipe or a full device)."""
+    try:
+        click.echo(message, err=True)
+    except (OSError, ValueError):
+        pass
+
+
+def _is_output_full(err: OSError) -> bool:
+    return err.errno == errno.ENOSPC and getattr(err, "filename", None) is None
+
+
+def _output_full() -> None:
+    """Say that the output could not be written, and drop what is still buffered for it
+    (the interpreter's final flush would fail again)."""
+    _quiet_broken_pipe()
+    _say("tlsmgm: error: cannot write the output: no space left on device")
 
 
 def _quiet_broken_pipe() -> None:
@@ -169,5 +202,20 @@ def cli(ctx: click.Context, quiet: bool, verbose: int, no_color: bool) -> None:
 
 
 def main() -> None:
-    """Console-script entry point."""
-    cli(prog_name="tlsmgm")
+    """Console-script entry point.
+
+    Output written outside a command run (``--help``, ``--version``, usage errors) can
+    also meet a full device or a closed pipe: those end with a one-line error (full) or
+    quietly with the status reached (closed pipe), never a traceback."""
+    from tlsmgm_cli import exitcodes
+
+    try:
+        cli(prog_name="tlsmgm")
+    except BrokenPipeError:
+        _quiet_broken_pipe()
+        sys.exit(exitcodes.status_so_far())
+    except OSError as err:
+        if not _is_output_full(err):
+            raise
+        _output_full()
+        sys.exit(exitcodes.PROBLEMS)

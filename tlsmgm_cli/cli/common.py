@@ -7,6 +7,7 @@ from typing import Any
 
 import click
 
+from tlsmgm_cli import exitcodes
 from tlsmgm_cli.cli.options import parse_version
 
 
@@ -37,10 +38,34 @@ def describe_loaded(config: str, domset: Any, seconds: float) -> str:
             f"({len(domset.server)} server, {len(domset.client)} client{db_part}), {seconds:.2f} s")
 
 
+def db_wanted(db_url: str | None, use_db: bool = True) -> bool:
+    """Whether DB domains are read: yes by default (the config's db_url, as OpenSIPS does at
+    startup), no with --no-db. ``--db URL`` together with ``--no-db`` is a usage error."""
+    from click.core import ParameterSource
+
+    from tlsmgm_cli.cli.options import NO_DB_META
+
+    ctx = click.get_current_context(silent=True)
+    if ctx is None or not ctx.meta.get(NO_DB_META):
+        return use_db
+    if db_url and ctx.get_parameter_source("db_url") == ParameterSource.COMMANDLINE:
+        raise click.UsageError("--db URL and --no-db contradict each other; give one of them")
+    return False
+
+
 def load_domset(config: str, **options: Any):
-    """``core.loader.load_domains`` plus the -v line saying what was read (-vv: each file)."""
+    """``core.loader.load_domains`` plus the -v line saying what was read (-vv: each file).
+    ``--no-db`` on the command line turns the DB off (see ``db_wanted``)."""
     from tlsmgm_cli.core.loader import load_domains
 
+    use_db = db_wanted(options.get("db_url"), options.pop("use_db", True))
+    if not use_db:
+        options["db_url"] = None
+    options["use_db"] = use_db
+    if options.get("preprocessor"):
+        from tlsmgm_cli.cli.options import describe_preprocessor
+
+        verbose(describe_preprocessor(str(options["preprocessor"])))
     started = time.perf_counter()
     domset = load_domains(config, **options)
     verbose(describe_loaded(config, domset, time.perf_counter() - started))
@@ -59,10 +84,12 @@ def load_domset_or_exit(config: str, *, preprocessor: str | None, cfg_dir: str, 
     domset = load_domset(config, preprocessor=preprocessor, cfg_dir=cfg_dir,
                          opensips_version=parse_version(opensips_version), db_url=db_url, use_db=use_db,
                          after_reload=after_reload)
+    if fail_on_error and domset.errors:
+        exitcodes.reached(exitcodes.USAGE)  # before the diagnostics: a closed pipe keeps it
     print_diagnostics(domset.diagnostics)
     if fail_on_error and domset.errors:
         n = len(domset.errors)
         click.echo(f"tlsmgm: {config}: {n} error{'s' if n != 1 else ''} OpenSIPS would refuse to "
                    "start with (see above)", err=True)
-        raise click.exceptions.Exit(2)
+        raise click.exceptions.Exit(exitcodes.USAGE)
     return domset

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from tlsmgm_cli.cli.options import config_options
+from tlsmgm_cli.core import limits
 
 BACKENDS = ["sqlite", "postgres", "mysql"]
 
@@ -13,7 +14,9 @@ def _db_option(required: bool = True):
     return click.option(
         "--db", "db_url", metavar="URL", envvar="TLSMGM_DB", required=required,
         help="The database: mysql://user:pass@host:port/db, postgres://user:pass@host/db or "
-             "sqlite:///abs/path.db (env TLSMGM_DB). The password is never printed.")
+             "sqlite:///abs/path.db (env TLSMGM_DB). The password is never printed. A server "
+             f"must answer within {limits.DB_CONNECT_TIMEOUT_S:g} s; a lock held by another "
+             f"connection is waited for {limits.DB_LOCK_TIMEOUT_S:g} s.")
 
 
 _table_option = click.option(
@@ -107,18 +110,23 @@ def _open_table(db_url, table, domset=None):
 @click.option("--domain", "names", multiple=True, metavar="NAME",
               help="Import only this domain (repeatable; server and client domains of that name).")
 @click.option("--dry-run", is_flag=True, help="Print the changes that would be written, write nothing.")
-@_force_option
-def import_cmd(config, preprocessor, cfg_dir, opensips_version, db_url, table, names, dry_run, force):
+@click.option("--allow-errors", "--force", "allow_errors", is_flag=True,
+              help="Write even when the config or the rows have errors OpenSIPS would trip on "
+                   "(the summary says so). --force is the old name.")
+def import_cmd(config, preprocessor, cfg_dir, opensips_version, db_url, table, names, dry_run,
+               allow_errors):
     """Turn the config's script domains into tls_mgm rows.
 
     Certificate, key, CA list and DH params files are read into the BLOB columns (whole
-    chains). The domains are validated first; nothing is written when there is an error
-    (unless --force). Rows of the same (domain, type) are updated, others inserted; all
-    in one transaction, so a failure leaves the table as it was. Rows are written in
-    declaration order, so OpenSIPS lists them in the same order as the script domains.
+    chains). The config and the domains are validated first; nothing is written when
+    there is an error (e.g. "No TLS library module loaded"), unless --allow-errors. Rows
+    of the same (domain, type) are updated, others inserted; all in one transaction, so a
+    failure leaves the table as it was. Rows are written in declaration order, so
+    OpenSIPS lists them in the same order as the script domains.
 
-    Exit status: 0 written (or dry run), 1 validation errors (nothing written), 2 on
-    unreadable input or database errors.
+    Exit status: 0 written (or dry run), 1 errors in the config or the rows (nothing
+    written) or a database that does not answer in time, 2 on unreadable input or other
+    database errors.
     """
     from tlsmgm_cli.core.db.importer import apply_import, plan_import, rows_for, select_domains
     from tlsmgm_cli.core.db.rows import fetch_rows
@@ -128,18 +136,23 @@ def import_cmd(config, preprocessor, cfg_dir, opensips_version, db_url, table, n
 
     domset = _load_script(config, preprocessor, cfg_dir, opensips_version)
     domains = select_domains(domset, names or None)
-    _stop_on_errors(validate_for_import(domset, [d.key for d in domains]), force)
+    # errors of the config as a whole (already printed with the config's diagnostics)
+    config_errors = sum(1 for d in domset.errors if d.domain is None)
+    errors = config_errors + _stop_on_errors(validate_for_import(domset, [d.key for d in domains]),
+                                             allow_errors, already=config_errors)
     rows = rows_for(domains)
     db, table = _open_table(db_url, table, domset)
     with db:
-        _stop_on_errors([f for row in rows for f in row_findings(row, db.backend)], force)
+        errors += _stop_on_errors([f for row in rows for f in row_findings(row, db.backend)],
+                                  allow_errors, already=errors)
         plan = plan_import(rows, fetch_rows(db, table, domset.globals.columns))
         if dry_run:
             render.print_import_diff(plan)
         else:
             with progress_bar("writing rows", plan.writes) as advance:
                 apply_import(db, plan, table, domset.globals.columns, progress=advance)
-        render.print_import_summary(plan, table, db.url.masked(), dry_run=dry_run)
+        render.print_import_summary(plan, table, db.url.masked(), dry_run=dry_run,
+                                    allowed_errors=errors)
         _warn_if_exposed(db, table)
 
 
@@ -155,15 +168,20 @@ def _warn_if_exposed(db, table: str) -> None:
                  f"group/others: chmod 600 {path} (and its -journal/-wal files)")
 
 
-def _stop_on_errors(findings, force: bool) -> None:
-    """Print the findings; exit 1 when one is an error, unless --force."""
+def _stop_on_errors(findings, allow: bool, *, already: int = 0) -> int:
+    """Print the findings; exit 1 when they (with ``already`` errors found before) hold an
+    error, unless ``allow`` (--allow-errors). Returns the number of errors allowed."""
+    from tlsmgm_cli import exitcodes
     from tlsmgm_cli.render import db as render
 
+    errors = already + sum(1 for f in findings if f.severity == "error")
+    if errors and not allow:
+        exitcodes.reached(exitcodes.PROBLEMS)
     render.print_findings(findings)
-    errors = [f for f in findings if f.severity == "error"]
-    if errors and not force:
-        click.echo(f"tlsmgm: {len(errors)} error(s): nothing written (--force writes anyway)", err=True)
-        raise click.exceptions.Exit(1)
+    if errors and not allow:
+        click.echo(f"tlsmgm: {errors} error(s): nothing written (--allow-errors writes anyway)", err=True)
+        raise click.exceptions.Exit(exitcodes.PROBLEMS)
+    return errors - already
 
 
 def _edit(db_url, table, args, *, mode, force):
@@ -173,8 +191,9 @@ def _edit(db_url, table, args, *, mode, force):
     from tlsmgm_cli.core.domain import DomainSet
     from tlsmgm_cli.render import db as render
 
+    sources: dict[str, str] = {}
     domain, dtype, values = parse_assignments(args, require_type=mode != "add",
-                                              allow_columns=mode != "remove")
+                                              allow_columns=mode != "remove", sources=sources)
     db, table = _open_table(db_url, table)
     with db:
         rows = fetch_rows(db, table)
@@ -201,6 +220,7 @@ def _edit(db_url, table, args, *, mode, force):
             click.echo("tlsmgm: OpenSIPS would not load this row: nothing written "
                        "(--force writes anyway)", err=True)
             raise click.exceptions.Exit(1)
+        render.print_sources(sources)
         with db.transaction():
             if mode == "add":
                 insert_rows(db, [new], table)
@@ -216,8 +236,10 @@ _ARGS_HELP = """
     names: match_ip_address, match_sip_domain, method, verify_cert, require_cert,
     certificate, private_key, crl_check_all, crl_dir, ca_list, ca_dir, cipher_list,
     dh_params, ec_curve (domain= and type= work too; TYPE is server or client). The PEM
-    columns (certificate, private_key, ca_list, dh_params) take a file path and store the
-    file's contents. NULL sets a column to NULL. The row is checked the way OpenSIPS will
+    columns (certificate, private_key, ca_list, dh_params) take a file path (relative to
+    the current directory) and store the file's contents (a regular file of at most 32 MiB;
+    the absolute path read is shown). Integer columns take -2147483648..2147483647. NULL
+    sets a column to NULL. The row is checked the way OpenSIPS will
     load it; exit status 1 (nothing written) when OpenSIPS would skip it, unless --force.
 """
 
@@ -257,10 +279,16 @@ def remove_cmd(db_url, table, args):
 def export_cmd(db_url, table, out_dir, force):
     """Write each row's PEMs to files and a cfg snippet defining the same domains.
 
-    Files: DIR/<server|client>/<name>/{cert,key,ca_list,dh_params}.pem (keys mode 0600,
-    atomic writes) and DIR/tls_mgm.cfg with the modparams. Nothing is overwritten without
-    --force. Rows a modparam cannot express (no name, bad type, duplicates, ']' in the
-    name, '' filters) are left out of the snippet with a warning.
+    Files: DIR/<server|client>/<slug>/{cert,key,ca_list,dh_params}.pem (keys mode 0600)
+    and DIR/tls_mgm.cfg with the modparams. The slug is the domain name made safe for a
+    file name (only A-Z a-z 0-9 . _ - kept, others and leading dots become '_'); two
+    domains of one side with the same slug refuse the export. Everything or nothing is
+    written: the files are staged next to DIR and renamed into place. Nothing is
+    overwritten without --force. Rows a modparam cannot express (no name, bad type,
+    duplicates, ']' in the name, '' filters) are left out of the snippet with a warning.
+
+    Exit status: 0 written, 1 nothing written (name clash, full disk...), 2 existing files
+    or database errors.
     """
     from tlsmgm_cli.core.db.export import export_rows
     from tlsmgm_cli.core.db.rows import fetch_rows

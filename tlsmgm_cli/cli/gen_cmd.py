@@ -9,6 +9,7 @@ from typing import Any
 import click
 
 from tlsmgm_cli.cli.options import format_option
+from tlsmgm_cli.core.limits import GEN_DAYS_MAX, RSA_BITS_MAX, RSA_BITS_MIN
 
 CA_CERT = "ca.crt"
 CA_KEY = "ca.key"
@@ -32,16 +33,50 @@ def _ca_dir_option(fn: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _key_options(fn: Callable[..., Any]) -> Callable[..., Any]:
-    fn = click.option("--rsa", "rsa_bits", type=click.IntRange(min=1024), metavar="BITS",
-                      help="An RSA key of BITS bits instead of EC.")(fn)
+    fn = click.option("--rsa", "rsa_bits", type=click.IntRange(min=RSA_BITS_MIN, max=RSA_BITS_MAX),
+                      metavar="BITS",
+                      help=f"An RSA key of BITS bits ({RSA_BITS_MIN}-{RSA_BITS_MAX}) instead of EC.")(fn)
     fn = click.option("--ec", "ec_curve", is_flag=False, flag_value="P-256", metavar="[CURVE]",
                       help="An EC key on CURVE: P-256 (the default, also without --ec), P-384, P-521.")(fn)
     return fn
 
 
 def _days_option(default: int) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    return click.option("--days", type=click.IntRange(min=1), default=default, show_default=True,
-                        help="Validity in days.")
+    return click.option("--days", type=click.IntRange(min=1, max=GEN_DAYS_MAX), default=default,
+                        show_default=True, help=f"Validity in days (1-{GEN_DAYS_MAX}).")
+
+
+# X.509 upper bound of a commonName (RFC 5280 ub-common-name)
+CN_MAX_CHARS = 64
+
+
+def _cn(_ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
+    """--cn: 1 to 64 characters, no control characters."""
+    from tlsmgm_cli.render.safe import has_control
+
+    if value is None:
+        return None
+    if not value:
+        raise click.BadParameter("the common name cannot be empty", param_hint="--cn")
+    if len(value) > CN_MAX_CHARS:
+        raise click.BadParameter(f"the common name is {len(value)} characters long; X.509 allows at "
+                                 f"most {CN_MAX_CHARS}", param_hint="--cn")
+    if has_control(value):
+        raise click.BadParameter("the common name holds control characters", param_hint="--cn")
+    return value
+
+
+def _sans(_ctx: click.Context, _param: click.Parameter, values: tuple[str, ...]) -> tuple[str, ...]:
+    """--san: each one parsed now, so a bad one is a usage error before any key is made."""
+    from tlsmgm_cli.core.certgen import parse_san
+    from tlsmgm_cli.core.errors import TlsmgmError
+
+    for value in values:
+        try:
+            parse_san(value)
+        except TlsmgmError as err:
+            raise click.BadParameter(str(err), param_hint="--san") from None
+    return values
 
 
 def _key_choice(ec_curve: str | None, rsa_bits: int | None) -> dict[str, Any]:
@@ -59,8 +94,10 @@ def _key_choice(ec_curve: str | None, rsa_bits: int | None) -> dict[str, Any]:
 
 
 def _file_name(name: str) -> str:
-    if not name or name.startswith(".") or "/" in name or "\\" in name:
-        raise click.BadParameter(f"{name!r} must be a plain file name (no '/', not starting with '.')",
+    from tlsmgm_cli.render.safe import has_control
+
+    if not name or name.startswith(".") or "/" in name or "\\" in name or has_control(name):
+        raise click.BadParameter(f"{name!r} must be a plain file name (no '/', no control characters, not starting with '.')",
                                  param_hint="NAME")
     return name
 
@@ -71,7 +108,7 @@ def _load_ca(ca_dir: Path):
 
     cert_path, key_path = ca_dir / CA_CERT, ca_dir / CA_KEY
     for path in (cert_path, key_path):
-        if not path.is_file():
+        if not path.exists() and not path.is_symlink():  # a device or loop: load_issued says what
             raise TlsmgmError(f"{path} not found (create a CA first: tlsmgm gen ca --out {ca_dir})")
     return load_issued(cert_path, key_path)
 
@@ -96,7 +133,8 @@ def gen_group() -> None:
 
 @gen_group.command("ca")
 @_out_option
-@click.option("--cn", default="tlsmgm test CA", show_default=True, help="The CA's common name.")
+@click.option("--cn", default="tlsmgm test CA", show_default=True, callback=_cn,
+              help="The CA's common name (at most 64 characters).")
 @_key_options
 @_days_option(3650)
 @_force_option("Overwrite an existing ca.crt/ca.key.")
@@ -123,8 +161,9 @@ def gen_ca(out: Path, cn: str, ec_curve: str | None, rsa_bits: int | None, days:
 @click.argument("name", callback=lambda _ctx, _param, value: _file_name(value))
 @_out_option
 @_ca_dir_option
-@click.option("--cn", metavar="CN", help="Subject common name [default: NAME].")
-@click.option("--san", "sans", multiple=True, metavar="SAN",
+@click.option("--cn", metavar="CN", callback=_cn,
+              help="Subject common name, at most 64 characters [default: NAME].")
+@click.option("--san", "sans", multiple=True, metavar="SAN", callback=_sans,
               help="A subjectAltName (repeatable): DNS:host, IP:addr, URI:sip:u@host, email:a@b, or a "
                    "bare host name or IP address [default: the CN].")
 @click.option("--server", is_flag=True, help="serverAuth extended key usage (the default).")
@@ -162,6 +201,10 @@ def gen_cert(name: str, out: Path, ca_dir: Path | None, cn: str | None, sans: tu
     render_issued(issued.cert, cert_path, key_path, fmt)
 
 
+# RFC 5280: a serial is a positive integer of at most 20 octets (cryptography: 159 bits)
+SERIAL_MAX_BITS = 159
+
+
 def _serial(text: str) -> int:
     value = text.strip()
     try:
@@ -169,8 +212,11 @@ def _serial(text: str) -> int:
     except ValueError:
         raise click.BadParameter(f"{text!r} is not a serial (decimal, or hex as 0x...)",
                                  param_hint="--revoke") from None
-    if serial < 0:
-        raise click.BadParameter(f"{text!r}: serials are not negative", param_hint="--revoke")
+    if serial <= 0:
+        raise click.BadParameter(f"{text!r}: serials are positive (not negative, not 0)", param_hint="--revoke")
+    if serial.bit_length() > SERIAL_MAX_BITS:
+        raise click.BadParameter(f"{text!r} is {serial.bit_length()} bits long; X.509 serials have at "
+                                 f"most {SERIAL_MAX_BITS} bits (20 bytes)", param_hint="--revoke")
     return serial
 
 

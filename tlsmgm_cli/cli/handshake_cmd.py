@@ -7,6 +7,7 @@ import os
 
 import click
 
+from tlsmgm_cli import exitcodes
 from tlsmgm_cli.cli.options import config_options, format_option
 
 
@@ -20,92 +21,184 @@ def _adhoc_domain(cert: str | None, key: str | None, ca: str | None, no_verify: 
         verify_cert=0 if no_verify else None)
 
 
-def _config_domain(ctx: click.Context, ip: str, port: int, *, domain_name: str | None,
-                   sip_domain: str | None, tls_domain: str | None, config: str, **load):
-    """(domain, None) or (None, why no domain was found) per the config."""
-    from tlsmgm_cli.cli.common import load_domset_or_exit
-    from tlsmgm_cli.core.addresses import canonical_ip
-    from tlsmgm_cli.core.domain import CLIENT
-    from tlsmgm_cli.core.matcher import DomainMatcher
+class _ConfigDomains:
+    """The client domain OpenSIPS would pick from the config for each destination IP:PORT
+    (the config is loaded once, however many destinations a SIP URI resolves to)."""
 
-    domset = load_domset_or_exit(config, **load)
-    if domain_name is not None:
-        dom = domset.find(domain_name, CLIENT)
-        if dom is None:
-            raise click.BadParameter(f"{config} defines no client domain [{domain_name}]",
-                                     ctx=ctx, param_hint="--domain")
-        return dom, None
-    result = DomainMatcher(domset).match_client(canonical_ip(ip) or ip, port, sip_domain, tls_domain)
-    if not result.selected:
-        return None, result.rule
-    return result.domain, None
+    def __init__(self, ctx: click.Context, *, domain_name: str | None, sip_domain: str | None,
+                 tls_domain: str | None, config: str, **load):
+        from tlsmgm_cli.cli.common import load_domset_or_exit
+        from tlsmgm_cli.core.domain import CLIENT
+        from tlsmgm_cli.core.matcher import DomainMatcher
+
+        domset = load_domset_or_exit(config, **load)
+        self.fixed = None
+        if domain_name is not None:
+            self.fixed = domset.find(domain_name, CLIENT)
+            if self.fixed is None:
+                raise click.BadParameter(f"{config} defines no client domain [{domain_name}]",
+                                         ctx=ctx, param_hint="--domain")
+        self.matcher = None if self.fixed is not None else DomainMatcher(domset)
+        self.sip_domain, self.tls_domain = sip_domain, tls_domain
+
+    def pick(self, ip: str, port: int):
+        """(domain, None) or (None, why no domain was found) per the config."""
+        from tlsmgm_cli.core.addresses import canonical_ip
+
+        if self.fixed is not None:
+            return self.fixed, None
+        result = self.matcher.match_client(canonical_ip(ip) or ip, port, self.sip_domain, self.tls_domain)
+        if not result.selected:
+            return None, result.rule
+        return result.domain, None
 
 
 @click.command("handshake")
-@click.argument("target", metavar="HOST:PORT")
+@click.argument("target", metavar="TARGET")
 @config_options
 @click.option("--sip-domain", metavar="DOMAIN", help="Value of client_sip_domain_avp (default: unset, matched as '*').")
 @click.option("--tls-domain", metavar="NAME", help="Value of client_tls_domain_avp: force this client domain "
               "by name (no fallback when it does not exist).")
 @click.option("--domain", "domain_name", metavar="NAME", help="Use this client domain of the config directly.")
-@click.option("--cert", type=click.Path(dir_okay=False), help="Ad hoc: client certificate (PEM chain).")
-@click.option("--key", type=click.Path(dir_okay=False), help="Ad hoc: its private key.")
+@click.option("--cert", type=click.Path(dir_okay=False), help="Ad hoc: client certificate (PEM chain); needs --key.")
+@click.option("--key", type=click.Path(dir_okay=False), help="Ad hoc: the private key of --cert.")
 @click.option("--ca", type=click.Path(), help="Ad hoc: CA file, or hashed CA directory, to verify the server.")
 @click.option("--no-verify", is_flag=True, help="Ad hoc: verify_cert=0 (the chain is evaluated, not enforced).")
-@click.option("--sni", metavar="NAME", help="Send this SNI (default: none, as OpenSIPS sends none).")
+@click.option("--sni", metavar="NAME", help="Send exactly this SNI, IP literals included (default: none, as "
+              "OpenSIPS sends none). A value that cannot be sent (empty, NUL, over 255 bytes) is a usage error.")
 @click.option("--timeout", type=click.FloatRange(min=0.01), default=5.0, show_default=True,
-              help="Seconds for connect + handshake (+ SIP reply).")
+              help="Seconds for connect + handshake (+ SIP reply) of each destination, and at most this for "
+                   "each DNS query; the handshake time and the SIP wait are reported separately.")
 @click.option("--sip-options", is_flag=True, help="Send a SIP OPTIONS over the connection; show the reply's status.")
 @click.option("--repeat", type=click.IntRange(min=1), default=1, show_default=True,
-              help="Make N sequential full handshakes, each reported.")
+              help="Make N sequential full handshakes (per destination), each reported.")
+@click.option("--dns-server", metavar="IP[:PORT]", help="Send the DNS queries (NAPTR, SRV, A/AAAA) to this "
+              "server (default: the system resolver, /etc/resolv.conf, after /etc/hosts).")
+@click.option("--dns-try-ipv6", is_flag=True, help="OpenSIPS's dns_try_ipv6=1: AAAA records first (then "
+              "IPv6 only when there are any).")
+@click.option("--explain", is_flag=True, help="Show each resolution step (query, answer, decision) before "
+              "the handshakes (also with the global -v).")
 @format_option(["text", "json", "yaml"])
 @click.pass_context
 def handshake_cmd(ctx: click.Context, target: str, config: str, preprocessor: str | None, cfg_dir: str,
                   opensips_version: str, sip_domain: str | None, tls_domain: str | None,
                   domain_name: str | None, cert: str | None, key: str | None, ca: str | None,
                   no_verify: bool, sni: str | None, timeout: float, sip_options: bool, repeat: int,
-                  fmt: str) -> None:
+                  dns_server: str | None, dns_try_ipv6: bool, explain: bool, fmt: str) -> None:
     """Connect to a TLS peer as OpenSIPS's client side would.
 
-    The client domain is the one OpenSIPS would pick for HOST:PORT from the config
-    (--sip-domain / --tls-domain as the two AVPs), or --domain NAME, or an ad hoc one
-    (--cert/--key/--ca/--no-verify). Shows $tls_version, $tls_cipher_*, every
-    $tls_peer_* and $tls_my_* value, the verify flags, and the chain the peer sent.
-    Exit 0 when the handshake (and required verification) succeeded, 1 otherwise.
+    \b
+    TARGET is what OpenSIPS relays to:
+      sips:example.com, sip:alice@example.com;transport=tls, sip:[2001:db8::1]:5061
+      example.com (taken as sip:example.com;transport=tls), HOST:PORT, IP:PORT
+    It is resolved as OpenSIPS 3.6.8 resolves it for sending (RFC 3263): NAPTR, then
+    SRV (_sips._tcp for TLS), then A (AAAA with --dns-try-ipv6); an explicit port
+    skips NAPTR and SRV. Every resulting IP:PORT is handshaked in OpenSIPS's failover
+    order and reported; a destination OpenSIPS reaches over UDP/TCP (a sip: URI
+    without transport whose DNS offers no TLS) is reported as such, not handshaked.
+    --explain (or -v) shows each DNS step.
+
+    For each destination the client domain is the one OpenSIPS would pick for its
+    IP:PORT from the config (--sip-domain / --tls-domain as the two AVPs), or --domain
+    NAME, or an ad hoc one (--cert/--key/--ca/--no-verify). Shows $tls_version,
+    $tls_cipher_*, every $tls_peer_* and $tls_my_* value, the verify flags, and the
+    chain the peer sent. JSON/YAML: one object for one handshake, else a list; each
+    carries its "destination" (ip, port, proto, host, via), and with --explain the
+    "resolution" steps.
+
+    \b
+    Examples:
+      tlsmgm handshake 192.0.2.10:5061 -c /etc/opensips/opensips.cfg
+      tlsmgm handshake sips:example.com --explain
+      tlsmgm handshake sips:example.com --dns-server 127.0.0.1:5353 --format json
+
+    Exit 0 when every TLS destination was handshaked successfully (and required
+    verification, and the SIP reply with --sip-options), 1 otherwise (also when the
+    target does not resolve, or resolves to no TLS destination), 2 for a usage error
+    (a TARGET or --dns-server that is not one, --cert without --key, an SNI that cannot
+    be sent, a certificate/key that cannot be loaded).
     """
-    from tlsmgm_cli.core.handshake import (
-        ClientEndpoint,
-        HandshakeFailure,
-        HandshakeResult,
-        resolve,
-        run_handshake,
-        split_target,
-    )
+    from tlsmgm_cli.core.errors import TlsmgmError
+    from tlsmgm_cli.core.handshake import ClientEndpoint, HandshakeResult, run_handshake, sni_problem
+    from tlsmgm_cli.core.limits import DNS_TIMEOUT_S
+    from tlsmgm_cli.core.sipresolve import resolve_sip_destination
+    from tlsmgm_cli.render import settings
     from tlsmgm_cli.render.handshake import emit_handshakes
 
+    if cert is not None and key is None:
+        raise click.UsageError("--cert needs --key (the private key of that certificate); tlsmgm does not "
+                               "fall back to a default key file", ctx=ctx)
+    if key is not None and cert is None:
+        raise click.UsageError("--key needs --cert (the certificate of that key)", ctx=ctx)
+    if sni is not None:
+        why = sni_problem(sni)
+        if why:
+            raise click.BadParameter(why, ctx=ctx, param_hint="--sni")
+    explain = explain or settings.verbose > 0
     try:
-        host, port = split_target(target)
-    except ValueError as err:
-        raise click.BadParameter(str(err), ctx=ctx, param_hint="HOST:PORT") from None
-    try:
-        _family, ip = resolve(host, port)
-    except HandshakeFailure as err:
-        emit_handshakes([HandshakeResult(target=target, sni=sni, error=str(err)).to_dict()], fmt)
-        ctx.exit(1)
+        res = resolve_sip_destination(target, resolver_address=dns_server, try_ipv6=dns_try_ipv6,
+                                      timeout=min(timeout, DNS_TIMEOUT_S))
+    except TlsmgmError as err:
+        hint_ = "--dns-server" if str(err).startswith("DNS resolver") else "TARGET"
+        raise click.BadParameter(str(err), ctx=ctx, param_hint=hint_) from None
+    resolution = res.as_dict()
+
+    def finish(results: list[dict], status: int) -> None:
+        if explain:
+            for r in results:
+                r["resolution"] = resolution
+        exitcodes.reached(status)
+        emit_handshakes(results, fmt, resolution=resolution if explain else None)
+        ctx.exit(status)
+
+    if not res.ok:
+        why = [s.error for s in res.steps if s.error]
+        error = f"cannot resolve '{res.target.host}'" + (f": {why[-1]}" if why else "") + \
+            (" (--explain shows each step)" if not explain else "")
+        finish([{**HandshakeResult(target=target, sni=sni, error=error).to_dict(), "destination": None}],
+               exitcodes.PROBLEMS)
     adhoc = any(v is not None for v in (cert, key, ca)) or no_verify
     config_given = ctx.get_parameter_source("config") != click.core.ParameterSource.DEFAULT
-    if adhoc or (not config_given and not os.path.exists(config)):
-        domain = _adhoc_domain(cert, key, ca, no_verify)
-    else:
-        domain, why = _config_domain(ctx, ip, port, domain_name=domain_name, sip_domain=sip_domain,
-                                     tls_domain=tls_domain, config=config, preprocessor=preprocessor,
-                                     cfg_dir=cfg_dir, opensips_version=opensips_version)
-        if domain is None:
-            emit_handshakes([HandshakeResult(target=target, address=f"{ip}:{port}", sni=sni,
-                                             error=why).to_dict()], fmt)
-            ctx.exit(1)
-    endpoint = ClientEndpoint(domain)
-    results = [run_handshake(endpoint, ip, port, target=target, sni=sni, timeout=timeout,
-                             sip_options=sip_options, sip_host=host).to_dict() for _ in range(repeat)]
-    emit_handshakes(results, fmt)
-    ctx.exit(0 if all(r["connected"] and r["error"] is None for r in results) else 1)
+    domains = None
+    if not adhoc and (config_given or os.path.exists(config)):
+        domains = _ConfigDomains(ctx, domain_name=domain_name, sip_domain=sip_domain, tls_domain=tls_domain,
+                                 config=config, preprocessor=preprocessor, cfg_dir=cfg_dir,
+                                 opensips_version=opensips_version)
+    endpoints: dict[int, ClientEndpoint] = {}
+    results: list[dict] = []
+    status = exitcodes.OK
+    for dest in res.destinations:
+        shown = dest.as_dict()
+        if dest not in res.tls_destinations:
+            results.append({**HandshakeResult(
+                target=target, address=_address(dest), sni=sni,
+                error=f"OpenSIPS sends to {_address(dest)} over {dest.proto.upper()}, not TLS: no client TLS "
+                      "domain applies, no handshake made").to_dict(), "destination": shown})
+            continue
+        if domains is None:
+            domain = _adhoc_domain(cert, key, ca, no_verify)
+        else:
+            domain, why = domains.pick(dest.ip, dest.port)
+            if domain is None:
+                results.append({**HandshakeResult(target=target, address=_address(dest), sni=sni,
+                                                  error=why).to_dict(), "destination": shown})
+                status = exitcodes.PROBLEMS
+                continue
+        endpoint = endpoints.get(id(domain))
+        if endpoint is None:
+            endpoint = endpoints[id(domain)] = ClientEndpoint(domain)
+        for _ in range(repeat):
+            result = run_handshake(endpoint, dest.ip, dest.port, target=target, sni=sni, timeout=timeout,
+                                   sip_options=sip_options, sip_host=res.target.host).to_dict()
+            if not (result["connected"] and result["error"] is None):
+                status = exitcodes.PROBLEMS
+            results.append({**result, "destination": shown})
+    if not res.tls_destinations:
+        status = exitcodes.PROBLEMS
+    finish(results, status)
+
+
+def _address(dest) -> str:
+    from tlsmgm_cli.core.addresses import socket_text
+
+    return socket_text(dest.ip, dest.port)

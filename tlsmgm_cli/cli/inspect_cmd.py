@@ -9,6 +9,7 @@ from typing import Any
 
 import click
 
+from tlsmgm_cli import exitcodes
 from tlsmgm_cli.cli.options import config_options, format_option
 
 _GLOB_CHARS = set("*?[")
@@ -26,16 +27,40 @@ def _parse_at(text: str | None) -> dt.datetime:
     return when if when.tzinfo else when.replace(tzinfo=dt.timezone.utc)
 
 
-def _expand(inputs: tuple[str, ...]) -> list[tuple[str, str | None]]:
-    """(source, error) pairs: globs expanded in sorted order; a glob matching nothing is an error."""
-    out: list[tuple[str, str | None]] = []
+def _live_target(item: str) -> tuple[tuple[str, int] | None, str | None]:
+    """(``(host, port)``, None) when ``item`` names a server rather than a file:
+    ``HOST:PORT`` with a numeric port, or ``[IPv6]:PORT``. (None, why) when it looks like
+    one but is not valid; (None, None) when it is a file name. An existing file of that
+    name wins (the caller checks); anything with a path separator is a file."""
+    from tlsmgm_cli.core.handshake import split_target
+
+    if "/" in item or "\\" in item or ":" not in item or "*" in item or "?" in item:
+        return None, None
+    try:
+        return split_target(item), None
+    except ValueError as err:
+        return None, f"{item}: no such file, and not HOST:PORT either ({err})"
+
+
+def _expand(inputs: tuple[str, ...]) -> tuple[list[tuple[str, str | None, tuple[str, int] | None]], bool]:
+    """((source, error, live target) triples, whether any input was meant as HOST:PORT):
+    globs expanded in sorted order (a glob matching nothing is an error); ``HOST:PORT``
+    that is not an existing file is a live target."""
+    import os
+
+    out: list[tuple[str, str | None, tuple[str, int] | None]] = []
+    live = False
     for item in inputs:
-        if item != "-" and _GLOB_CHARS & set(item):
+        target, bad = (None, None) if item == "-" or os.path.lexists(item) else _live_target(item)
+        if target is not None or bad is not None:
+            out.append((item, bad, target))
+            live = True
+        elif item != "-" and _GLOB_CHARS & set(item):
             matches = sorted(glob.glob(item))
-            out += [(m, None) for m in matches] or [(item, f"{item}: no file matches this pattern")]
+            out += [(m, None, None) for m in matches] or [(item, f"{item}: no file matches this pattern", None)]
         else:
-            out.append((item, None))
-    return out
+            out.append((item, None, None))
+    return out, live
 
 
 def _domain_store(config: str, preprocessor: str | None, cfg_dir: str, opensips_version: str, name: str,
@@ -43,54 +68,92 @@ def _domain_store(config: str, preprocessor: str | None, cfg_dir: str, opensips_
     """The trust store and purpose of a configured domain (plus any --ca/--crl)."""
     from tlsmgm_cli.cli.common import load_domset_or_exit, verbose
     from tlsmgm_cli.core.domain import SERVER
-    from tlsmgm_cli.core.verify import PURPOSE_SSL_CLIENT, PURPOSE_SSL_SERVER, build_store
+    from tlsmgm_cli.core.truststore import build_trust_store, domain_sources, option_sources
+    from tlsmgm_cli.core.verify import PURPOSE_SSL_CLIENT, PURPOSE_SSL_SERVER
 
     domset = load_domset_or_exit(config, preprocessor=preprocessor, cfg_dir=cfg_dir,
                                  opensips_version=opensips_version, fail_on_error=False)
     domain = domset.find(name, side)
     if domain is None:
         raise click.UsageError(f"no TLS domain named {name!r} in {config}")
-    ca_files = list(ca)
-    ca_pem = None
-    if domain.ca_list:
-        if domain.file_is_content("ca_list"):
-            ca_pem = domain.ca_list.encode()
-        else:
-            ca_files.insert(0, domain.ca_list)
-    crls = ([domain.crl_dir] if domain.crl_dir else []) + list(crl)
-    trusted = (["ca_list (PEM in the DB row)"] if ca_pem else []) + ca_files + [domain.eff_ca_dir]
-    verbose(f"verifying as {domain.side} domain [{domain.name}]: CAs from {', '.join(trusted)}; "
-            f"CRLs from {', '.join(crls) or 'nothing'}")
-    store = build_store([*ca_files, domain.eff_ca_dir], crls, crl_check_all or domain.eff_crl_check_all,
-                        ca_pem=ca_pem)
+    sources = option_sources(ca, crl, crl_check_all, domain_sources(domain))
+    verbose(f"verifying as {domain.side} domain [{domain.name}]: CAs from {sources.described()}; "
+            f"CRLs from {', '.join(sources.crls) or 'nothing'}")
+    store = build_trust_store(sources)
     return store, (PURPOSE_SSL_CLIENT if domain.side == SERVER else PURPOSE_SSL_SERVER)
 
 
-def _inspect_source(source: str, stdin: bytes | None, prefix: str, store, at: dt.datetime,
-                    purpose: str | None, true_serial: bool) -> list[dict[str, Any]]:
-    from tlsmgm_cli.core.certfacts import cert_facts
-    from tlsmgm_cli.core.certload import load_certificates, read_certificate_file
-    from tlsmgm_cli.core.tlsvars import PEER, cert_vars
-    from tlsmgm_cli.core.verify import verify_peer
+def _p12_password(password_file: str | None) -> bytes | None:
+    """The PKCS#12 password: the first line of --password-file, else $TLSMGM_P12_PASSWORD
+    (never a command-line argument, which other users can see in ps)."""
+    import os
 
-    loaded = load_certificates(stdin or b"", "-") if source == "-" else read_certificate_file(source)
+    from tlsmgm_cli.core.limits import SETTINGS_MAX_BYTES
+    from tlsmgm_cli.core.safeio import UnsafeInput, read_bytes_limited
+
+    if password_file is not None:
+        try:
+            data = read_bytes_limited(password_file, limit=SETTINGS_MAX_BYTES, what="password file")
+        except UnsafeInput as err:
+            raise click.BadParameter(str(err), param_hint="--password-file") from None
+        return data.split(b"\n", 1)[0].rstrip(b"\r")
+    env = os.environ.get("TLSMGM_P12_PASSWORD")
+    return env.encode() if env is not None else None
+
+
+def _items(source: str, loaded: list, prefix: str, store, at: dt.datetime, purpose: str | None,
+           true_serial: bool, text: bool) -> list[dict[str, Any]]:
+    """One inspected item per certificate of ``loaded`` (a file's, or a server's chain)."""
+    from tlsmgm_cli.core.certfacts import cert_facts
+    from tlsmgm_cli.core.tlsvars import PEER, cert_vars
+    from tlsmgm_cli.core.verify import verify_bundle
+
+    # the peer presents each certificate followed by the rest of the file (or chain)
+    results = verify_bundle([c.cert for c in loaded], store, at=at, purpose=purpose) if prefix == PEER else None
     items = []
     for item in loaded:
         extra: dict[str, Any] = {}
         code = None
-        if prefix == PEER:
-            # the peer presents this certificate followed by the rest of the file
-            result = verify_peer([c.cert for c in loaded[item.index:]], store, at=at, purpose=purpose)
+        if results is not None:
+            result = results[item.index]
             code = result.code
             extra["verify"] = result.to_dict()
         extra.update(cert_facts(item.cert, item.der, source, item.index, at, true_serial))
-        items.append({"source": source, "index": item.index, "vars": cert_vars(item.der, prefix, code),
-                      "extra": extra})
+        entry: dict[str, Any] = {"source": source, "index": item.index, "vars": cert_vars(item.der, prefix, code),
+                                 "extra": extra}
+        if text:
+            from tlsmgm_cli.core.certtext import x509_text
+
+            entry["x509"] = x509_text(item.cert, item.der)
+        items.append(entry)
+    return items
+
+
+def _inspect_source(source: str, stdin: bytes | None, prefix: str, store, at: dt.datetime,
+                    purpose: str | None, true_serial: bool, password: bytes | None = None,
+                    text: bool = False) -> list[dict[str, Any]]:
+    from tlsmgm_cli.core.certload import load_certificates, read_certificate_file
+
+    loaded = load_certificates(stdin or b"", "-", password) if source == "-" \
+        else read_certificate_file(source, password)
+    return _items(source, loaded, prefix, store, at, purpose, true_serial, text)
+
+
+def _inspect_live(source: str, host: str, port: int, sni: str | None, timeout: float, prefix: str, store,
+                  at: dt.datetime, purpose: str | None, true_serial: bool, text: bool) -> list[dict[str, Any]]:
+    """The chain a server presents, shown like a file's (raises LiveChainError)."""
+    from tlsmgm_cli.core.certfacts import fetch_live_chain, openssl_live_command
+
+    live = fetch_live_chain(source, host, port, sni, timeout)
+    items = _items(source, live.certs, prefix, store, at, purpose, true_serial, text)
+    for item in items:
+        item["extra"].update({"address": live.address, "sni": sni, "tls_version": live.version,
+                              "openssl_command": openssl_live_command(host, port, sni, item["index"])})
     return items
 
 
 @click.command("inspect")
-@click.argument("inputs", nargs=-1, required=True, metavar="FILE|GLOB|-...")
+@click.argument("inputs", nargs=-1, required=True, metavar="FILE|GLOB|HOST:PORT|-...")
 @click.option("--as", "prefix", type=click.Choice(["peer", "my"]), default="peer", show_default=True,
               help="Name the variables $tls_peer_* (the other side's certificate) or $tls_my_*.")
 @click.option("--ca", multiple=True, metavar="FILE|DIR",
@@ -105,7 +168,20 @@ def _inspect_source(source: str, stdin: bytes | None, prefix: str, store, at: dt
               help="Take ca_list, ca_dir, crl_dir and crl_check_all from this domain of -c CFG.")
 @click.option("--side", type=click.Choice(["server", "client"]),
               help="With --domain: which domain when a server and a client domain share the name.")
+@click.option("--password-file", type=click.Path(dir_okay=False), metavar="FILE",
+              help="PKCS#12 input: read its password from the first line of FILE (or set "
+                   "TLSMGM_P12_PASSWORD; never given as an argument).")
 @click.option("--true-serial", is_flag=True, help="Also show the real serial number in hex and decimal.")
+@click.option("--text", "x509_text", is_flag=True,
+              help="Also decode the whole certificate as 'openssl x509 -text' shows it: version, "
+                   "serial, algorithms, names, validity, public key, fingerprints and every "
+                   "extension (text: a second section; JSON/YAML: an \"x509\" object).")
+@click.option("--sni", metavar="NAME",
+              help="HOST:PORT inputs: send NAME as the TLS server name, byte for byte (default: "
+                   "no SNI, as OpenSIPS's client side sends none).")
+@click.option("--timeout", type=click.FloatRange(0, 3600, min_open=True), default=None, metavar="SECONDS",
+              help="HOST:PORT inputs: give up on a server after SECONDS (connect + TLS handshake; "
+                   "default 10).")
 @format_option(["text", "xlog", "json", "yaml"])
 @click.option("--var", "var_name", metavar="NAME",
               help="Print only this variable's raw value (e.g. tls_peer_subject_cn), one line per "
@@ -113,12 +189,26 @@ def _inspect_source(source: str, stdin: bytes | None, prefix: str, store, at: dt
 def inspect_cmd(inputs: tuple[str, ...], prefix: str, ca: tuple[str, ...], crl: tuple[str, ...],
                 crl_check_all: bool, at_text: str | None, config: str, preprocessor: str | None,
                 cfg_dir: str, opensips_version: str, domain: str | None, side: str | None,
-                true_serial: bool, fmt: str, var_name: str | None) -> None:
-    """Show certificate fields as OpenSIPS's $tls_* variables.
+                true_serial: bool, password_file: str | None, x509_text: bool, sni: str | None,
+                timeout: float | None, fmt: str, var_name: str | None) -> None:
+    """Show certificate fields as OpenSIPS's $tls_* variables, from files or a live server.
 
     Prints, byte for byte, what OpenSIPS 3.6.8 with OpenSSL 3 puts in $tls_peer_* (or
     $tls_my_* with --as my) for each certificate of the given files: PEM (every
-    certificate of a bundle), DER or PKCS#7; '-' reads standard input.
+    certificate of a bundle), DER, PKCS#7 or PKCS#12 (password from --password-file
+    or TLSMGM_P12_PASSWORD); '-' reads standard input. A certificate whose key
+    algorithm is unknown is shown all the same (key type as its OID).
+
+    HOST:PORT (or [IPv6]:PORT) reads the chain a running TLS server presents instead: one
+    handshake, nothing verified, --sni sent exactly as given (default none), within
+    --timeout seconds (default 10). Its certificates are shown like a file's, the leaf
+    first, so $tls_peer_* is what OpenSIPS would see connecting there. An existing file
+    of that name is read as a file.
+
+    --text adds every field and extension decoded as 'openssl x509 -text' shows it
+    (key usage, extended key usage, all SAN kinds, key identifiers, CRL distribution
+    points, OCSP/CA issuers, policies, basic and name constraints, CT SCTs; unknown
+    or undecodable extensions as OID, critical flag and hex).
 
     The flags $tls_peer_verified/revoked/expired/selfsigned are the single verify result
     OpenSSL would store for a peer presenting the certificate followed by the rest of its
@@ -130,18 +220,40 @@ def inspect_cmd(inputs: tuple[str, ...], prefix: str, ca: tuple[str, ...], crl: 
       tlsmgm inspect client.pem --ca ca.pem
       tlsmgm inspect 'certs/*.pem' -f json
       tlsmgm inspect client.pem -c opensips.cfg --domain sips --var tls_peer_verified
+      tlsmgm inspect server.pem --text
+      tlsmgm inspect sip.example.com:5061 --sni sip.example.com --text
+      tlsmgm inspect '[2001:db8::1]:5061' --ca ca.pem -f json
 
-    Exit status: 0 ok, 1 a file could not be inspected (or --var hit a NULL), 2 usage error.
+    Exit status: 0 ok, 1 a file or server could not be inspected (or --var hit a NULL),
+    2 usage error.
     """
+    from tlsmgm_cli.core.certfacts import LiveChainError
     from tlsmgm_cli.core.certload import MAX_INPUT_BYTES, CertLoadError
     from tlsmgm_cli.core.errors import TlsmgmError
+    from tlsmgm_cli.core.limits import INSPECT_LIVE_TIMEOUT_S
     from tlsmgm_cli.core.tlsvars import DerError, cert_var_names
-    from tlsmgm_cli.core.verify import build_store
+    from tlsmgm_cli.core.truststore import build_trust_store, option_sources
     from tlsmgm_cli.render import echo_err
     from tlsmgm_cli.render.inspect import RENDERERS, render_var
     from tlsmgm_cli.render.progress import progress_bar
+    from tlsmgm_cli.render.safe import visible
 
     at = _parse_at(at_text)
+    password = _p12_password(password_file)
+    if x509_text and var_name is not None:
+        raise click.UsageError("--text and --var do not go together (--var prints one raw value)")
+    sources, live_inputs = _expand(inputs)
+    if not live_inputs:
+        for name, given in (("--sni", sni is not None), ("--timeout", timeout is not None)):
+            if given:
+                raise click.UsageError(f"{name} applies to HOST:PORT inputs only (none was given)")
+    if sni is not None:
+        from tlsmgm_cli.core.handshake import sni_problem
+
+        problem = sni_problem(sni)
+        if problem:
+            raise click.BadParameter(problem, param_hint="--sni")
+    timeout = INSPECT_LIVE_TIMEOUT_S if timeout is None else timeout
     if var_name is not None:
         var_name = var_name.lstrip("$")
         if var_name not in cert_var_names(prefix):
@@ -152,28 +264,34 @@ def inspect_cmd(inputs: tuple[str, ...], prefix: str, ca: tuple[str, ...], crl: 
             store, purpose = _domain_store(config, preprocessor, cfg_dir, opensips_version, domain, side,
                                            ca, crl, crl_check_all)
         else:
-            store, purpose = build_store(list(ca), list(crl), crl_check_all), None
+            store, purpose = build_trust_store(option_sources(ca, crl, crl_check_all)), None
     except TlsmgmError as err:
         raise click.UsageError(str(err)) from None
 
     stdin = sys.stdin.buffer.read(MAX_INPUT_BYTES + 1) if "-" in inputs else None
     items: list[dict[str, Any]] = []
     problems: list[str] = []  # printed after the progress bar, which click's stderr would garble
-    sources = _expand(inputs)
     human = fmt in HUMAN_FORMATS and var_name is None
     with progress_bar("inspecting files", len(sources), human=human) as advance:
-        for done, (source, problem) in enumerate(sources):
+        for done, (source, problem, target) in enumerate(sources):
             if advance:
                 advance(done)  # the files finished before this one
             if problem:
                 problems.append(problem)
                 continue
             try:
-                items += _inspect_source(source, stdin, prefix, store, at, purpose, true_serial)
+                if target is not None:
+                    items += _inspect_live(source, target[0], target[1], sni, timeout, prefix, store, at,
+                                           purpose, true_serial, x509_text)
+                else:
+                    items += _inspect_source(source, stdin, prefix, store, at, purpose, true_serial, password,
+                                             x509_text)
+            except LiveChainError as err:
+                problems.append(f"{source}: {err}")
             except (CertLoadError, DerError) as err:
                 problems.append(str(err) if isinstance(err, CertLoadError) else f"{source}: {err}")
     for problem in problems:
-        echo_err(f"tlsmgm: error: {problem}")
+        echo_err(f"tlsmgm: error: {visible(problem)}")
     failed = bool(problems)
     if var_name is not None:
         if not render_var(items, var_name):
@@ -183,4 +301,5 @@ def inspect_cmd(inputs: tuple[str, ...], prefix: str, ca: tuple[str, ...], crl: 
     elif fmt == "json":
         RENDERERS[fmt](items)
     if failed:
-        raise click.exceptions.Exit(1)
+        exitcodes.reached(exitcodes.PROBLEMS)
+        raise click.exceptions.Exit(exitcodes.PROBLEMS)

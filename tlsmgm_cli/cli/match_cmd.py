@@ -2,21 +2,16 @@
 
 from __future__ import annotations
 
-import json
-import json.scanner
 import os
 import sys
 from typing import Any
 
 import click
 
+from tlsmgm_cli import exitcodes
 from tlsmgm_cli.cli.common import load_domset_or_exit
 from tlsmgm_cli.cli.options import config_options, db_options, format_option
-from tlsmgm_cli.core.domain import CLIENT, SERVER
 from tlsmgm_cli.core.errors import TlsmgmError
-
-# one C-level JSON scanner for every batch line (json.loads adds ~1 us of Python per call)
-_scan_json = json.scanner.make_scanner(json.JSONDecoder())
 
 
 @click.command("match")
@@ -75,7 +70,9 @@ def match_cmd(ctx: click.Context, config, preprocessor, cfg_dir, opensips_versio
       {"socket": "10.0.0.10:5061", "sni": "a.example.com"}     (no "sni" = no SNI)
       {"client": true, "dest": "1.2.3.4:5061", "sip_domain": "x", "tls_domain": null}
     Output is one JSON result per line (a malformed line gives {"line": N, "error": ...}
-    and the rest still runs); --format text prints text lines instead.
+    and the rest still runs); --format text prints text lines instead. The input is a
+    stream: each line is answered as it arrives (a pipe gets its answer before it sends
+    the next query), in constant memory; a line over 64 KiB is answered with an error.
 
     \b
     JSON (--format json): {"results": [{"side", "socket", "sni", "sip_domain",
@@ -116,8 +113,10 @@ def match_cmd(ctx: click.Context, config, preprocessor, cfg_dir, opensips_versio
     from tlsmgm_cli.render.match import emit_results
 
     rows = [_result_dict(matcher, r, explain, notes=explain or fmt == "text") for r in results]
+    status = exitcodes.OK if all(r.selected for r in results) else exitcodes.PROBLEMS
+    exitcodes.reached(status)  # before the output: a closed pipe keeps it
     emit_results(rows, fmt, explain)
-    ctx.exit(0 if all(r.selected for r in results) else 1)
+    ctx.exit(status)
 
 
 def _check_usage(socket_, sni, client, dest, sip_domain, tls_domain, batch) -> None:
@@ -188,267 +187,72 @@ def _result_dict(matcher, result, explain: bool, *, notes: bool) -> dict[str, An
 
 
 # ---------------------------------------------------------------------------------------
-# Batch
+# Batch: the engine is core.batch; here the input is opened and the answers rendered
+
+
+def _open_batch(source: str):
+    """The binary stream of ``--batch``: stdin, a regular file, a FIFO or a terminal (a
+    stream is answered as it arrives, so a pipe never needs to end). A directory or a
+    device such as /dev/zero (endless data that is no query) is a usage error."""
+    import stat
+
+    if source == "-":
+        return sys.stdin.buffer, False
+    try:
+        stream = open(source, "rb")  # noqa: SIM115 - closed by the caller
+    except OSError as err:
+        from tlsmgm_cli.core.safeio import describe_os_error
+
+        raise click.UsageError(f"cannot read --batch {source}: {describe_os_error(err)}") from None
+    try:
+        mode = os.fstat(stream.fileno()).st_mode
+    except OSError:  # pragma: no cover - fstat of an open file
+        mode = stat.S_IFREG
+    if not (stat.S_ISREG(mode) or stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode) or stream.isatty()):
+        from tlsmgm_cli.core.safeio import file_kind
+
+        stream.close()
+        raise click.UsageError(f"--batch {source} is {file_kind(mode)}: give a file of JSON lines, "
+                               "a FIFO or - (stdin)")
+    return stream, True
 
 
 def _run_batch(matcher, source: str, fmt: str, explain: bool) -> int:
-    """Answer every line; return the exit code."""
-    try:
-        if source == "-":
-            data = sys.stdin.buffer.read()
-        else:
-            with open(source, "rb") as fh:
-                data = fh.read()
-    except OSError as err:
-        raise click.UsageError(f"cannot read --batch {source}: {err.strerror or err}") from None
-    from tlsmgm_cli.render.match import emit_batch_lines, emit_results
+    """Answer every line as it arrives (one read at a time); return the exit status."""
+    from tlsmgm_cli.core.batch import BatchEngine, BatchError, read_line_chunks
+    from tlsmgm_cli.core.matcher import ANSWER_FIELDS, QUERY_FIELDS
+    from tlsmgm_cli.render.match import BatchWriter, JsonLinesEncoder
 
-    runner = _BatchRunner(matcher)
+    stream, owned = _open_batch(source)
+    engine = BatchEngine(matcher)
+    writer = BatchWriter(fmt, explain)
     notes = explain or fmt == "text"
-    if fmt == "jsonl" and not notes:
-        lines = data.splitlines()
-        if len(lines) >= _PARALLEL_MIN_LINES and hasattr(os, "fork") and sys.platform != "darwin" \
-                and (os.cpu_count() or 1) > 1:
-            out, code = _json_lines_in_two_processes(matcher, lines)
-            emit_batch_lines(out)
-            return code
-        emit_batch_lines(runner.json_lines(lines))
-    else:
-        emit_results([a.to_dict() if isinstance(a, _BatchError) else
-                      _result_dict(matcher, a, explain, notes=notes)
-                      for a in runner.run(data.splitlines())], fmt, explain)
-    return runner.exit_code
-
-
-_PARALLEL_MIN_LINES = 20_000
-
-
-def _json_lines_in_two_processes(matcher, lines: list[bytes]) -> tuple[list[str], int]:
-    """Answer a big batch on two cores: a forked child (sharing the loaded config and
-    matcher copy-on-write) answers the second half while this process answers the first;
-    the output order is the input order. Any failure of the child falls back to answering
-    its half here, so the result never depends on the fork."""
-    mid = len(lines) // 2
-    read_fd, write_fd = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # the child: answer the second half, send it, exit without cleanup
-        status = 1
-        try:
-            os.close(read_fd)
-            child = _BatchRunner(matcher)
-            payload = "\n".join(child.json_lines(lines[mid:], first_number=mid + 1)).encode()
-            with os.fdopen(write_fd, "wb") as pipe:
-                pipe.write(bytes([child.exit_code]) + payload)
-            status = 0
-        finally:
-            os._exit(status)
-    os.close(write_fd)
-    runner = _BatchRunner(matcher)
-    first = runner.json_lines(lines[:mid])
-    with os.fdopen(read_fd, "rb") as pipe:
-        received = pipe.read()
-    _, status = os.waitpid(pid, 0)
-    if status != 0 or not received:
-        second_runner = _BatchRunner(matcher)
-        second = second_runner.json_lines(lines[mid:], first_number=mid + 1)
-        return first + second, max(runner.exit_code, second_runner.exit_code)
-    second = received[1:].decode().split("\n") if len(received) > 1 else []
-    return first + second, max(runner.exit_code, received[0])
-
-
-class _BatchError:
-    """A batch line that could not be answered."""
-
-    __slots__ = ("number", "message")
-
-    def __init__(self, number: int, message: str):
-        self.number = number
-        self.message = message
-
-    @classmethod
-    def of(cls, number: int, err: Exception) -> _BatchError:
-        if isinstance(err, TlsmgmError):
-            return cls(number, err.message)
-        if isinstance(err, UnicodeDecodeError):
-            return cls(number, "not UTF-8 text")
-        return cls(number, f"not JSON: {err}")
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"line": self.number, "error": self.message}
-
-
-def _reject_lone_surrogates(value: Any) -> None:
-    """Raise TlsmgmError if a string anywhere in the decoded JSON ``value`` (keys included)
-    holds a lone surrogate (an unpaired \\uD800-\\uDFFF escape): such text is not
-    Unicode, cannot be written as UTF-8 and is no SNI/domain a client can send. Walks with
-    an explicit stack, as ``value`` may be nested up to the JSON reader's limit."""
-    pending = [value]
-    while pending:
-        item = pending.pop()
-        if type(item) is str:
-            if item.isascii():
+    fast = fmt == "jsonl" and not notes
+    encoder = JsonLinesEncoder(QUERY_FIELDS, ANSWER_FIELDS)
+    read = getattr(stream, "read1", stream.read)
+    try:
+        for lines in read_line_chunks(read):
+            if fast:
+                encoded = engine.encoded(lines, encoder)
+                if engine.failed:  # before the answers are written: a closed pipe keeps it
+                    exitcodes.reached(exitcodes.PROBLEMS)
+                writer.lines(encoded)
                 continue
-            try:
-                item.encode("utf-8")
-            except UnicodeEncodeError as err:
-                raise TlsmgmError(f"not valid Unicode: lone surrogate \\u{ord(item[err.start]):04x} "
-                                  "(an unpaired \\u escape)") from None
-        elif type(item) is dict:
-            pending.extend(item)
-            pending.extend(item.values())
-        elif type(item) is list:
-            pending.extend(item)
+            rows = [a.to_dict() if isinstance(a, BatchError) else
+                    _result_dict(matcher, a, explain, notes=notes) for a in engine.answers(lines)]
+            if engine.failed:
+                exitcodes.reached(exitcodes.PROBLEMS)
+            writer.rows(rows)
+    except OSError as err:
+        if isinstance(err, BrokenPipeError):
+            raise
+        writer.close()
+        from tlsmgm_cli.core.safeio import describe_os_error
 
-
-_SERVER_KEYS = frozenset({"client", "socket", "sni"})
-_CLIENT_KEYS = frozenset({"client", "dest", "sip_domain", "tls_domain"})
-
-
-def _unknown_keys(query: dict[str, Any], allowed: frozenset[str], side: str) -> TlsmgmError:
-    """The error for keys a ``side`` query does not take (quoted: a key is any text)."""
-    return TlsmgmError(f"unknown key(s) in a {side} query: "
-                       + ", ".join(repr(k) for k in sorted(query.keys() - allowed)))
-
-
-class _BatchRunner:
-    """Parses and answers batch lines, caching address parsing per distinct text."""
-
-    def __init__(self, matcher):
-        self.matcher = matcher
-        self.exit_code = 0
-        self._addresses: dict[str, tuple[str, int]] = {}
-
-    def _address(self, text: Any, what: str) -> tuple[str, int]:
-        hit = self._addresses.get(text) if isinstance(text, str) else None
-        if hit is None:
-            from tlsmgm_cli.core.addresses import parse_hostport
-
-            if not isinstance(text, str):
-                raise TlsmgmError(f'"{what}" must be a string like "10.0.0.10:5061"')
-            hit = self._addresses[text] = parse_hostport(text, what=f'"{what}"')
-        return hit
-
-    def json_lines(self, lines: list[bytes], first_number: int = 1) -> list[str]:
-        """The contract JSON line of every non-blank line, in order. An answer depends
-        only on the line's text, so a repeated line reuses its first answer; a server
-        query's result fields depend only on (address key, chosen entry, empty SNI), so
-        they are encoded once per such decision (server_choice is the same lookup
-        match_server makes)."""
-        from tlsmgm_cli.core.matcher import CONTRACT_FIELDS, socket_text
-        from tlsmgm_cli.render.match import JsonLines, json_line
-
-        writer = JsonLines(CONTRACT_FIELDS, query_fields=5)
-        seen: dict[bytes, str] = {}
-        decided: dict[tuple[Any, ...], tuple[str, bool]] = {}
-        out: list[str] = []
-        matcher = self.matcher
-        for number, raw in enumerate(lines, first_number):
-            line = seen.get(raw)
-            if line is not None:
-                out.append(line)
-                continue
-            try:
-                query = self._parse(raw)
-            except (ValueError, UnicodeDecodeError, TlsmgmError) as err:
-                self.exit_code = 1
-                out.append(json_line(_BatchError.of(number, err).to_dict()))
-                continue
-            if query is None:
-                continue
-            if query[0] == SERVER:
-                _, ip, port, sni = query
-                try:
-                    key_used, index = matcher.server_choice(ip, port, sni)
-                except TlsmgmError as err:
-                    self.exit_code = 1
-                    out.append(json_line(_BatchError.of(number, err).to_dict()))
-                    continue
-                cache_key = (key_used, index, sni == "")
-                known = decided.get(cache_key)
-                if known is None:
-                    result = matcher.match_server(ip, port, sni)
-                    known = decided[cache_key] = (writer.tail(result.contract_values()[5:]),
-                                                  result.selected)
-                values = (SERVER, socket_text(ip, port), sni, None, None)
-                line = writer.line(values, known[0])
-                if not known[1]:
-                    self.exit_code = 1
-            else:
-                answer = self._client(number, query)
-                if isinstance(answer, _BatchError):
-                    out.append(json_line(answer.to_dict()))
-                    continue
-                line = writer.line(answer.contract_values())
-            seen[raw] = line
-            out.append(line)
-        return out
-
-    def run(self, lines: list[bytes]) -> list:
-        """A MatchResult or a _BatchError per non-blank line, in order (sets the exit
-        code)."""
-        answers: list = []
-        for number, raw in enumerate(lines, 1):
-            try:
-                query = self._parse(raw)
-                if query is None:
-                    continue
-                answer = self.matcher.match_server(*query[1:]) if query[0] == SERVER \
-                    else self._client(number, query)
-            except (ValueError, UnicodeDecodeError, TlsmgmError) as err:
-                answer = _BatchError.of(number, err)
-            if isinstance(answer, _BatchError) or not answer.selected:
-                self.exit_code = 1
-            answers.append(answer)
-        return answers
-
-    def _client(self, number: int, query: tuple):
-        try:
-            result = self.matcher.match_client(*query[1:])
-        except TlsmgmError as err:
-            self.exit_code = 1
-            return _BatchError.of(number, err)
-        if not result.selected:
-            self.exit_code = 1
-        return result
-
-    def _parse(self, raw: bytes) -> tuple | None:
-        """One line -> ("server", ip, port, sni) | ("client", ip, port, sip_domain,
-        tls_domain) | None (blank line). Raises ValueError/UnicodeDecodeError (not JSON)
-        or TlsmgmError (a JSON query tlsmgm cannot answer)."""
-        text = raw.decode("utf-8").strip()
-        if not text:
-            return None
-        try:
-            query, end = _scan_json(text, 0)
-        except StopIteration as err:
-            raise ValueError(f"Expecting value: column {err.value + 1}") from None
-        except RecursionError:
-            raise TlsmgmError("nesting too deep (a query is one flat JSON object)") from None
-        if end != len(text):
-            raise ValueError(f"Extra data: column {end + 1}")
-        if "\\u" in text:  # only a \u escape can put a lone surrogate into a decoded str
-            _reject_lone_surrogates(query)
-        if type(query) is not dict:
-            raise TlsmgmError("a query must be a JSON object")
-        if not query.get("client"):  # the common case first: a server query
-            if not query.keys() <= _SERVER_KEYS:
-                raise _unknown_keys(query, _SERVER_KEYS, SERVER)
-            sni = query.get("sni")
-            if sni is not None and type(sni) is not str:
-                raise TlsmgmError('"sni" must be a string or null')
-            if "socket" not in query:
-                raise TlsmgmError('a server query needs "socket" (or "client": true)')
-            ip, port = self._address(query["socket"], "socket")
-            return (SERVER, ip, port, sni)
-        if not query.keys() <= _CLIENT_KEYS:
-            raise _unknown_keys(query, _CLIENT_KEYS, CLIENT)
-        sip_domain, tls_domain = query.get("sip_domain"), query.get("tls_domain")
-        for key, value in (("sip_domain", sip_domain), ("tls_domain", tls_domain)):
-            if value is not None and type(value) is not str:
-                raise TlsmgmError(f'"{key}" must be a string or null')
-        if query.get("dest") is None:
-            if tls_domain is None:
-                raise TlsmgmError('a client query needs "dest" (or "tls_domain")')
-            return (CLIENT, None, None, sip_domain, tls_domain)
-        ip, port = self._address(query["dest"], "dest")
-        return (CLIENT, ip, port, sip_domain, tls_domain)
+        raise TlsmgmError(f"cannot read --batch {source} after line {engine.number}: "
+                          f"{describe_os_error(err)}") from None
+    finally:
+        if owned:
+            stream.close()
+    writer.close()
+    return exitcodes.PROBLEMS if engine.failed else exitcodes.OK

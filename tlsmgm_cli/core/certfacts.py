@@ -1,16 +1,21 @@
 """Facts about a certificate that operators want next to the ``$tls_*`` values:
 SHA-256 fingerprint, key type and size, extended key usages, days left, the real serial,
-and the ``openssl x509`` command that shows the same fields."""
+and the ``openssl x509`` command that shows the same fields; and the certificates a live
+server presents (:func:`fetch_live_chain`, ``inspect HOST:PORT``)."""
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
 import shlex
+from dataclasses import dataclass, field
+from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa, x448, x25519
 from cryptography.x509.oid import ExtensionOID
+
+from tlsmgm_cli.core.errors import TlsmgmError
 
 # OpenSSL's names for the usual extended key usages
 _EKU_NAMES = {
@@ -29,12 +34,34 @@ def fingerprint_sha256(der: bytes) -> str:
     return ":".join(f"{b:02X}" for b in hashlib.sha256(der).digest())
 
 
+def public_key_oid(cert: x509.Certificate) -> str:
+    """The dotted OID of the certificate's public-key algorithm (read from the DER, so it
+    works for algorithms cryptography does not know)."""
+    try:
+        return cert.public_key_algorithm_oid.dotted_string
+    except Exception:  # noqa: BLE001 - fall back to reading the SubjectPublicKeyInfo ourselves
+        pass
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    from tlsmgm_cli.core.tlsvars import der_first, oid_text
+
+    try:
+        tbs = der_first(cert.public_bytes(Encoding.DER)).children()[0].children()
+        spki = tbs[6 if tbs[0].tag == 0xA0 else 5]
+        return oid_text(spki.children()[0].children()[0].content)
+    except Exception:  # noqa: BLE001 - a structure we cannot walk: say so, do not fail
+        return "unknown key algorithm"
+
+
 def key_description(cert: x509.Certificate) -> tuple[str, int | None]:
-    """(key type, size in bits) of the certificate's public key, e.g. ("EC P-256", 256)."""
+    """(key type, size in bits) of the certificate's public key, e.g. ("EC P-256", 256);
+    (dotted OID, None) for a key algorithm cryptography does not know."""
+    from cryptography.exceptions import UnsupportedAlgorithm
+
     try:
         key = cert.public_key()
-    except (ValueError, TypeError, NotImplementedError):
-        return ("unsupported", None)
+    except (ValueError, TypeError, NotImplementedError, UnsupportedAlgorithm):
+        return (public_key_oid(cert), None)
     if isinstance(key, rsa.RSAPublicKey):
         return ("RSA", key.key_size)
     if isinstance(key, ec.EllipticCurvePublicKey):
@@ -49,12 +76,40 @@ def key_description(cert: x509.Certificate) -> tuple[str, int | None]:
 
 
 def extended_key_usages(cert: x509.Certificate) -> list[str] | None:
-    """EKU names (dotted OIDs for unknown ones); ``None`` without the extension."""
+    """EKU names (dotted OIDs for unknown ones); ``None`` without the extension;
+    ``["<unparsed>"]`` when the certificate's extensions cannot be read."""
+    from tlsmgm_cli.core.certtext import readable_extensions
+
     try:
-        eku = cert.extensions.get_extension_for_oid(ExtensionOID.EXTENDED_KEY_USAGE).value
-    except (x509.ExtensionNotFound, ValueError):
+        extensions = readable_extensions(cert)
+    except (ValueError, x509.DuplicateExtension):
+        return _eku_from_der(cert)  # another extension spoils the set: read this one alone
+    for ext in extensions:
+        if ext.oid == ExtensionOID.EXTENDED_KEY_USAGE:
+            if not isinstance(ext.value, x509.ExtendedKeyUsage):
+                return ["<unparsed>"]
+            return [_EKU_NAMES.get(oid.dotted_string, oid.dotted_string) for oid in ext.value]
+    return None
+
+
+def _eku_from_der(cert: x509.Certificate) -> list[str] | None:
+    """The EKU names when cryptography cannot read the certificate's extensions as a
+    whole (``core.certtext`` decodes them one by one); ``["<unparsed>"]`` for a
+    malformed EKU extension."""
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    from tlsmgm_cli.core.certtext import extensions_text
+
+    try:
+        found = [e for e in extensions_text(cert, cert.public_bytes(Encoding.DER))
+                 if e["oid"] == ExtensionOID.EXTENDED_KEY_USAGE.dotted_string]
+    except Exception:  # noqa: BLE001 - a structure we cannot walk
+        return ["<unparsed>"]
+    if not found:
         return None
-    return [_EKU_NAMES.get(oid.dotted_string, oid.dotted_string) for oid in eku]
+    if not found[0]["parsed"]:
+        return ["<unparsed>"]
+    return [_EKU_NAMES.get(u["oid"], u["oid"]) for u in found[0]["value"]]
 
 
 def days_left(cert: x509.Certificate, at: dt.datetime) -> int:
@@ -70,6 +125,17 @@ def openssl_command(source: str, index: int = 0) -> str:
     """
     where = "" if source == "-" else f" -in {shlex.quote(source)}"
     command = f"openssl x509{where} -noout -subject -issuer -serial -dates -nameopt compat"
+    if index:
+        command += f"  # reads only the first certificate; this is certificate #{index}"
+    return command
+
+
+def openssl_live_command(host: str, port: int, sni: str | None, index: int = 0) -> str:
+    """The ``openssl s_client`` command fetching the same chain (the same SNI, or none)."""
+    target = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    name = f"-servername {shlex.quote(sni)}" if sni is not None else "-noservername"
+    command = (f"openssl s_client -connect {shlex.quote(target)} {name} -showcerts </dev/null "
+               "| openssl x509 -noout -subject -issuer -serial -dates -nameopt compat")
     if index:
         command += f"  # reads only the first certificate; this is certificate #{index}"
     return command
@@ -93,3 +159,69 @@ def cert_facts(cert: x509.Certificate, der: bytes, source: str, index: int, at: 
         facts["serial_decimal"] = str(serial)
     facts["openssl_command"] = openssl_command(source, index)
     return facts
+
+
+# ---- a live server's chain ------------------------------------------------------------------
+class LiveChainError(TlsmgmError):
+    """A server's chain could not be fetched; ``str()`` is the one-line reason."""
+
+
+@dataclass(slots=True)
+class LiveChain:
+    """What one handshake showed: the address connected to, the TLS version, and the
+    certificates presented (``certload.LoadedCert``, leaf first)."""
+
+    address: str
+    version: str | None
+    certs: list[Any] = field(default_factory=list)
+
+
+def resolve_within(host: str, port: int, timeout: float) -> str:
+    """The IP ``host`` resolves to (first answer, as ``handshake`` takes it), within
+    ``timeout`` seconds (getaddrinfo cannot be interrupted: it runs in a daemon thread)."""
+    import threading
+
+    from tlsmgm_cli.core.handshake import HandshakeFailure, resolve
+
+    answer: list[Any] = []
+
+    def work() -> None:
+        try:
+            answer.append(resolve(host, port)[1])
+        except HandshakeFailure as err:
+            answer.append(LiveChainError(str(err)))
+        except (UnicodeError, ValueError, OSError) as err:  # IDNA refusals, NUL bytes...
+            answer.append(LiveChainError(f"cannot resolve '{host}': {err}"))
+
+    worker = threading.Thread(target=work, daemon=True)
+    worker.start()
+    worker.join(timeout)
+    if not answer:
+        raise LiveChainError(f"cannot resolve '{host}' within {timeout:g} s")
+    if isinstance(answer[0], Exception):
+        raise answer[0]
+    return answer[0]
+
+
+def fetch_live_chain(source: str, host: str, port: int, sni: str | None, timeout: float) -> LiveChain:
+    """Connect to ``host:port`` and take the chain it presents: nothing verified, ``sni``
+    sent byte for byte (None: no SNI), connect + handshake within ``timeout`` seconds
+    (resolving a host name within ``limits.RESOLVE_TIMEOUT_S``). Raises LiveChainError."""
+    from tlsmgm_cli.core.addresses import socket_text
+    from tlsmgm_cli.core.certload import LoadedCert
+    from tlsmgm_cli.core.limits import RESOLVE_TIMEOUT_S
+    from tlsmgm_cli.core.probe import client_context, handshake_once
+
+    ip = resolve_within(host, port, RESOLVE_TIMEOUT_S)
+    live = handshake_once(client_context(), ip, port, sni, timeout)
+    address = socket_text(ip, port)
+    where = address + (f" (SNI {sni!r})" if sni is not None else " (no SNI)")
+    if not live.chain:
+        raise LiveChainError(f"{where}: {live.error or 'the server presented no certificate'}")
+    chain = LiveChain(address, live.version)
+    for index, der in enumerate(live.chain):
+        try:
+            chain.certs.append(LoadedCert(source, index, x509.load_der_x509_certificate(der), der))
+        except ValueError as err:
+            raise LiveChainError(f"{where}: certificate #{index} of the chain cannot be read: {err}") from None
+    return chain

@@ -38,7 +38,9 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from tlsmgm_cli.core.atomicio import PUBLIC_MODE, SECRET_MODE, atomic_write
 from tlsmgm_cli.core.errors import TlsmgmError
+from tlsmgm_cli.core.limits import PKI_FILE_MAX_BYTES, RSA_BITS_MAX
 from tlsmgm_cli.core.pem import CERTIFICATE_LABELS, pem_blocks
+from tlsmgm_cli.core.safeio import UnsafeInput, read_bytes_limited
 from tlsmgm_cli.core.x509hash import encode_tlv, name_hash, read_tlv
 
 KeyKind = Literal["ec", "rsa", "ed25519"]
@@ -61,6 +63,13 @@ _SHA1_ALGORITHM_ID_EC = bytes.fromhex("300906072a8648ce3d0401")
 _SHA1_ALGORITHM_ID_RSA = bytes.fromhex("300d06092a864886f70d0101050500")
 _HASHED_NAME = re.compile(r"^[0-9a-f]{8}\.(r?)\d+$")
 _REHASH_SUFFIXES = (".pem", ".crt", ".cer", ".crl")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+_URI = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:.")
+#: the longest DNS label and name (RFC 1035)
+DNS_LABEL_MAX = 63
+DNS_NAME_MAX = 253
+#: the longest commonName X.509 allows (RFC 5280 ub-common-name)
+CN_MAX = 64
 
 
 @dataclass
@@ -123,6 +132,8 @@ def new_key(kind: KeyKind = "ec", *, bits: int = 2048, curve: str = DEFAULT_CURV
     if kind == "rsa":
         if bits < 512:
             raise TlsmgmError(f"RSA key size {bits} is too small (at least 512 bits)")
+        if bits > RSA_BITS_MAX:
+            raise TlsmgmError(f"RSA key size {bits} is too large (at most {RSA_BITS_MAX} bits)")
         return rsa.generate_private_key(public_exponent=65537, key_size=bits)
     if kind == "ed25519":
         return ed25519.Ed25519PrivateKey.generate()
@@ -140,6 +151,8 @@ def parse_san(text: str) -> x509.GeneralName:
         kind, value = "", text.strip()
     if not value:
         raise TlsmgmError(f"empty subjectAltName {text!r}")
+    if _CONTROL.search(value):
+        raise TlsmgmError(f"subjectAltName {text!r} holds control characters")
     if kind in ("ip", ""):
         try:
             return x509.IPAddress(ipaddress.ip_address(value))
@@ -147,29 +160,57 @@ def parse_san(text: str) -> x509.GeneralName:
             if kind == "ip":
                 raise TlsmgmError(f"subjectAltName {text!r}: {value!r} is not an IP address") from None
     if kind == "uri":
+        if not _URI.match(value) or any(c.isspace() for c in value):
+            raise TlsmgmError(f"subjectAltName {text!r}: {value!r} is not a URI (e.g. sip:alice@atlanta.com)")
         return x509.UniformResourceIdentifier(value)
     if kind == "email":
-        return x509.RFC822Name(value)
+        local, at, host = value.rpartition("@")
+        if not at or not local or any(c.isspace() for c in value):
+            raise TlsmgmError(f"subjectAltName {text!r}: {value!r} is not an e-mail address "
+                              "(e.g. email:alice@atlanta.com)")
+        return x509.RFC822Name(f"{local}@{_dns_name(host, text)}")
     if ":" in value:
         raise TlsmgmError(f"subjectAltName {text!r}: unknown type (use DNS:, IP:, URI: or email:)")
     return x509.DNSName(_dns_name(value, text))
 
 
 def _dns_name(value: str, text: str) -> str:
+    """``value`` as an ASCII DNS name (IDNA for non-ASCII): labels of 1 to 63 characters,
+    253 characters in all; a leading ``*.`` wildcard label is allowed."""
     if any(c.isspace() for c in value):
         raise TlsmgmError(f"subjectAltName {text!r}: a DNS name cannot contain spaces")
-    if value.isascii():
-        return value
-    try:
-        return value.encode("idna").decode("ascii")
-    except UnicodeError:
-        raise TlsmgmError(f"subjectAltName {text!r} is not a valid DNS name") from None
+    if not value.isascii():
+        try:
+            value = value.encode("idna").decode("ascii")
+        except UnicodeError:
+            raise TlsmgmError(f"subjectAltName {text!r} is not a valid DNS name") from None
+    labels = value[:-1].split(".") if value.endswith(".") else value.split(".")
+    for label in labels:
+        if not label:
+            raise TlsmgmError(f"subjectAltName {text!r}: a DNS name has no empty labels")
+        if len(label) > DNS_LABEL_MAX:
+            raise TlsmgmError(f"subjectAltName {text!r}: the label {label[:20]!r}... is {len(label)} "
+                              f"characters long; DNS allows at most {DNS_LABEL_MAX}")
+    if len(value.rstrip(".")) > DNS_NAME_MAX:
+        raise TlsmgmError(f"subjectAltName {text!r}: the name is {len(value)} characters long; DNS "
+                          f"allows at most {DNS_NAME_MAX}")
+    return value
+
+
+def _cn_name(cn: str) -> x509.Name:
+    """``CN=cn``; TlsmgmError unless ``cn`` has 1 to 64 characters."""
+    if not cn or len(cn) > CN_MAX:
+        raise TlsmgmError(f"a common name has 1 to {CN_MAX} characters, not {len(cn)}")
+    return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
 
 
 def _validity(days: int, not_before: dt.datetime | None,
               not_after: dt.datetime | None) -> tuple[dt.datetime, dt.datetime]:
     start = not_before or (dt.datetime.now(dt.timezone.utc) - BACKDATE)
-    end = not_after or (start + BACKDATE + dt.timedelta(days=days))
+    try:
+        end = not_after or (start + BACKDATE + dt.timedelta(days=days))
+    except OverflowError:
+        raise TlsmgmError(f"a validity of {days} days ends after the year 9999") from None
     if end <= start:
         raise TlsmgmError(f"notAfter {end:%Y-%m-%d %H:%M:%S} is not after notBefore {start:%Y-%m-%d %H:%M:%S}")
     return start, end
@@ -254,7 +295,7 @@ def make_ca(cn: str = "tlsmgm test CA", *, key: KeyKind = "ec", bits: int = 2048
     """A root CA (self-signed), or an intermediate CA when ``parent`` is given."""
     private_key = new_key(key, bits=bits, curve=curve)
     if subject is None:
-        subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
+        subject = _cn_name(cn)
     signer_key = parent.key if parent else private_key
     builder = (_builder(subject, parent.cert.subject if parent else subject, private_key.public_key(),
                         None, _validity(days, not_before, not_after))
@@ -284,7 +325,7 @@ def make_cert(ca: Issued | None, cn: str, *, sans: Sequence[str] | None = None, 
         raise TlsmgmError("make_cert needs a CA unless self_signed=True")
     private_key = new_key(key, bits=bits, curve=curve)
     if subject is None:
-        subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
+        subject = _cn_name(cn)
     general_names = [parse_san(s) for s in (sans if sans else [cn])]
     issuer = None if self_signed else ca
     signer_key = issuer.key if issuer else private_key
@@ -341,10 +382,9 @@ def load_issued(cert_path: str | os.PathLike[str], key_path: str | os.PathLike[s
                 password: bytes | None = None) -> Issued:
     """Read a certificate and its private key; ``TlsmgmError`` names the file and why."""
     cert = load_cert(cert_path)
+    key_pem = _read_limited(Path(key_path), "private key")
     try:
-        key = serialization.load_pem_private_key(Path(key_path).read_bytes(), password)
-    except OSError as err:
-        raise TlsmgmError(f"{key_path}: cannot read private key: {err.strerror or err}") from err
+        key = serialization.load_pem_private_key(key_pem, password)
     except (ValueError, TypeError) as err:
         raise TlsmgmError(f"{key_path}: not a usable PEM private key ({err})") from err
     if not isinstance(key, (rsa.RSAPrivateKey, ec.EllipticCurvePrivateKey, ed25519.Ed25519PrivateKey)):
@@ -363,11 +403,16 @@ def load_crl(path: str | os.PathLike[str]) -> x509.CertificateRevocationList:
     return _load_pem(Path(path), "CRL", x509.load_pem_x509_crl)
 
 
-def _load_pem(path: Path, what: str, loader: Callable[[bytes], _Loaded]) -> _Loaded:
+def _read_limited(path: Path, what: str) -> bytes:
+    """A regular file of at most PKI_FILE_MAX_BYTES (a device or FIFO is refused, not read)."""
     try:
-        data = path.read_bytes()
-    except OSError as err:
-        raise TlsmgmError(f"{path}: cannot read {what}: {err.strerror or err}") from err
+        return read_bytes_limited(path, limit=PKI_FILE_MAX_BYTES, what=what)
+    except UnsafeInput as err:
+        raise TlsmgmError(f"{path}: cannot read {what} ({err})", exit_code=err.exit_code) from None
+
+
+def _load_pem(path: Path, what: str, loader: Callable[[bytes], _Loaded]) -> _Loaded:
+    data = _read_limited(path, what)
     try:
         return loader(data)
     except ValueError as err:

@@ -7,7 +7,6 @@ messages only name the PEM label or the kind of object found.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 
 from cryptography import x509
@@ -15,9 +14,11 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.serialization import pkcs7
 
 from tlsmgm_cli.core.errors import TlsmgmError
+from tlsmgm_cli.core.limits import PKI_FILE_MAX_BYTES
 from tlsmgm_cli.core.pem import CERTIFICATE_LABELS, der_length, is_pem, pem_blocks, scan_pem
+from tlsmgm_cli.core.safeio import UnsafeInput, limit_text, read_bytes_limited
 
-MAX_INPUT_BYTES = 10 * 1024 * 1024
+MAX_INPUT_BYTES = PKI_FILE_MAX_BYTES
 
 _PKCS7_LABELS = {b"PKCS7", b"PKCS #7 SIGNED DATA", b"CMS"}
 _NOT_CERT_LABELS = {
@@ -136,30 +137,65 @@ def _load_der(data: bytes, source: str) -> list[LoadedCert]:
     raise CertLoadError(f"{source}: DER data that is not a certificate")
 
 
-def load_certificates(data: bytes, source: str) -> list[LoadedCert]:
-    """Every certificate in ``data`` (PEM bundle, DER certificate or PKCS#7)."""
+def load_certificates(data: bytes, source: str, password: bytes | None = None) -> list[LoadedCert]:
+    """Every certificate in ``data`` (PEM bundle, DER certificate, PKCS#7 or PKCS#12;
+    ``password`` opens a PKCS#12 file)."""
     if len(data) > MAX_INPUT_BYTES:
-        raise CertLoadError(f"{source}: larger than 10 MiB, not read")
+        raise CertLoadError(f"{source}: larger than {limit_text(MAX_INPUT_BYTES)}, not read")
     if not data.strip():
         raise CertLoadError(f"{source}: empty input")
     if is_pem(data):
         return _load_pem(data, source)
+    if _looks_like_pkcs12(data):
+        return _load_pkcs12(data, source, password)
     return _load_der(data, source)
 
 
-def read_certificate_file(path: str) -> list[LoadedCert]:
-    """Every certificate in the file ``path`` (size-checked before reading)."""
+def _looks_like_pkcs12(data: bytes) -> bool:
+    """PFX ::= SEQUENCE { version INTEGER (3), authSafe ContentInfo (id-data ...), ... }"""
+    total = der_length(data)
+    if data[:1] != b"\x30" or total is None:
+        return False
+    start = 2 + (data[1] & 0x7F if data[1] & 0x80 else 0)
+    # version 3, then a ContentInfo whose type is id-data (1.2.840.113549.1.7.1)
+    return data[start:start + 3] == b"\x02\x01\x03" and b"\x06\x09\x2a\x86\x48\x86\xf7\x0d\x01\x07\x01" \
+        in data[start + 3:start + 24]
+
+
+def _load_pkcs12(data: bytes, source: str, password: bytes | None) -> list[LoadedCert]:
+    """The certificates of a PKCS#12 file: its own certificate first, then the others."""
+    from cryptography.hazmat.primitives.serialization import pkcs12
+
     try:
-        size = os.path.getsize(path)
-        if size > MAX_INPUT_BYTES:
-            raise CertLoadError(f"{path}: larger than 10 MiB ({size} bytes), not read")
-        with open(path, "rb") as handle:
-            data = handle.read(MAX_INPUT_BYTES + 1)
-    except IsADirectoryError:
-        raise CertLoadError(f"{path}: is a directory") from None
-    except OSError as err:
-        raise CertLoadError(f"{path}: cannot read ({err.strerror or err})") from None
-    return load_certificates(data, path)
+        p12 = pkcs12.load_pkcs12(data, password)
+    except ValueError:
+        if password is None:
+            try:  # an empty password is the usual "no password" of openssl pkcs12 -passout pass:
+                p12 = pkcs12.load_pkcs12(data, b"")
+            except ValueError:
+                raise CertLoadError(f"{source}: is a PKCS#12 file protected by a password; give it with "
+                                    "--password-file FILE or the TLSMGM_P12_PASSWORD environment variable"
+                                    ) from None
+        else:
+            raise CertLoadError(f"{source}: is a PKCS#12 file that cannot be opened with the password given "
+                                "(wrong password, or a damaged file)") from None
+    except Exception as err:  # noqa: BLE001 - unsupported PKCS#12 algorithms
+        raise CertLoadError(f"{source}: is a PKCS#12 file that cannot be read ({type(err).__name__})") from None
+    certs = ([p12.cert.certificate] if p12.cert is not None else []) + \
+        [c.certificate for c in p12.additional_certs]
+    if not certs:
+        raise CertLoadError(f"{source}: is a PKCS#12 file that holds no certificate")
+    return [LoadedCert(source, i, c, c.public_bytes(serialization.Encoding.DER)) for i, c in enumerate(certs)]
+
+
+def read_certificate_file(path: str, password: bytes | None = None) -> list[LoadedCert]:
+    """Every certificate in the file ``path``: a regular file of at most
+    ``limits.PKI_FILE_MAX_BYTES`` (a FIFO or a device is refused, never waited on)."""
+    try:
+        data = read_bytes_limited(path, limit=MAX_INPUT_BYTES, what="certificate file")
+    except UnsafeInput as err:
+        raise CertLoadError(str(err)) from None
+    return load_certificates(data, path, password)
 
 
 def read_pem_objects(data: bytes) -> tuple[list[x509.Certificate], list[x509.CertificateRevocationList]]:

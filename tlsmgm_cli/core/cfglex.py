@@ -48,6 +48,11 @@ _TOKEN_RE = re.compile(
 )
 _COMMENT_EDGE_RE = re.compile(r"/\*|\*/")
 _ESCAPE_RE = re.compile(r"\\(x[0-9a-fA-F]{1,2}|[0-7]{2,3}|\r?\n|.)", re.S)
+#: the include pre-pass's line marker (cfg_pp.c ``cfgtok_line``) and its other markers
+LINE_MARKER = "__OSSPP_LINE__"
+_PP_TOKENS = (LINE_MARKER, "__OSSPP_FILEBEGIN__", "__OSSPP_FILEEND__")
+#: the rules of cfg.lex's STRING1 state that matter around backslash-newlines
+_DQ_LEX_RE = re.compile(r"\\\n|\\(?:x[0-9a-fA-F]{1,2}|[0-7]{2,3}|[nrat\"\\])|\n|[^\\\n]+|\\")
 _SIMPLE_ESCAPES = {"n": "\n", "r": "\r", "a": "\a", "t": "\t", '"': '"', "\\": "\\"}
 _DEC_RE = re.compile(r"[+-]?(?:0|[1-9][0-9]*)")
 _HEX_RE = re.compile(r"[+-]?0[xX][0-9a-fA-F]+")
@@ -68,15 +73,98 @@ class Token(NamedTuple):
 Report = Callable[[str, int, str], None]  # (code, position, message)
 
 
-def unescape_dq(body: str) -> str:
+def unescape_dq(body: str, line: int = 1) -> str:
     """Process the escapes of a double-quoted string body (quotes removed), per cfg.lex.
 
     ``\\n \\r \\a \\t \\" \\\\``, ``\\xH``/``\\xHH`` and ``\\OO``/``\\OOO`` are escapes;
-    backslash-newline is removed; any other backslash sequence is kept as written.
+    any other backslash sequence is kept as written.
+
+    A backslash-newline is *not* a continuation (spec §10): OpenSIPS's include pre-pass
+    puts a ``__OSSPP_LINE__ N`` line before every line, and the lexer drops only the
+    backslash and the newline, so the marker of the next line and a newline end up in
+    the value. ``line`` is the line on which ``body`` starts (N is counted from it).
     """
+    if "\n" in body and "__OSSPP_" in body:  # marker-like text after a newline is eaten back too
+        return _with_line_markers(body, line)
     if "\\" not in body:
         return body
+    if "\\\n" in body:
+        fast = _markers_fast(body, line)
+        return fast if fast is not None else _with_line_markers(body, line)
     return _ESCAPE_RE.sub(_unescape_one, body)
+
+
+_NEWLINE_ESCAPE_RE = re.compile(r"\\(?:n|x0?[aA]|0?12)")  # may give a newline (false hits are fine)
+_BACKSLASHES_BEFORE_NL_RE = re.compile(r"(\\*)\n")
+
+
+def _markers_fast(body: str, line: int) -> str | None:
+    """``_with_line_markers`` in one pass of str operations for the usual body, where every
+    newline follows an odd run of backslashes (is a backslash-newline) and no escape can
+    give a newline; None otherwise. Piece 0 then gets the marker of line+1 and a newline;
+    a later piece that is empty or starts with a marker word vanishes with its marker
+    (the lexer eats both back), any other gets its marker and a newline."""
+    if _NEWLINE_ESCAPE_RE.search(body):
+        return None
+    if any(len(m.group(1)) % 2 == 0 for m in _BACKSLASHES_BEFORE_NL_RE.finditer(body)):
+        return None
+    pieces = [_ESCAPE_RE.sub(_unescape_one, p) if "\\" in p else p for p in body.split("\\\n")]
+    out = [pieces[0], f"{LINE_MARKER} {line + 1}\n"]
+    for i in range(1, len(pieces) - 1):
+        piece = pieces[i]
+        if piece and not piece.startswith(_PP_TOKENS):
+            out.append(piece)
+            out.append(f"{LINE_MARKER} {line + i + 1}\n")
+    out.append(pieces[-1])
+    return "".join(out)
+
+
+def _with_line_markers(body: str, line: int) -> str:
+    """``unescape_dq`` of a body holding backslash-newlines: cfg.lex's STRING1 rules run
+    on the text as the include pre-pass annotates it (a marker line after every newline).
+
+    The value is kept as ``done`` (up to and including its last newline) and ``tail``
+    (the text after it), so that eating back a marker line (cfg_pp.c ``eatback_pp_tok``:
+    when the text after the value's last newline is a marker line, it is removed) only
+    looks at the current line: linear in the size of the string."""
+    annotated = []
+    for i, piece in enumerate(body.split("\n")):
+        if i:
+            annotated.append(f"\n{LINE_MARKER} {line + i}\n")
+        annotated.append(piece)
+    done: list[str] = []
+    tail: list[str] = []
+    has_newline = False
+
+    def eat_back() -> bool:
+        nonlocal tail
+        if has_newline and "".join(tail).startswith(_PP_TOKENS):
+            tail = []
+            return True
+        return False
+
+    for m in _DQ_LEX_RE.finditer("".join(annotated)):
+        tok = m.group()
+        if tok == "\\\n":  # <STRING1>\\{CR}: eat back a marker line, drop the newline
+            eat_back()
+            continue
+        if tok == "\n":  # <STRING1>{CR}: a marker line is eaten back, else the newline kept
+            if eat_back():
+                continue
+            char = tok
+        elif tok[0] == "\\" and len(tok) > 1:  # an escape (\n, \x0a and \012 give a newline too)
+            char = _unescape_one(_ESCAPE_RE.match(tok))  # type: ignore[arg-type]
+        else:
+            tail.append(tok)
+            continue
+        if char == "\n":
+            done.extend(tail)
+            done.append(char)
+            tail = []
+            has_newline = True
+        else:
+            tail.append(char)
+    return "".join(done) + "".join(tail)
 
 
 def _unescape_one(m: re.Match[str]) -> str:
@@ -87,9 +175,7 @@ def _unescape_one(m: re.Match[str]) -> str:
         return chr(int(seq[1:], 16))
     if len(seq) >= 2 and seq.isdigit() and seq[0] in "01234567":
         return chr(int(seq, 8) & 0xFF)
-    if seq in ("\n", "\r\n"):
-        return ""
-    return m.group(0)
+    return m.group(0)  # any other sequence (a CRLF after a backslash included) is kept
 
 
 def quote_cfg_string(value: str) -> str:
@@ -151,9 +237,11 @@ def end_of_line(text: str, pos: int) -> int:
 class Scanner:
     """Tokenizer over a whole config text; lexical errors go to ``report``."""
 
-    def __init__(self, text: str, report: Report):
+    def __init__(self, text: str, report: Report, line_at: Callable[[int], int] | None = None):
         self.text = text
         self.report = report
+        #: the file line of an offset (the N of ``__OSSPP_LINE__ N`` in strings)
+        self.line_at = line_at or (lambda pos: text.count("\n", 0, pos) + 1)
 
     def skip(self, pos: int) -> int:
         """Offset of the next token at or after ``pos`` (blanks and comments skipped)."""
@@ -178,6 +266,8 @@ class Scanner:
         kind = m.lastgroup or "punct"
         raw = m.group()
         if kind == "dq":
+            if "\\\n" in raw:
+                return Token("dq", unescape_dq(raw[1:-1], self.line_at(pos)), pos, m.end())
             return Token("dq", unescape_dq(raw[1:-1]), pos, m.end())
         if kind == "sq":
             return Token("sq", raw[1:-1], pos, m.end())

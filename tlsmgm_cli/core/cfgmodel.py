@@ -29,6 +29,8 @@ class Modparam:
     kind: str  # "str" | "int" | "id"
     loc: Loc
     raw: str = ""  # the value as written in the source
+    #: (line, column) of the closing ``)``, where OpenSIPS reports a failed modparam
+    close: tuple[int, int] = (0, 0)
 
     @property
     def is_str(self) -> bool:
@@ -49,7 +51,9 @@ class Socket:
     """``socket=proto:host[:port[-end]] [attributes]`` or the deprecated ``listen=``.
 
     ``host`` is as written (IPv4, IPv6 without brackets, hostname, interface name, ``*``
-    or an unexpanded placeholder); ``port`` is None when absent (OpenSIPS then uses the
+    or an unexpanded placeholder), except that the host name of a TLS listener is
+    replaced by the IP it resolves to, as OpenSIPS does at startup (``hostname`` then
+    keeps the name as written); ``port`` is None when absent (OpenSIPS then uses the
     protocol default: 5061 for tls). ``attrs`` holds the socket attributes by lower-case
     keyword: ``as`` -> "host[:port]", ``use_workers`` -> int, ``tos`` -> int,
     ``tag`` -> str, ``use_auto_scaling_profile`` -> str, flags (``anycast``, ``frag``,
@@ -64,6 +68,7 @@ class Socket:
     port_end: int | None = None
     attrs: dict[str, str | int | bool] = field(default_factory=dict)
     text: str = ""  # the whole definition as written
+    hostname: str | None = None  # the host name as written, when ``host`` is its resolved IP
 
 
 @dataclass(slots=True)

@@ -8,14 +8,20 @@ Reading happens in three steps, as in OpenSIPS:
    of the flattened text came from.
 2. Optional **preprocessor** (``opensips -p CMD``): the flattened text, with cpp-style
    ``# <line> "<file>"`` location markers inserted at safe line starts, is piped through
-   ``sh -c CMD``; the markers that come back (m4 copies ``#`` comments, cpp rewrites
-   them) map the output to the original files.
+   the program CMD (split into words like a shell would, but run without a shell, as
+   OpenSIPS does); the markers that come back (m4 copies ``#`` comments, cpp rewrites
+   them) map the output to the original files. Its output is capped at
+   ``limits.CONFIG_MAX_BYTES`` and its run at ``limits.PREPROCESSOR_TIMEOUT_S``.
 3. **Statement parse**: ``modparam``, ``loadmodule``, ``socket``/``listen`` and any other
    ``name = value`` are kept; route blocks are skipped; junk becomes a ``syntax``
    diagnostic and parsing resumes on the next line. Unexpanded templates (m4, ``${VAR}``,
    ``{{...}}``) are read best-effort with warnings.
 
-Only an unreadable main file raises (``TlsmgmError``); everything else is a ``Diagnostic``.
+Every file is read through ``safeio`` (regular files only, ``limits.CONFIG_MAX_BYTES``
+each and for the whole flattened text). A file that holds a PEM private key is never
+parsed, so no diagnostic can quote a byte of it.
+
+Only an unreadable main file raises (``TlsmgmError``: ``safeio.UnsafeInput``); everything else is a ``Diagnostic``.
 """
 
 from __future__ import annotations
@@ -23,8 +29,13 @@ from __future__ import annotations
 import codecs
 import os
 import re
+import selectors
+import shlex
 import signal
+import socket
 import subprocess
+import threading
+import time
 from bisect import bisect_right
 from dataclasses import dataclass, field
 
@@ -43,9 +54,12 @@ from tlsmgm_cli.core.cfglex import (
 )
 from tlsmgm_cli.core.cfgmodel import Assign, Loadmodule, Modparam, ParsedConfig, Socket, Statement
 from tlsmgm_cli.core.errors import Diagnostic, Loc, TlsmgmError
+from tlsmgm_cli.core.limits import CONFIG_MAX_BYTES, PREPROCESSOR_TIMEOUT_S, RESOLVE_TIMEOUT_S
+from tlsmgm_cli.core.safeio import UnsafeInput, limit_text, read_bytes_limited
+from tlsmgm_cli.exitcodes import USAGE
 
 MAX_INCLUDE_DEPTH = 50
-PREPROCESSOR_TIMEOUT = 30.0
+PREPROCESSOR_TIMEOUT = PREPROCESSOR_TIMEOUT_S
 MAX_SYNTAX_DIAGNOSTICS = 50
 M4_HINT = "this looks like an m4 template; read it through m4 with --pp m4"
 TEMPLATE_HINT = "render the template (or pass --pp) before checking the result"
@@ -87,9 +101,23 @@ def _decode(data: bytes, name: str, diags: list[Diagnostic]) -> str:
     return text[1:] if text.startswith("\ufeff") else text
 
 
-def _read_bytes(path: str) -> bytes:
-    with open(path, "rb") as fh:
-        return fh.read()
+_PRIVATE_KEY_RE = re.compile(rb"-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----")
+PRIVATE_KEY_TEXT = "this is a private key, not an opensips.cfg; nothing of it is read or shown"
+
+
+def holds_private_key(data: bytes | str) -> bool:
+    """Whether ``data`` holds a PEM private key (``-----BEGIN ... PRIVATE KEY-----``)."""
+    raw = data.encode("utf-8", errors="replace") if isinstance(data, str) else data
+    return b"PRIVATE KEY-----" in raw and _PRIVATE_KEY_RE.search(raw) is not None
+
+
+def _read_bytes(path: str, what: str = "config") -> bytes:
+    """A config or include file: a regular file of at most CONFIG_MAX_BYTES that holds no
+    private key (raises ``UnsafeInput`` saying which)."""
+    data = read_bytes_limited(path, limit=CONFIG_MAX_BYTES, what=what)
+    if holds_private_key(data):
+        raise UnsafeInput(f"{what} '{path}': {PRIVATE_KEY_TEXT}")
+    return data
 
 
 # ---------------------------------------------------------------------------------------
@@ -134,6 +162,19 @@ _M4_WORDS = ("define(`", "ifelse(", "divert(", "ifdef(`", "dnl")  # cheap pre-ch
 _M4_RE = re.compile(r"^[^#\n]*?(?:define\(`|ifelse\(|divert\(|ifdef\(`)|^[ \t]*dnl\b", re.M)
 
 
+_DQ_EDGE_RE = re.compile(r'(?<!\\)"')
+
+
+def _first_m4_call(text: str) -> re.Match[str] | None:
+    """The first m4 builtin call that is not inside a double-quoted string on its line
+    (``modparam("m", "p", "divert(")`` is not a template)."""
+    for m in _M4_RE.finditer(text):
+        line_start = text.rfind("\n", 0, m.start()) + 1
+        if len(_DQ_EDGE_RE.findall(text, line_start, m.end())) % 2 == 0:
+            return m
+    return None
+
+
 @dataclass
 class _Flattened:
     """The include-expanded text, where its lines came from, and per-file findings."""
@@ -155,6 +196,8 @@ class _Flattener:
         self.flat_line = 1
         self.files: list[str] = []
         self.m4_files: list[Loc] = []
+        self.size = 0  # characters emitted so far (capped at CONFIG_MAX_BYTES)
+        self.too_big = False
 
     def result(self) -> _Flattened:
         if not self.lines.starts:
@@ -192,14 +235,22 @@ class _Flattener:
                 f"Kamailio-style directive ignored by OpenSIPS (a plain '#' comment): {m.group().strip()[:60]}",
                 loc, hint="OpenSIPS has no '#!' preprocessor; use --pp with m4 or cpp instead",
             ))
-        m = _M4_RE.search(text) if any(word in text for word in _M4_WORDS) else None
+        m = _first_m4_call(text) if any(word in text for word in _M4_WORDS) else None
         if m:
             self.m4_files.append(Loc(name, text.count("\n", 0, m.start()) + 1))
         elif ".m4" in os.path.basename(name):
             self.m4_files.append(Loc(name, 1))
 
     def _emit(self, chunk: str, name: str, line: int) -> None:
-        if not chunk:
+        if not chunk or self.too_big:
+            return
+        self.size += len(chunk)
+        if self.size > CONFIG_MAX_BYTES:  # includes repeated many times over
+            self.too_big = True
+            self.diags.append(Diagnostic(
+                "error", "include-too-large",
+                f"the config with its includes is over the {limit_text(CONFIG_MAX_BYTES)} limit tlsmgm reads; "
+                "the rest was not read", Loc(name, line)))
             return
         self.lines.add(self.flat_line, name, line)
         self.parts.append(chunk)
@@ -210,7 +261,7 @@ class _Flattener:
             self.diags.append(Diagnostic("error", "include-depth", f"include nesting deeper than {MAX_INCLUDE_DEPTH} files at \"{target}\"", at))
             return
         candidates = [target] if os.path.isabs(target) else [os.path.join(base_dir, target), os.path.join(os.getcwd(), target)]
-        path = next((c for c in candidates if os.path.exists(c)), None)
+        path = next((c for c in candidates if os.path.lexists(c)), None)  # a symlink loop is not "missing"
         if path is None:
             tried = ", ".join(dict.fromkeys(candidates))
             self.diags.append(Diagnostic("error", "include-missing", f"included file \"{target}\" not found (tried {tried})", at))
@@ -221,9 +272,9 @@ class _Flattener:
             self.diags.append(Diagnostic("error", "include-loop", f"include loop: {chain}", at))
             return
         try:
-            data = _read_bytes(path)
-        except OSError as err:
-            self.diags.append(Diagnostic("error", "include-unreadable", f"cannot read included file \"{path}\": {err.strerror or err}", at))
+            data = _read_bytes(path, "included file")
+        except UnsafeInput as err:
+            self.diags.append(Diagnostic("error", "include-unreadable", err.message, at))
             return
         text = _decode(data, path, self.diags)
         if text and not text.endswith("\n"):
@@ -266,25 +317,92 @@ def _lines_from_markers(text: str, main: str) -> _LineMap:
     return lines
 
 
-def _run_preprocessor(cmd: str, text: str, timeout: float) -> tuple[str | None, str]:
-    """Run ``sh -c cmd`` with ``text`` on stdin: (stdout, "") or (None, why it failed)."""
+def preprocessor_argv(cmd: str) -> list[str]:
+    """The argv a ``--pp`` command runs as (split like a shell line; no shell is run).
+    Raises ValueError saying why it cannot be split."""
+    argv = shlex.split(cmd)
+    if not argv:
+        raise ValueError("the command is empty")
+    return argv
+
+
+def _feed(pipe, data: bytes) -> None:  # type: ignore[no-untyped-def]
     try:
-        proc = subprocess.Popen(
-            ["sh", "-c", cmd], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE, start_new_session=True,
-        )
+        pipe.write(data)
+    except OSError:  # the program stopped reading (or was stopped): nothing more to say
+        pass
+    finally:
+        try:
+            pipe.close()
+        except OSError:
+            pass
+
+
+def _run_preprocessor(cmd: str, text: str, timeout: float, limit: int = CONFIG_MAX_BYTES) -> tuple[str | None, str]:
+    """Run the program ``cmd`` (argv, no shell) with ``text`` on stdin: (stdout, "") or
+    (None, why it failed). Its output is read in chunks and the program is killed once
+    the output passes ``limit`` bytes or the run passes ``timeout`` seconds."""
+    try:
+        argv = preprocessor_argv(cmd)
+    except ValueError as err:
+        return None, f"cannot read the preprocessor command '{cmd}': {err}"
+    try:
+        proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, start_new_session=True)
     except OSError as err:
-        return None, f"cannot run preprocessor '{cmd}': {err.strerror or err}"
-    try:
-        out, err_out = proc.communicate(text.encode("utf-8", errors="replace"), timeout=timeout)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.communicate()
-        return None, f"preprocessor '{cmd}' timed out after {timeout:g} s"
+        from tlsmgm_cli.core.safeio import describe_os_error
+
+        return None, f"cannot run preprocessor '{cmd}': {argv[0]}: {describe_os_error(err)}"
+    writer = threading.Thread(target=_feed, args=(proc.stdin, text.encode("utf-8", errors="replace")), daemon=True)
+    writer.start()
+    out, err_out = bytearray(), bytearray()
+    why = ""
+    deadline = time.monotonic() + timeout
+    assert proc.stdout is not None and proc.stderr is not None
+    with selectors.DefaultSelector() as sel:
+        sel.register(proc.stdout, selectors.EVENT_READ)
+        sel.register(proc.stderr, selectors.EVENT_READ)
+        while sel.get_map() and not why:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                why = f"preprocessor '{cmd}' timed out after {timeout:g} s"
+                break
+            for key, _ in sel.select(left):
+                chunk = os.read(key.fd, 1 << 16)
+                if not chunk:
+                    sel.unregister(key.fileobj)
+                elif key.fileobj is proc.stdout:
+                    out += chunk
+                    if len(out) > limit:
+                        why = f"preprocessor '{cmd}' wrote more than the {limit_text(limit)} limit tlsmgm reads; stopped it"
+                        break
+                elif len(err_out) < 1 << 16:
+                    err_out += chunk
+    if not why:
+        try:
+            proc.wait(max(0.05, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            why = f"preprocessor '{cmd}' timed out after {timeout:g} s"
+    if why:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except OSError:
+            pass
+    proc.wait()
+    for pipe in (proc.stdout, proc.stderr):
+        pipe.close()
+    writer.join(1.0)
+    if why:
+        return None, why
     if proc.returncode != 0:
         lines = [ln for ln in err_out.decode("utf-8", errors="replace").splitlines() if ln.strip()]
-        why = f": {lines[-1].strip()}" if lines else ""
-        return None, f"preprocessor '{cmd}' failed (exit status {proc.returncode}){why}"
+        last = f": {lines[-1].strip()}" if lines else ""
+        return None, f"preprocessor '{cmd}' failed (exit status {proc.returncode}){last}"
+    if not out:  # cfg_pp.c exec_preprocessor: OpenSIPS does not start
+        return None, (f"preprocessor '{cmd}': no output from the preprocessor!  Make sure it prints to "
+                      "standard output!")
+    if holds_private_key(bytes(out)):
+        return None, f"preprocessor '{cmd}' output: {PRIVATE_KEY_TEXT}"
     return out.decode("utf-8", errors=_LATIN1_FALLBACK), ""
 
 
@@ -294,7 +412,7 @@ def _run_preprocessor(cmd: str, text: str, timeout: float) -> tuple[str | None, 
 #: Blanks and ``#`` comments, then the common ``modparam("m", "p", "v" | int)`` form.
 _FAST_MODPARAM_RE = re.compile(
     r'(?:[ \t\r\n]++|#[^\n]*+)*+(?P<kw>modparam)[ \t]*\([ \t]*"([^"\\\n]*)"[ \t]*,[ \t]*"([^"\\\n]*)"[ \t]*,[ \t]*'
-    r'(?:"([^"\\\n]*)"|(-?(?:[1-9][0-9]*|0)|0[xX][0-9a-fA-F]+))[ \t]*\)[ \t]*;?'
+    r'(?:"([^"\\\n]*)"|(-?(?:[1-9][0-9]*|0)|0[xX][0-9a-fA-F]+))[ \t]*\)'
 )
 _ROUTE_NAME_RE = re.compile(r"[a-z_]*route")
 _ROUTE_ARG_RE = re.compile(r"\[[^\]\n]*\]")
@@ -340,7 +458,7 @@ class _Parser:
         self.diags = diags
         self.m4 = m4
         self.follow_includes = follow_includes
-        self.scanner = Scanner(text, self._lex_report)
+        self.scanner = Scanner(text, self._lex_report, lambda pos: self.loc(pos).line)
         self.statements: list[Statement] = []
         self.placeholders: dict[str, Loc] = {}
         self.syntax_count = 0
@@ -361,14 +479,29 @@ class _Parser:
     def _lex_report(self, code: str, pos: int, message: str) -> None:
         self.diags.append(Diagnostic("error", code, message, self.loc(pos)))
 
-    def syntax(self, pos: int, message: str) -> None:
+    def column(self, pos: int) -> int:
+        """The 1-based column of ``pos`` (a tab counts one, as in cfg.lex)."""
+        return pos - self.text.rfind("\n", 0, pos)
+
+    def opensips_syntax(self, pos: int, width: int, hint: str) -> None:
+        """A syntax error in OpenSIPS's own words: ``parse error in FILE:LINE:COL-COL:
+        syntax error`` (cfg.y ``yyerror``; the columns span the offending token)."""
+        loc = self.loc(pos)
+        col = self.column(pos)
+        self.syntax(pos, f"parse error in {loc.file}:{loc.line}:{col}-{col + width}: syntax error", hint=hint)
+
+    def stray_semicolon(self, pos: int) -> None:
+        self.opensips_syntax(pos, 1, "remove the ';': the top level of opensips.cfg has no statement "
+                                     "separator, and OpenSIPS does not start with one there")
+
+    def syntax(self, pos: int, message: str, hint: str | None = None) -> None:
         self.syntax_count += 1
         if self.syntax_count > MAX_SYNTAX_DIAGNOSTICS:
             return
         if self.syntax_count == MAX_SYNTAX_DIAGNOSTICS:
             message += " (further syntax errors are not reported)"
         severity = "warning" if self.m4 else "error"
-        hint = M4_HINT if self.m4 else None
+        hint = M4_HINT if self.m4 else hint
         self.diags.append(Diagnostic(severity, "syntax", message, self.loc(pos), hint=hint))
 
     def note_placeholders(self, value: str, pos: int) -> None:
@@ -406,6 +539,9 @@ class _Parser:
         tok = self.scanner.token(pos)
         if tok.kind == "ph":
             self.note_placeholders(str(tok.value), pos)
+            return tok.end
+        if tok.kind == "punct" and tok.value == ";":
+            self.stray_semicolon(tok.start)
             return tok.end
         if tok.kind != "id":
             raise self._unexpected(tok, "a statement")
@@ -464,11 +600,15 @@ class _Parser:
             loc = Loc(seg_file, line_no + seg_offset)
             _, module, param, sval, ival = m.groups()
             if sval is not None:
-                append(Modparam(module, param, sval, "str", loc, f'"{sval}"'))
+                paren = m.end() - 1
+                close = (loc.line, paren - text.rfind("\n", 0, paren))
+                append(Modparam(module, param, sval, "str", loc, f'"{sval}"', close))
                 if "{" in sval or "{" in module:
                     self.note_placeholders(module + sval, kw)
             else:
-                append(Modparam(module, param, int(ival, 0), "int", loc, ival))
+                paren = m.end() - 1
+                close = (loc.line, paren - text.rfind("\n", 0, paren))
+                append(Modparam(module, param, int(ival, 0), "int", loc, ival, close))
             pos = m.end()
         self._line_pos, self._line_no = line_pos, line_no
         return pos
@@ -502,12 +642,10 @@ class _Parser:
         close = self.expect(end, ")")
         self.note_placeholders(str(module.value), kw.start)
         self.note_placeholders(raw, kw.start)
-        self.statements.append(Modparam(str(module.value), str(param.value), value, kind, self.loc(kw.start), raw))
-        return self._optional_semicolon(close.end)
-
-    def _optional_semicolon(self, pos: int) -> int:
-        tok = self.scanner.token(pos)
-        return tok.end if tok.kind == "punct" and tok.value == ";" else pos
+        where = self.loc(kw.start)
+        close_at = (self.loc(close.start).line, self.column(close.start))
+        self.statements.append(Modparam(str(module.value), str(param.value), value, kind, where, raw, close_at))
+        return close.end
 
     def loadmodule(self, kw: Token) -> int:
         path = self.expect_string(kw.end, "the module path (a quoted string)")
@@ -515,7 +653,7 @@ class _Parser:
         name = name[:-3] if name.endswith(".so") else name
         self.note_placeholders(str(path.value), kw.start)
         self.statements.append(Loadmodule(str(path.value), name, self.loc(kw.start)))
-        return self._optional_semicolon(path.end)
+        return path.end
 
     def unexpanded_include(self, kw: Token) -> int:
         if self.follow_includes:  # the pre-pass only leaves malformed directives behind
@@ -525,10 +663,12 @@ class _Parser:
 
     def rest_of_line(self, pos: int) -> tuple[str, int]:
         """The value text from ``pos`` to a comment or the end of the line (strings
-        may span lines), without a trailing ';'; and the offset after it."""
+        may span lines), and the offset after it. A trailing ';' is a syntax error in
+        OpenSIPS: it is reported and left out of the value."""
         end = self._rest_re.match(self.text, pos).end()  # type: ignore[union-attr]
         value = self.text[pos:end].strip()
         if value.endswith(";"):
+            self.stray_semicolon(self.text.rindex(";", pos, end))
             value = value[:-1].rstrip()
         return value, end
 
@@ -538,7 +678,8 @@ class _Parser:
             raise _SyntaxError(pos, f"missing value after '{name.value} ='")
         value: str | int | None
         if _STRINGS_RE.fullmatch(raw):
-            value, kind = _join_strings(raw), "str"
+            first = self.text.index(raw, pos)
+            value, kind = _join_strings(raw, lambda off: self.loc(first + off).line), "str"
         elif (num := parse_number(raw)) is not None:
             value, kind = num, "int"
         elif _ID_RE.fullmatch(raw):
@@ -569,6 +710,10 @@ class _Parser:
         self.note_placeholders(raw, kw.start)
         try:
             sock = parse_socket(raw)
+        except UnbracketedIPv6 as err:
+            colon = self.text.find(":", pos, end)
+            self.opensips_syntax(colon if colon >= 0 else kw.start, 2, str(err))
+            return end
         except ValueError as err:
             raise _SyntaxError(kw.start, f"bad socket definition '{raw}': {err}") from None
         self.statements.append(Socket(str(kw.value), sock.proto, sock.host, sock.port, start_loc, sock.port_end, sock.attrs, raw))
@@ -613,9 +758,19 @@ class _Parser:
         return m.end() if m else end
 
 
-def _join_strings(raw: str) -> str:
-    """The value of adjacent quoted strings (escapes processed in double quotes)."""
-    return "".join(unescape_dq(dq[1:-1]) if dq else sq[1:-1] for dq, sq in _STRING_PART_RE.findall(raw))
+def _join_strings(raw: str, line_at=None) -> str:  # type: ignore[no-untyped-def]
+    """The value of adjacent quoted strings (escapes processed in double quotes);
+    ``line_at(offset in raw)`` gives file lines for backslash-newlines."""
+    parts = []
+    for m in _STRING_PART_RE.finditer(raw):
+        dq, sq = m.groups()
+        if dq and "\\\n" in dq and line_at is not None:
+            parts.append(unescape_dq(dq[1:-1], line_at(m.start())))
+        elif dq:
+            parts.append(unescape_dq(dq[1:-1]))
+        else:
+            parts.append(sq[1:-1])
+    return "".join(parts)
 
 
 def _skip_m4_call(text: str, pos: int, *, stop_after_commas: int | None) -> int | None:
@@ -665,6 +820,11 @@ _IPV6_CHARS = frozenset("0123456789abcdefABCDEF:.")
 _HOST_RE = re.compile(rf"(?:[A-Za-z0-9_.*-]|{PLACEHOLDER_RE.pattern})+")
 
 
+class UnbracketedIPv6(ValueError):
+    """``proto:::1:5061``: cfg.lex reads ``::`` right after the proto as an IPv6 address,
+    so the listener is a syntax error (spec §10)."""
+
+
 @dataclass
 class SocketAddress:
     """A parsed ``socket=`` value (see ``Socket``)."""
@@ -680,7 +840,9 @@ def parse_socket(definition: str) -> SocketAddress:
     """Parse ``proto:host[:port[-end]] [attributes]``; raise ValueError saying what is wrong.
 
     Without a proto, OpenSIPS listens on UDP. A bare IPv6 address takes no port (the
-    lexer reads ``fe80::1:5060`` as one address); use ``[fe80::1]:5060``.
+    lexer reads ``fe80::1:5060`` as one address); use ``[fe80::1]:5060``. A bare IPv6
+    address that starts with ``:`` right after the proto (``tls:::1:5061``) is a syntax
+    error (``UnbracketedIPv6``): the lexer reads the ``::`` as an address.
     """
     words = _SOCKET_WORD_RE.findall(_join_colons(definition))
     if not words:
@@ -724,6 +886,9 @@ def _parse_address(addr: str) -> tuple[str, str, int | None, int | None]:
     m = _PROTO_RE.match(addr)
     if m and not _is_bare_ipv6(addr):
         proto, addr = m.group(1).lower(), addr[m.end():]
+        if addr.startswith(":"):
+            raise UnbracketedIPv6(f"an IPv6 listener needs brackets: {proto}:[ADDRESS]:PORT, "
+                                  f"e.g. {proto}:[::1]:5061")
     if not addr:
         raise ValueError("empty host")
     if addr.startswith("["):
@@ -762,14 +927,14 @@ def _parse_address(addr: str) -> tuple[str, str, int | None, int | None]:
 def read_config(path: str, *, preprocessor: str | None = None, follow_includes: bool = True) -> ParsedConfig:
     """Read the config file ``path`` (see the module docstring).
 
-    Raises ``TlsmgmError`` only when ``path`` itself cannot be read.
+    Raises ``TlsmgmError`` only when ``path`` itself cannot be read: not a regular
+    file, over ``limits.CONFIG_MAX_BYTES``, or a PEM private key (exit status USAGE, as
+    for any config that cannot be read).
     """
     try:
         data = _read_bytes(path)
-    except IsADirectoryError:
-        raise TlsmgmError(f"cannot read config {path}: it is a directory") from None
-    except OSError as err:
-        raise TlsmgmError(f"cannot read config {path}: {err.strerror or err}") from None
+    except UnsafeInput as err:
+        raise TlsmgmError(err.message, exit_code=USAGE) from None
     diags: list[Diagnostic] = []
     text = _decode(data, path, diags)
     base_dir = os.path.dirname(os.path.abspath(path))
@@ -788,6 +953,9 @@ def read_config_text(
     """Read config ``text`` as if it were the file ``name``; relative includes are looked
     up in ``base_dir`` (default: the current directory), then the current directory."""
     base_dir = base_dir or os.getcwd()
+    if holds_private_key(text):  # one error, and nothing of the text in it
+        return ParsedConfig(path=name, files=[name], diagnostics=[
+            Diagnostic("error", "private-key-file", f"config '{name}': {PRIVATE_KEY_TEXT}")])
     main_real = os.path.realpath(os.path.join(base_dir, name))
     return _read(text, name, base_dir, main_real, preprocessor, follow_includes, [], preprocessor_timeout)
 
@@ -812,4 +980,83 @@ def _read(text: str, name: str, base_dir: str, main_real: str, preprocessor: str
         m4 = bool(flat.m4_files)
     parser = _Parser(parse_text, lines, diags, m4=m4, follow_includes=follow_includes)
     result.statements = parser.run()
+    if not m4:  # in an unexpanded m4 template the host names are macros
+        resolve_listeners(result)
     return result
+
+
+# ---------------------------------------------------------------------------------------
+# Host names of TLS listeners
+
+_HOSTNAME_RE = re.compile(r"[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)*\.?")
+#: listener protocols whose host names are resolved (those ``matcher.tls_listeners`` keys)
+TLS_PROTOS = ("tls",)
+
+
+def _needs_resolving(host: str) -> bool:
+    from tlsmgm_cli.core.addresses import canonical_ip
+
+    return host != "*" and _HOSTNAME_RE.fullmatch(host) is not None and canonical_ip(host) is None
+
+
+def resolve_host(name: str, *, try_ipv6: bool = False, timeout: float = RESOLVE_TIMEOUT_S) -> tuple[str | None, str]:
+    """OpenSIPS's ``resolvehost`` (resolve.c): with ``dns_try_ipv6`` the first IPv6
+    address, else (or when there is none) the first IPv4 address. (ip, "") or
+    (None, why). The lookup runs in a thread and is given up after ``timeout`` s."""
+    families = (socket.AF_INET6, socket.AF_INET) if try_ipv6 else (socket.AF_INET,)
+    box: dict[str, object] = {}
+
+    def lookup() -> None:
+        why = "no address"
+        for family in families:
+            try:
+                infos = socket.getaddrinfo(name, None, family, socket.SOCK_STREAM)
+            except (OSError, UnicodeError) as err:
+                why = getattr(err, "strerror", None) or str(err)
+                continue
+            if infos:
+                box["ip"] = str(infos[0][4][0])
+                return
+        box["why"] = why
+
+    thread = threading.Thread(target=lookup, daemon=True)
+    thread.start()
+    thread.join(timeout)
+    if thread.is_alive():
+        return None, f"no answer within {timeout:g} s"
+    if "ip" in box:
+        return str(box["ip"]), ""
+    return None, str(box.get("why", "no address"))
+
+
+def resolve_listeners(parsed: ParsedConfig) -> None:
+    """Give every TLS listener written with a host name the address OpenSIPS listens on
+    (spec §8, §10: ``socket=tls:localhost:5061`` serves domains of ``127.0.0.1:5061``).
+    ``host`` becomes the IP and ``hostname`` keeps the name; a name that does not resolve
+    here is a warning (OpenSIPS first tries the name as one of its network interfaces,
+    then drops a listener it cannot resolve, logging "could not resolve NAME")."""
+    todo = [s for s in parsed.sockets if s.proto in TLS_PROTOS and _needs_resolving(s.host)]
+    if not todo:
+        return
+    try_ipv6 = any(isinstance(st, Assign) and st.name == "dns_try_ipv6" and st.value not in (0, None)
+                   for st in parsed.statements)
+    names = list(dict.fromkeys(s.host for s in todo))
+    answers: dict[str, tuple[str | None, str]] = {}
+    threads = [threading.Thread(target=lambda n=n: answers.__setitem__(n, resolve_host(n, try_ipv6=try_ipv6)),
+                                daemon=True) for n in names]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(RESOLVE_TIMEOUT_S + 1)
+    for sock in todo:
+        ip, why = answers.get(sock.host, (None, f"no answer within {RESOLVE_TIMEOUT_S:g} s"))
+        if ip is not None:
+            sock.hostname, sock.host = sock.host, ip
+            continue
+        parsed.diagnostics.append(Diagnostic(
+            "warning", "socket-unresolved",
+            f"could not resolve {sock.host} ({why}): the listener '{sock.text}' is left out of the "
+            f"listener checks; OpenSIPS drops it too (\"could not resolve {sock.host}\") unless "
+            f"'{sock.host}' is one of the server's network interfaces",
+            sock.loc, hint="write the listener's IP address, or run tlsmgm where the name resolves as on "
+                           "the server"))

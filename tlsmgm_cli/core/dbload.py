@@ -17,7 +17,7 @@ from __future__ import annotations
 from tlsmgm_cli.core.addresses import AddressError, parse_address_item, split_csv
 from tlsmgm_cli.core.db.rows import TlsRow, blob_text
 from tlsmgm_cli.core.db.schema import DEFAULT_TABLE, TABLE_VERSION, TYPE_CLIENT, TYPE_SERVER
-from tlsmgm_cli.core.db.tlsinit import falls_back_to_default_key, init_failure
+from tlsmgm_cli.core.db.tlsinit import falls_back_to_default_key, init_failure, init_steps
 from tlsmgm_cli.core.domain import CLIENT, SERVER, DomainSet, TlsDomain
 from tlsmgm_cli.core.errors import Diagnostic
 from tlsmgm_cli.core.modparams import effective_library
@@ -157,18 +157,20 @@ def _half_added(domset: DomainSet, row: TlsRow, side: str, addresses: list[str])
 
 def mark_init_failures(domset: DomainSet) -> None:
     """Set ``db_skip`` on every DB domain OpenSIPS's init would drop (each list in order,
-    modelling the from_file bug of spec §4.2)."""
+    modelling the from_file bug of spec §4.2 as observed, §10: the flag is set only by a
+    domain that reaches the private-key step and loads the default key *file*; a domain
+    that fails earlier, e.g. at its missing default certificate, never sets it)."""
     library = effective_library(domset)
     for domains in (domset.server, domset.client):
         key_from_file = False  # never reset inside OpenSIPS's loop
-        for dom in domains:
-            if dom.from_db:
-                reason = init_failure(dom, library, key_blob_as_file=key_from_file)
-                if reason and dom.db_skip is None:
-                    dom.db_skip = reason
-                    domset.diagnostics.append(Diagnostic(
-                        "warning", "db-row-skipped",
-                        f"Failed to init TLS domain '{dom.name}', skipping... ({reason})",
-                        domain=dom.name, side=dom.side, extra={"db_id": dom.db_id}))
-            if falls_back_to_default_key(dom):
+        last_db = max((i for i, d in enumerate(domains) if d.from_db), default=-1)
+        for dom in domains[:last_db + 1]:  # the flag only matters to a later DB domain
+            result = init_steps(dom, library, key_blob_as_file=key_from_file and dom.from_db)
+            if dom.from_db and result.reason and dom.db_skip is None:
+                dom.db_skip = result.reason
+                domset.diagnostics.append(Diagnostic(
+                    "warning", "db-row-skipped",
+                    f"Failed to init TLS domain '{dom.name}', skipping... ({result.reason})",
+                    domain=dom.name, side=dom.side, extra={"db_id": dom.db_id}))
+            if result.reached_key and falls_back_to_default_key(dom):
                 key_from_file = True

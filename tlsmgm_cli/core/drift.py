@@ -123,7 +123,16 @@ def validate_tls_list(reply: Any, *, origin: str = "the server") -> list[dict[st
         if dom.get("type") not in DOMAIN_TYPES:
             raise garbage(f"Domains[{i}] ({dom['name']!r}) has type {dom.get('type')!r}, "
                           "not TLS_DOMAIN_SRV or TLS_DOMAIN_CLI")
+        for key, value in dom.items():  # OpenSIPS gives strings, booleans and string arrays only
+            if isinstance(value, list) and all(isinstance(v, _SCALARS) for v in value):
+                continue
+            if not isinstance(value, _SCALARS):
+                raise garbage(f"Domains[{i}] ({dom['name']!r}) key {key!r} holds a nested "
+                              f"{type(value).__name__}, not a string, boolean or array of strings")
     return reply["Domains"]
+
+
+_SCALARS = (str, bool, int, float, type(None))
 
 
 def _source(entry: dict[str, Any]) -> str:
@@ -169,3 +178,169 @@ def compare_tls_list(live_reply: Any, expected_reply: dict[str, Any], *,
     for ident, entries in live_by_id.items():
         drifts.extend(DomainDrift(ident[0], ident[1], "extra", _source(got)) for got in entries)
     return DriftReport(drifts, live_count=len(live), expected_count=len(expected))
+
+
+# ---- several nodes --------------------------------------------------------------------
+
+#: a cell of the domains x nodes matrix
+IN_SYNC = "ok"  # the node holds the domain as the config says
+ABSENT = "absent"  # neither the config nor the node has it (another node does): consistent
+UNKNOWN = "unknown"  # the node did not answer
+
+
+@dataclass(slots=True)
+class FleetNode:
+    """One node of a fleet diff: its answer compared with the config, or why there is none."""
+
+    name: str
+    shown: str  # where it is, password masked
+    origin: str
+    status: str  # "ok" | "unreachable"
+    error: str | None = None
+    report: DriftReport | None = None
+
+    @property
+    def has_drift(self) -> bool:
+        return self.report is not None and self.report.has_drift
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"name": self.name, "url": self.shown, "origin": self.origin,
+                               "status": self.status, "error": self.error,
+                               "drift": self.has_drift if self.report is not None else None}
+        if self.report is not None:
+            out.update(live_domains=self.report.live_count, script_only=self.report.script_only,
+                       differing_domains=len(self.report.drifts))
+        return out
+
+
+@dataclass(slots=True)
+class FleetCell:
+    """What one node holds of one domain: ``state`` is ``ok``, ``absent``, ``unknown``, or
+    the drift kinds joined by ``+`` (``missing``, ``extra``, ``changed``)."""
+
+    state: str
+    changes: list[FieldChange] = field(default_factory=list)
+    source: str | None = None  # of the drift, when there is one
+
+    @property
+    def drift(self) -> bool:
+        return self.state not in (IN_SYNC, ABSENT, UNKNOWN)
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"state": self.state, "drift": self.drift}
+        if self.drift:
+            out["reload_fixes"] = self.source == "db"
+        if self.changes:
+            out["changes"] = [c.to_dict() for c in self.changes]
+        return out
+
+
+@dataclass(slots=True)
+class FleetRow:
+    """One domain (name, type) of the config or of any node, across every node."""
+
+    name: str
+    type: str
+    in_config: bool
+    source: str  # "script" | "db": the config's entry, else the first node's that holds it
+    cells: dict[str, FleetCell] = field(default_factory=dict)
+
+    @property
+    def side(self) -> str:
+        return DOMAIN_TYPES[self.type]
+
+    @property
+    def drift(self) -> bool:
+        return any(c.drift for c in self.cells.values())
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "type": self.type, "side": self.side, "in_config": self.in_config,
+                "source": self.source, "drift": self.drift,
+                "nodes": {name: cell.to_dict() for name, cell in self.cells.items()}}
+
+
+@dataclass(slots=True)
+class FleetReport:
+    nodes: list[FleetNode]
+    rows: list[FleetRow]
+    expected_count: int
+
+    @property
+    def has_drift(self) -> bool:
+        return any(n.has_drift for n in self.nodes)
+
+    @property
+    def unreachable(self) -> list[FleetNode]:
+        return [n for n in self.nodes if n.status != "ok"]
+
+    @property
+    def in_sync(self) -> bool:
+        return not self.has_drift and not self.unreachable
+
+    @property
+    def drifts(self) -> list[DomainDrift]:
+        """Every node's drifts, node after node."""
+        return [d for n in self.nodes if n.report is not None for d in n.report.drifts]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"in_sync": self.in_sync, "drift": self.has_drift,
+                "unreachable": [n.name for n in self.unreachable],
+                "expected_domains": self.expected_count,
+                "nodes": [n.to_dict() for n in self.nodes],
+                "domains": [r.to_dict() for r in self.rows]}
+
+
+def compare_fleet(answers: list[tuple[str, str, str, Any, str | None]],
+                  expected_reply: dict[str, Any]) -> FleetReport:
+    """Compare every node's tls_list reply with the predicted one. ``answers`` holds, per
+    node, ``(name, shown, origin, reply, error)``: ``reply`` None means the node did not
+    answer (``error`` says why). A reply of the wrong shape makes the node unreachable with
+    that reason. Rows: the config's domains in its order, then the domains only nodes hold,
+    in node order."""
+    expected = validate_tls_list(expected_reply, origin="the config")
+    nodes: list[FleetNode] = []
+    held: list[list[dict[str, Any]]] = []  # the domains of each node that answered
+    for name, shown, origin, reply, error in answers:
+        if reply is None:
+            nodes.append(FleetNode(name, shown, origin, "unreachable", error or "no answer"))
+            continue
+        try:
+            report = compare_tls_list(reply, expected_reply, origin=shown)
+        except TlsmgmError as err:
+            nodes.append(FleetNode(name, shown, origin, "unreachable", str(err).removeprefix(f"{shown}: ")))
+            continue
+        nodes.append(FleetNode(name, shown, origin, "ok", report=report))
+        held.append(reply["Domains"])
+    rows: dict[tuple[str, str], FleetRow] = {}
+    for dom in expected:
+        ident = (dom["name"], dom["type"])
+        if ident not in rows:
+            rows[ident] = FleetRow(ident[0], ident[1], True, _source(dom))
+    for domains in held:
+        for dom in domains:
+            ident = (dom["name"], dom["type"])
+            if ident not in rows:
+                rows[ident] = FleetRow(ident[0], ident[1], False, _source(dom))
+    drifts_by_node = {node.name: _drifts_by_identity(node.report) for node in nodes}
+    for row in rows.values():
+        for node in nodes:
+            row.cells[node.name] = _cell(row, node, drifts_by_node[node.name])
+    return FleetReport(nodes, list(rows.values()), expected_count=len(expected))
+
+
+def _drifts_by_identity(report: DriftReport | None) -> dict[tuple[str, str], list[DomainDrift]]:
+    grouped: dict[tuple[str, str], list[DomainDrift]] = {}
+    for d in report.drifts if report is not None else []:
+        grouped.setdefault((d.name, d.type), []).append(d)
+    return grouped
+
+
+def _cell(row: FleetRow, node: FleetNode, drifts: dict[tuple[str, str], list[DomainDrift]]) -> FleetCell:
+    if node.report is None:
+        return FleetCell(UNKNOWN)
+    mine = drifts.get((row.name, row.type), [])
+    if not mine:
+        return FleetCell(IN_SYNC if row.in_config else ABSENT)
+    kinds = list(dict.fromkeys(d.kind for d in mine))
+    source = "script" if any(d.source == "script" for d in mine) else "db"
+    return FleetCell("+".join(kinds), [c for d in mine for c in d.changes], source)

@@ -9,6 +9,9 @@ unicode case folding), so patterns are translated here to compiled regular expre
   fold to lower case, and a C string ends at the first NUL;
 * ``*`` matches any byte sequence (dots and a leading dot included), ``?`` one byte,
   ``\\x`` the byte ``x``; a trailing lone backslash never matches;
+* matching takes polynomial time whatever the pattern (``[a]*a*a*a*a*b`` against 250
+  bytes: microseconds; glibc itself backtracks exponentially there): see
+  :func:`linear_regex`;
 * a bracket expression is evaluated by an emulation of glibc 2.36's bracket loop for
   each of the 256 possible bytes, so ``[!...]``/``[^...]``, ``]`` first, ranges (folded
   on both ends), ``[:class:]``, ``[=c=]``, ``[.c.]``, escapes and the treatment of an
@@ -276,8 +279,26 @@ def _bracket_branches(pat: list[int], start: int, casefold: bool) -> list[tuple[
     return [(members, end) for end, members in sorted(by_end.items())]
 
 
-def _translate_from(pat: list[int], i: int, casefold: bool) -> str:
-    out: list[str] = []
+# A parsed pattern is a list of tokens, in order:
+#   _STAR                       '*' (a run of stars is one)
+#   (regex, bytes)              one byte out of a set: a literal, '?' or a bracket expression
+#   _NEVER_TOKEN                nothing can match from here (a trailing lone backslash, a
+#                               bracket expression no byte satisfies)
+#   (None, [(bytes, index)])    a bracket expression whose end depends on the byte (glibc's
+#                               bracket loop can stop at different places): the pattern
+#                               continues at ``index`` - always the last token
+_STAR = "*"
+_NEVER_TOKEN = "never"
+_ALL_BYTES = frozenset(range(256))
+
+
+def _literal_bytes(byte: int, casefold: bool) -> frozenset[int]:
+    low = _fold(byte, casefold)
+    return frozenset((low, low - 32)) if casefold and 97 <= low <= 122 else frozenset((byte,))
+
+
+def _parse_from(pat: list[int], i: int, casefold: bool) -> list:
+    out: list = []
     n = len(pat)
     while i < n:
         c = pat[i]
@@ -285,44 +306,149 @@ def _translate_from(pat: list[int], i: int, casefold: bool) -> str:
         if c == ord("*"):
             while i < n and pat[i] == ord("*"):
                 i += 1
-            out.append(".*")
+            out.append(_STAR)
         elif c == ord("?"):
-            out.append(".")
+            out.append((".", _ALL_BYTES))
         elif c == _BS:
             if i >= n:  # trailing backslash loses
-                out.append(_NEVER)
-                return "".join(out)
-            out.append(_literal(pat[i], casefold))
+                out.append(_NEVER_TOKEN)
+                return out
+            out.append((_literal(pat[i], casefold), _literal_bytes(pat[i], casefold)))
             i += 1
         elif c == _LB:
             branches = _bracket_branches(pat, i, casefold)
             if not branches:
-                out.append(_NEVER)
-                return "".join(out)
+                out.append(_NEVER_TOKEN)
+                return out
             if len(branches) == 1:
                 members, i = branches[0]
-                out.append(_byte_class(members))
+                out.append((_byte_class(members), frozenset(members)))
                 continue
-            alts = [_byte_class(members) + _translate_from(pat, end, casefold)
-                    for members, end in branches]
-            out.append("(?:" + "|".join(alts) + ")")
-            return "".join(out)
+            out.append((None, [(frozenset(members), end) for members, end in branches]))
+            return out
         else:
-            out.append(_literal(c, casefold))
-    return "".join(out)
+            out.append((_literal(c, casefold), _literal_bytes(c, casefold)))
+    return out
 
 
-def translate(pattern: str, casefold: bool) -> str:
-    """The regex (over :func:`to_c_text` strings, to be used with ``fullmatch`` and
-    ``re.DOTALL``) equivalent to ``fnmatch(pattern, value, FNM_CASEFOLD or 0)``."""
-    return _translate_from([ord(ch) for ch in to_c_text(pattern)], 0, casefold)
+def _pattern_bytes(pattern: str) -> list[int]:
+    return [ord(ch) for ch in to_c_text(pattern)]
+
+
+def linear_regex(pattern: str, casefold: bool) -> str | None:
+    """A regex (over :func:`to_c_text` strings, for ``fullmatch`` with ``re.DOTALL``)
+    equivalent to ``fnmatch(pattern, value, FNM_CASEFOLD or 0)`` that cannot backtrack
+    catastrophically; None for the rare pattern whose bracket expression ends at a place
+    that depends on the byte (see :class:`_Nfa`).
+
+    Without FNM_PATHNAME/FNM_PERIOD (OpenSIPS passes neither) a ``*`` matches any byte
+    sequence, and every other token matches exactly one byte, so the pattern is
+    ``S0*S1*...*Sk`` with fixed-length segments ``Si``. Such a pattern matches iff S0 is
+    a prefix, Sk a suffix, and S1..Sk-1 occur in order in between, and placing each
+    middle segment at its leftmost occurrence is never worse than any other placement.
+    So each middle segment is an atomic ``(?>.*?Si)`` (found leftmost, never retried) and
+    the last one ``.*Sk``: O(len(value) * len(pattern)) steps, where the plain translation
+    ``.*S1.*S2...`` backtracks through O(len(value) ** stars) splits."""
+    tokens = _parse_from(_pattern_bytes(pattern), 0, casefold)
+    if _NEVER_TOKEN in tokens:
+        return _NEVER
+    segments: list[list[str]] = [[]]
+    for tok in tokens:
+        if tok is _STAR:
+            segments.append([])
+        elif tok[0] is None:
+            return None
+        else:
+            segments[-1].append(tok[0])
+    texts = ["".join(seg) for seg in segments]
+    if len(texts) == 1:
+        return texts[0]
+    middle = "".join(f"(?>.*?{t})" for t in texts[1:-1])
+    return texts[0] + middle + ".*" + texts[-1]
+
+
+class _Nfa:
+    """The pattern as a nondeterministic automaton, simulated one byte at a time over the
+    set of live states: O(len(value) * len(pattern)) whatever the pattern. Used for the
+    patterns :func:`linear_regex` cannot express (branching bracket expressions)."""
+
+    __slots__ = ("_nodes", "_start")
+
+    _ACCEPT = 0
+
+    def __init__(self, pattern: str, casefold: bool):
+        pat = _pattern_bytes(pattern)
+        # node: ("accept",) | ("star", next) | ("byte", members, next) | ("split", [nodes])
+        # | ("never",)
+        self._nodes: list[tuple] = [("accept",)]
+        built: dict[int, int] = {}
+
+        def build(index: int) -> int:
+            if index in built:
+                return built[index]
+            nxt = self._ACCEPT
+            for tok in reversed(_parse_from(pat, index, casefold)):
+                if tok is _STAR:
+                    node: tuple = ("star", nxt)
+                elif tok is _NEVER_TOKEN:
+                    node = ("never",)
+                elif tok[0] is None:
+                    targets = []
+                    for members, end in tok[1]:
+                        self._nodes.append(("byte", members, build(end)))
+                        targets.append(len(self._nodes) - 1)
+                    node = ("split", targets)
+                else:
+                    node = ("byte", tok[1], nxt)
+                self._nodes.append(node)
+                nxt = len(self._nodes) - 1
+            built[index] = nxt
+            return nxt
+
+        self._start = build(0)
+
+    def _closure(self, states: set[int]) -> set[int]:
+        nodes, todo, out = self._nodes, list(states), set()
+        while todo:
+            s = todo.pop()
+            if s in out:
+                continue
+            out.add(s)
+            node = nodes[s]
+            if node[0] == "star":
+                todo.append(node[1])
+            elif node[0] == "split":
+                todo.extend(node[1])
+        return out
+
+    def fullmatch(self, text: str) -> bool | None:
+        """True when the pattern matches all of ``text`` (a :func:`to_c_text` string),
+        else None (like ``re.Pattern.fullmatch``)."""
+        nodes = self._nodes
+        states = self._closure({self._start})
+        for ch in text:
+            byte = ord(ch)
+            nxt = set()
+            for s in states:
+                node = nodes[s]
+                if node[0] == "star":
+                    nxt.add(s)
+                elif node[0] == "byte" and byte in node[1]:
+                    nxt.add(node[2])
+            if not nxt:
+                return None
+            states = self._closure(nxt)
+        return True if self._ACCEPT in states else None
 
 
 @lru_cache(maxsize=4096)
-def compile_pattern(pattern: str, casefold: bool) -> re.Pattern[str]:
-    return re.compile(translate(pattern, casefold), _FLAGS)
+def compile_pattern(pattern: str, casefold: bool) -> re.Pattern[str] | _Nfa:
+    """An object whose ``fullmatch(to_c_text(value))`` is truthy exactly when
+    ``fnmatch(pattern, value, casefold ? FNM_CASEFOLD : 0) == 0``, in polynomial time."""
+    regex = linear_regex(pattern, casefold)
+    return _Nfa(pattern, casefold) if regex is None else re.compile(regex, _FLAGS)
 
 
 def fnmatch(pattern: str, value: str, casefold: bool) -> bool:
     """``fnmatch(pattern, value, casefold ? FNM_CASEFOLD : 0) == 0`` as in OpenSIPS."""
-    return compile_pattern(pattern, casefold).fullmatch(to_c_text(value)) is not None
+    return bool(compile_pattern(pattern, casefold).fullmatch(to_c_text(value)))

@@ -2,7 +2,8 @@
 
 :class:`ClientEndpoint` holds a client domain's context (``core.tlsctx``) and its
 ``$tls_my_*`` values; :func:`run_handshake` connects to a resolved address, shakes hands
-(no SNI unless asked: OpenSIPS sends none), and returns a :class:`HandshakeResult` with
+(no SNI unless asked: OpenSIPS sends none; an SNI asked for is sent byte for byte, IP
+literals included, see :func:`sni_problem`), and returns a :class:`HandshakeResult` with
 the connection's ``$tls_*`` variables, the chain the peer presented and, optionally,
 the status line of the reply to a SIP OPTIONS sent over the connection. Failures are
 results too (``connected=False``, ``error`` in words), never exceptions.
@@ -91,6 +92,8 @@ class HandshakeResult:
     error: str | None = None
     seconds: float = 0.0
     notes: list[str] = field(default_factory=list)
+    handshake_seconds: float | None = None  # connect + TLS handshake, when it completed
+    sip_seconds: float | None = None  # waiting for the SIP reply (--sip-options)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -98,6 +101,8 @@ class HandshakeResult:
             "error": self.error, "target": self.target, "address": self.address, "sni": self.sni,
             "verify": self.verify, "sip_reply": self.sip_reply, "seconds": round(self.seconds, 6),
             "notes": self.notes,
+            "handshake_seconds": None if self.handshake_seconds is None else round(self.handshake_seconds, 6),
+            "sip_seconds": None if self.sip_seconds is None else round(self.sip_seconds, 6),
         }
 
 
@@ -115,11 +120,11 @@ class ClientEndpoint:
         """The verify result OpenSSL stores when it does not enforce it (verify_cert=0)."""
         from cryptography import x509
 
-        from tlsmgm_cli.core.tlsctx import trust_store
+        from tlsmgm_cli.core.truststore import domain_trust_store
         from tlsmgm_cli.core.verify import PURPOSE_SSL_SERVER, verify_peer
 
         if self._store is None:
-            self._store = trust_store(self.domain)
+            self._store = domain_trust_store(self.domain)
         certs = [x509.load_der_x509_certificate(der) for der in presented]
         return verify_peer(certs, self._store, purpose=PURPOSE_SSL_SERVER)
 
@@ -250,6 +255,52 @@ def read_final_status(sock: ssl.SSLSocket, deadline: float) -> str | None:
     return None
 
 
+# ---- SNI ---------------------------------------------------------------------------------
+def _stdlib_sends_exactly(sni: str) -> bool:
+    """Whether ``server_hostname=sni`` puts exactly ``sni`` on the wire: not for IP
+    literals (no SNI at all, RFC 6066), nor names the IDNA codec rewrites or refuses."""
+    import ipaddress
+
+    if not sni.isascii() or sni.startswith(".") or any(ord(c) < 0x21 or c == "\x7f" for c in sni):
+        return False
+    try:
+        ipaddress.ip_address(sni.split("%", 1)[0])
+        return False
+    except ValueError:
+        pass
+    if all(part.isdigit() for part in sni.split(".")):  # OpenSSL's a2i_IPADDRESS reads "127.000.0.1" too
+        return False
+    try:
+        return sni.encode("idna") == sni.encode("ascii")
+    except UnicodeError:
+        return False
+
+
+def sni_problem(sni: str) -> str | None:
+    """Why ``sni`` cannot be sent as the ClientHello's server_name (None: it can, exactly
+    as given, UTF-8 encoded, as ``openssl s_client -servername`` sends it)."""
+    from tlsmgm_cli.core.sslverify import TLSEXT_MAXLEN_host_name, can_set_sni
+
+    raw = sni.encode("utf-8", "surrogateescape")
+    if not raw:
+        return "an empty SNI cannot be sent (OpenSSL refuses a server_name of length 0); omit --sni to send none"
+    if b"\0" in raw:
+        return "an SNI holding a NUL character cannot be sent (OpenSSL takes the name as a C string)"
+    if len(raw) > TLSEXT_MAXLEN_host_name:
+        return f"an SNI of {len(raw)} bytes cannot be sent (OpenSSL's limit is {TLSEXT_MAXLEN_host_name} bytes)"
+    if not can_set_sni() and not _stdlib_sends_exactly(sni):
+        return ("this Python's ssl module cannot send this SNI as given (it sends no SNI for an IP literal "
+                "and IDNA-encodes other names), and libssl could not be reached to set it directly")
+    return None
+
+
+def _send_sni(sock: ssl.SSLSocket, sni: str) -> bool:
+    """Put exactly ``sni`` into the ClientHello (before ``do_handshake``)."""
+    from tlsmgm_cli.core.sslverify import set_sni
+
+    return set_sni(sock, sni.encode("utf-8", "surrogateescape"))
+
+
 # ---- the handshake -----------------------------------------------------------------------
 def _settle(sock: ssl.SSLSocket, deadline: float, result: HandshakeResult) -> None:
     """TLS 1.3: wait for the server's first post-handshake record (ticket or alert)."""
@@ -300,8 +351,15 @@ def run_handshake(endpoint: ClientEndpoint, ip: str, port: int, *, target: str, 
         raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         stage = "TLS handshake with"
         raw.settimeout(max(deadline - time.monotonic(), 0.001))
-        sock = endpoint.context.wrap_socket(raw, server_hostname=sni, do_handshake_on_connect=False)
+        exact = sni is not None and _stdlib_sends_exactly(sni)
+        sock = endpoint.context.wrap_socket(raw, server_hostname=sni if exact else None,
+                                            do_handshake_on_connect=False)
+        if sni is not None and not exact and not _send_sni(sock, sni):
+            result.sni = None
+            raise _Unsendable(f"the SNI {sni!r} could not be set on the connection (libssl refused it); "
+                              "nothing was sent")
         sock.do_handshake()
+        result.handshake_seconds = time.monotonic() - started
         presented = presented_chain(sock)
         code = _verify_code(endpoint, sock, presented, result)
         if code == X509_V_ERR_CERT_CHAIN_TOO_LONG and endpoint.domain.eff_verify_cert:
@@ -318,12 +376,16 @@ def run_handshake(endpoint: ClientEndpoint, ip: str, port: int, *, target: str, 
         result.connected = True
         if sip_options:
             stage = "waiting for the SIP reply from"
-            sock.settimeout(max(deadline - time.monotonic(), 0.001))
-            sock.sendall(options_request(sip_host or ip, sock.getsockname()[:2]))
-            result.sip_reply = read_final_status(sock, deadline)
+            sip_started = time.monotonic()
+            try:
+                sock.settimeout(max(deadline - time.monotonic(), 0.001))
+                sock.sendall(options_request(sip_host or ip, sock.getsockname()[:2]))
+                result.sip_reply = read_final_status(sock, deadline)
+            finally:
+                result.sip_seconds = time.monotonic() - sip_started
             if result.sip_reply is None:
                 result.error = "the peer closed the connection without answering the SIP OPTIONS"
-    except _Rejected as err:
+    except (_Rejected, _Unsendable) as err:
         result.error = str(err)
     except ssl.SSLError as err:
         result.connected = False
@@ -340,6 +402,10 @@ def run_handshake(endpoint: ClientEndpoint, ip: str, port: int, *, target: str, 
         elif stage == "TLS handshake with":
             result.error = (f"no TLS answer from {result.address} within {timeout:g} s (TCP was "
                             "accepted; OpenSIPS behaves so when no server domain covers the listener)")
+        elif stage == "waiting for the SIP reply from":
+            result.error = (f"no SIP reply to the OPTIONS from {result.address} within "
+                            f"{result.sip_seconds or 0:.3f} s (the TLS handshake itself completed in "
+                            f"{result.handshake_seconds or 0:.3f} s; --timeout {timeout:g} s covers both)")
         else:
             result.error = f"timed out {stage} {result.address} after {timeout:g} s"
     except ConnectionRefusedError:
@@ -361,3 +427,7 @@ def run_handshake(endpoint: ClientEndpoint, ip: str, port: int, *, target: str, 
 class _Rejected(Exception):
     """The handshake completed but OpenSSL (with its depth limit) would have failed it."""
 
+
+
+class _Unsendable(Exception):
+    """The SNI asked for could not be put on the wire: nothing was sent."""

@@ -35,16 +35,18 @@ def certificate_summary(dom: TlsDomain, now: _dt.datetime | None = None) -> dict
     from cryptography import x509
     from cryptography.x509.oid import NameOID
 
+    from tlsmgm_cli.core.limits import PKI_FILE_MAX_BYTES
+    from tlsmgm_cli.core.safeio import UnsafeInput, read_bytes_limited
+
     try:
         if dom.file_is_content("certificate"):
             data = source.encode("utf-8", "surrogateescape")
         else:
-            with open(source, "rb") as fh:
-                data = fh.read(10 * 1024 * 1024 + 1)
+            data = read_bytes_limited(source, limit=PKI_FILE_MAX_BYTES, what="certificate")
         certs = x509.load_pem_x509_certificates(data) if is_pem(data) \
             else [x509.load_der_x509_certificate(data)]
-    except OSError as err:
-        return {"error": f"{source}: {err.strerror or err}"}
+    except UnsafeInput as err:
+        return {"error": err.message}
     except ValueError:
         return {"error": f"{source}: not a PEM/DER certificate"}
     cert = certs[0]

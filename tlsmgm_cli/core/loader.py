@@ -45,25 +45,30 @@ def _gc_paused():
 
 def _merge_db(domset: DomainSet, url: str, *, explicit: bool) -> None:
     """DB domains in front of the script ones. A DB tlsmgm cannot read is an error when
-    the user named it (--db), and a warning when it only comes from the config's db_url
-    (the script domains are still worth listing and checking on a machine without the DB)."""
-    from tlsmgm_cli.core.db.url import mask_url
+    the user named it (--db: ``db-named-unreachable``), and a warning when it only comes
+    from the config's db_url (``db-unreachable``: the script domains are still worth
+    listing and checking on a machine without the DB). Either way the diagnostic names the
+    URL (password masked) and says that the DB domains were left out."""
     from tlsmgm_cli.core.dbload import merge_db_domains
     from tlsmgm_cli.core.errors import Diagnostic, TlsmgmError
+    from tlsmgm_cli.core.urls import mask_url
 
     try:
         merge_db_domains(domset, url)
     except TlsmgmError as err:
+        masked = mask_url(url)
+        detail = err.message.removeprefix(f"{masked}: ")
+        what = (f"cannot read the DB domains from {masked}: {detail}; the DB-defined domains were "
+                "not loaded, so they were not checked or listed (script domains only)")
         if explicit:
             domset.diagnostics.append(Diagnostic(
-                "error", "db-unreachable", f"cannot read the DB domains from {mask_url(url)}: "
-                f"{err.message}"))
+                "error", "db-named-unreachable", what,
+                hint="check the URL given with --db (or TLSMGM_DB), or pass --no-db for an offline run"))
             return
         domset.diagnostics.append(Diagnostic(
-            "warning", "db-unreachable",
-            f"cannot read the DB domains from {mask_url(url)}: {err.message}; showing script "
-            "domains only", domset.globals.locs.get("db_url"),
-            hint="pass --db URL to point at a reachable copy of the tls_mgm table"))
+            "warning", "db-unreachable", what, domset.globals.locs.get("db_url"),
+            hint="run where the DB is reachable, pass --db URL to point at a reachable copy of the "
+                 "tls_mgm table, or --no-db to check the script domains only on purpose"))
 
 
 def _add_matching_diagnostics(domset: DomainSet) -> None:

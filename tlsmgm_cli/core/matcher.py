@@ -23,7 +23,7 @@ from typing import Any
 from tlsmgm_cli.core.addresses import socket_text, split_key
 from tlsmgm_cli.core.domain import CLIENT, SERVER, DomainSet, TlsDomain
 from tlsmgm_cli.core.errors import Diagnostic, Loc, TlsmgmError
-from tlsmgm_cli.core.fnmatch_posix import compile_pattern, to_c_text, translate
+from tlsmgm_cli.core.fnmatch_posix import compile_pattern, linear_regex, to_c_text
 
 RANK_EXACT, RANK_WILDCARD, RANK_ANY = 0, 1, 2
 RANK_NAMES = ("exact", "wildcard", "any")
@@ -35,9 +35,11 @@ CASEFOLD_SINCE = (3, 6, 8)
 MAX_VALUE_BYTES = 255  # the lookup copies the value into char[256] without a check
 
 SELECTED, REJECTED, DROPPED = "selected", "rejected", "dropped"
-# the JSON contract of one result (tlsmgm match --format json), in output order
-CONTRACT_FIELDS = ("side", "socket", "sni", "sip_domain", "tls_domain", "domain", "outcome",
-                   "initial_domain", "rank", "pattern", "file", "line")
+# the JSON contract of one result (tlsmgm match --format json), in output order: the
+# query as asked, then the answer
+QUERY_FIELDS = ("side", "socket", "sni", "sip_domain", "tls_domain")
+ANSWER_FIELDS = ("domain", "outcome", "initial_domain", "rank", "pattern", "file", "line")
+CONTRACT_FIELDS = QUERY_FIELDS + ANSWER_FIELDS
 
 
 def pattern_rank(pattern: str) -> int:
@@ -107,14 +109,15 @@ class AddressArray:
     glob character) are one dict lookup; ``*literal`` patterns (``*``, ``*.example.com``:
     the common case) are dict lookups of the value's suffixes of the lengths present; the
     other patterns are ordered alternatives
-    ``(p0)|(p1)|...`` of one regex (``fullmatch().lastindex`` = the first that matches, as
+    ``(p0)|(p1)|...`` of one regex (each ``pi`` from ``linear_regex``: no catastrophic
+    backtracking, so a lookup is polynomial in the value and pattern lengths) (``fullmatch().lastindex`` = the first that matches, as
     Python tries alternatives left to right); the smallest index wins. With FNM_CASEFOLD,
     patterns without brackets are matched against the folded value (so their regex needs
     no case classes); bracket patterns see the raw value (glibc tests classes unfolded).
     """
 
     __slots__ = ("key", "entries", "casefold", "_plain", "_suffix", "_suffix_lengths", "_folded", "_raw",
-                 "_ready")
+                 "_odd", "_ready")
 
     def __init__(self, key: str, entries: list[MapEntry], casefold: bool):
         self.key = key
@@ -125,6 +128,7 @@ class AddressArray:
         self._suffix_lengths: list[int] = []
         self._folded: tuple[Any, list[int]] | None = None
         self._raw: tuple[Any, list[int]] | None = None
+        self._odd: list[tuple[int, Any]] = []  # (index, automaton) of branching patterns
         self._ready = False
 
     def _prepare(self) -> None:
@@ -139,9 +143,15 @@ class AddressArray:
             elif text[0] == "*" and _GLOB_SPECIALS.isdisjoint(text[1:]):
                 self._suffix.setdefault(c_tolower(text[1:]) if self.casefold else text[1:], i)
             elif self.casefold and "[" not in text:
-                folded.append((i, translate(c_tolower(entry.pattern), False)))
+                regex = linear_regex(c_tolower(entry.pattern), False)
+                assert regex is not None  # only a bracket expression can branch
+                folded.append((i, regex))
             else:
-                raw.append((i, translate(entry.pattern, self.casefold)))
+                regex = linear_regex(entry.pattern, self.casefold)
+                if regex is None:  # a branching bracket expression: an automaton of its own
+                    self._odd.append((i, compile_pattern(entry.pattern, self.casefold)))
+                else:
+                    raw.append((i, regex))
 
         def combined(parts: list[tuple[int, str]]) -> tuple[Any, list[int]] | None:
             if not parts:
@@ -176,6 +186,12 @@ class AddressArray:
                     index = group[1][m.lastindex - 1]
                     if best is None or index < best:
                         best = index
+        for index, automaton in self._odd:
+            if best is not None and index > best:
+                break
+            if automaton.fullmatch(value):
+                best = index
+                break
         return best
 
     def matches(self, index: int, value: str) -> bool:
@@ -312,15 +328,22 @@ class MatchResult:
     def selected(self) -> bool:
         return self.outcome == SELECTED
 
-    def contract_values(self) -> tuple[Any, ...]:
-        """The values of ``CONTRACT_FIELDS``, in that order."""
+    def query_values(self) -> tuple[Any, ...]:
+        """The values of ``QUERY_FIELDS``, in that order."""
+        return (self.side, self.socket, self.sni, self.sip_domain, self.tls_domain)
+
+    def answer_values(self) -> tuple[Any, ...]:
+        """The values of ``ANSWER_FIELDS``, in that order."""
         dom, initial = self.domain, self.initial
         loc = dom.loc if dom is not None else None
-        return (self.side, self.socket, self.sni, self.sip_domain, self.tls_domain,
-                dom.name if dom is not None else None, self.outcome,
+        return (dom.name if dom is not None else None, self.outcome,
                 initial.name if initial is not None else None,
                 RANK_NAMES[self.rank] if self.rank is not None else None, self.pattern,
                 loc.file if loc else None, loc.line if loc else None)
+
+    def contract_values(self) -> tuple[Any, ...]:
+        """The values of ``CONTRACT_FIELDS``, in that order."""
+        return self.query_values() + self.answer_values()
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON contract of ``tlsmgm match --format json``."""

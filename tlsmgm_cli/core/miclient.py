@@ -23,11 +23,17 @@ is only ever shown through ``core.urls.mask_url``.
 
 Every failure (nothing listening, timeout, a reply that is not JSON-RPC, a JSON-RPC error
 object) is raised as ``MiError`` with a message that names the endpoint (password masked).
+
+Limits (``core.limits``): the endpoint's ``timeout`` bounds the whole request, from connect
+to the last byte of the reply (a server dripping its reply byte by byte is cut off), and a
+reply larger than ``MI_REPLY_MAX_BYTES`` is refused. HTTP 401/403 are named as such; JSON
+nested too deeply for Python's parser is refused, never a RecursionError.
 """
 
 from __future__ import annotations
 
 import configparser
+import io
 import json
 import os
 import secrets
@@ -39,13 +45,15 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import SplitResult, unquote, urlsplit, urlunsplit
 
+from tlsmgm_cli.core import limits
 from tlsmgm_cli.core.errors import TlsmgmError
+from tlsmgm_cli.core.limits import MI_TIMEOUT_S
 from tlsmgm_cli.core.urls import mask_url
 
 DEFAULT_URL = "http://127.0.0.1:8888/mi"
 DEFAULT_FIFO = "/run/opensips/opensips_fifo"
 DEFAULT_REPLY_DIR = "/tmp"
-DEFAULT_TIMEOUT = 5.0
+DEFAULT_TIMEOUT = MI_TIMEOUT_S
 OPENSIPS_CLI_CFG_PATHS = (
     "~/.opensips-cli.cfg",
     "/etc/opensips-cli.cfg",
@@ -53,7 +61,6 @@ OPENSIPS_CLI_CFG_PATHS = (
 )
 OPENSIPS_CLI_SECTION = "default"
 REPLY_FIFO_PREFIX = "tlsmgm_reply_"
-_MAX_REPLY_BYTES = 64 * 1024 * 1024
 
 
 class MiError(TlsmgmError):
@@ -115,9 +122,13 @@ def find_opensips_cli_cfg(explicit: str | None = None) -> Path | None:
     """The opensips-cli config file to read: ``explicit`` (must exist), else the first
     of opensips-cli's own search paths that exists, else None."""
     if explicit:
+        from tlsmgm_cli.core.safeio import check_regular
+
         path = Path(explicit).expanduser()
-        if not path.is_file():
+        if not os.path.lexists(path):
             raise MiError(f"{explicit}: opensips-cli config file not found")
+        if not _is_devnull(path):  # /dev/null: an empty config, the usual "no config file"
+            check_regular(path, what="opensips-cli config file")  # a FIFO or device: refused
         return path
     for candidate in OPENSIPS_CLI_CFG_PATHS:
         path = Path(candidate).expanduser()
@@ -126,16 +137,60 @@ def find_opensips_cli_cfg(explicit: str | None = None) -> Path | None:
     return None
 
 
+def _is_devnull(path: Path) -> bool:
+    try:
+        return os.path.samefile(path, os.devnull)
+    except OSError:
+        return False
+
+
+CLI_CFG_KEYS = ("communication_type", "url", "fifo_file", "fifo_reply_dir")
+
+
+def parse_opensips_cli_cfg(path: Path) -> configparser.ConfigParser:
+    """opensips-cli's config file as a ConfigParser (``[default]`` applies to every
+    section); read through the safe reader with the settings-file size limit."""
+    from tlsmgm_cli.core.safeio import read_bytes_limited
+
+    parser = configparser.ConfigParser(default_section=OPENSIPS_CLI_SECTION, interpolation=None)
+    if _is_devnull(path):
+        return parser
+    raw = read_bytes_limited(path, limit=limits.SETTINGS_MAX_BYTES, what="opensips-cli config file")
+    try:
+        parser.read_string(raw.decode("utf-8"), source=str(path))
+    except (UnicodeDecodeError, configparser.Error) as err:
+        first = str(err).splitlines()[0] if str(err) else type(err).__name__
+        raise MiError(f"{path}: cannot read opensips-cli config: {first}") from None
+    return parser
+
+
+def cli_cfg_section(parser: configparser.ConfigParser, instance: str = OPENSIPS_CLI_SECTION) -> dict[str, str]:
+    """The MI keys of one instance (section) of a parsed opensips-cli config."""
+    section = parser[instance] if parser.has_section(instance) else parser.defaults()
+    return {k: section[k].strip() for k in CLI_CFG_KEYS if k in section and section[k].strip()}
+
+
 def read_opensips_cli_cfg(path: Path, instance: str = OPENSIPS_CLI_SECTION) -> dict[str, str]:
     """The MI keys of one opensips-cli instance (INI section; ``[default]`` applies to all)."""
-    parser = configparser.ConfigParser(default_section=OPENSIPS_CLI_SECTION, interpolation=None)
-    try:
-        parser.read(path, encoding="utf-8")
-    except (OSError, UnicodeDecodeError, configparser.Error) as err:
-        raise MiError(f"{path}: cannot read opensips-cli config: {err}") from None
-    section = parser[instance] if parser.has_section(instance) else parser.defaults()
-    keys = ("communication_type", "url", "fifo_file", "fifo_reply_dir")
-    return {k: section[k].strip() for k in keys if k in section and section[k].strip()}
+    return cli_cfg_section(parse_opensips_cli_cfg(path), instance)
+
+
+def endpoint_from_cli_cfg(cfg: dict[str, str], *, cfg_path: Path | str, timeout: float = DEFAULT_TIMEOUT,
+                          reply_dir: str | None = None, where: str = "") -> MiEndpoint:
+    """The endpoint one opensips-cli instance's keys (``cli_cfg_section``) describe;
+    MiError for an unusable URL or a communication_type tlsmgm cannot speak."""
+    origin = f"{cfg_path}{where}"
+    comm = cfg.get("communication_type", "fifo")
+    if comm == "http":
+        url = cfg.get("url", DEFAULT_URL)
+        check_mi_url(url, origin=f"{origin}: url")
+        return MiEndpoint("http", url=url, timeout=timeout, origin=origin)
+    if comm == "fifo":
+        return MiEndpoint("fifo", fifo=cfg.get("fifo_file", DEFAULT_FIFO),
+                          reply_dir=reply_dir or cfg.get("fifo_reply_dir", DEFAULT_REPLY_DIR),
+                          timeout=timeout, origin=origin)
+    raise MiError(f"{origin}: communication_type {comm!r} is not supported by tlsmgm "
+                  "(use fifo or http, or give --mi-url / --fifo)")
 
 
 def resolve_endpoint(*, mi_url: str | None = None, fifo: str | None = None,
@@ -144,8 +199,8 @@ def resolve_endpoint(*, mi_url: str | None = None, fifo: str | None = None,
     """Pick the transport and addresses (see the module docstring for the precedence)."""
     if mi_url and fifo:
         raise MiError("give either --mi-url or --fifo, not both")
-    if timeout <= 0:
-        raise MiError(f"--timeout must be positive, not {timeout}")
+    if not 0 < timeout < float("inf"):  # NaN too
+        raise MiError(f"--timeout must be a positive number of seconds, not {timeout}")
     cfg_path = find_opensips_cli_cfg(cli_cfg)
     cfg = read_opensips_cli_cfg(cfg_path) if cfg_path else {}
     cfg_reply_dir = cfg.get("fifo_reply_dir", DEFAULT_REPLY_DIR)
@@ -155,17 +210,8 @@ def resolve_endpoint(*, mi_url: str | None = None, fifo: str | None = None,
     if fifo:
         return MiEndpoint("fifo", fifo=fifo, reply_dir=reply_dir or cfg_reply_dir, timeout=timeout,
                           origin="--fifo")
-    if cfg:
-        comm = cfg.get("communication_type", "fifo")
-        if comm == "http":
-            url = cfg.get("url", DEFAULT_URL)
-            check_mi_url(url, origin=f"{cfg_path}: url")
-            return MiEndpoint("http", url=url, timeout=timeout, origin=str(cfg_path))
-        if comm == "fifo":
-            return MiEndpoint("fifo", fifo=cfg.get("fifo_file", DEFAULT_FIFO),
-                              reply_dir=reply_dir or cfg_reply_dir, timeout=timeout, origin=str(cfg_path))
-        raise MiError(f"{cfg_path}: communication_type {comm!r} is not supported by tlsmgm "
-                      "(use fifo or http, or give --mi-url / --fifo)")
+    if cfg and cfg_path is not None:
+        return endpoint_from_cli_cfg(cfg, cfg_path=cfg_path, timeout=timeout, reply_dir=reply_dir)
     if os.path.exists(DEFAULT_FIFO):
         return MiEndpoint("fifo", fifo=DEFAULT_FIFO, reply_dir=reply_dir or DEFAULT_REPLY_DIR,
                           timeout=timeout)
@@ -189,6 +235,9 @@ def parse_reply(raw: bytes, *, endpoint: str, method: str, request_id: Any) -> A
         reply = json.loads(text)
     except json.JSONDecodeError:
         raise MiError(f"{endpoint}: the reply to {method} is not JSON: {_excerpt(text)}") from None
+    except RecursionError:
+        raise MiError(f"{endpoint}: the reply to {method} is JSON nested too deeply to be a JSON-RPC "
+                      "response") from None
     if not isinstance(reply, dict):
         raise MiError(f"{endpoint}: the reply to {method} is not a JSON-RPC response: {_excerpt(text)}")
     if "error" in reply:
@@ -236,37 +285,141 @@ def http_request_parts(url: str) -> tuple[str, dict[str, str]]:
     return urlunsplit((parts.scheme, netloc, parts.path, parts.query, "")), headers
 
 
+class _Deadline:
+    """The end of the whole request: every socket wait gets only the time left."""
+
+    def __init__(self, seconds: float):
+        self.seconds = seconds
+        self.end = time.monotonic() + seconds
+
+    def left(self) -> float:
+        remaining = self.end - time.monotonic()
+        if remaining <= 0:
+            raise TimeoutError("deadline")
+        return remaining
+
+
+class _DeadlineRaw(io.RawIOBase):
+    """A socket's read side whose every read waits at most until the deadline."""
+
+    def __init__(self, sock: Any, deadline: _Deadline):
+        self._sock = sock
+        self._deadline = deadline
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        self._sock.settimeout(self._deadline.left())
+        return self._sock.recv_into(buffer)
+
+
+class _DeadlineSocket:
+    """What ``http.client`` needs of a socket (sendall, makefile, close), bounded by a deadline."""
+
+    def __init__(self, sock: Any, deadline: _Deadline):
+        self._sock = sock
+        self._deadline = deadline
+
+    def sendall(self, data: bytes) -> None:
+        self._sock.settimeout(self._deadline.left())
+        self._sock.sendall(data)
+
+    def makefile(self, mode: str = "rb", *args: Any, **kwargs: Any) -> io.BufferedReader:
+        return io.BufferedReader(_DeadlineRaw(self._sock, self._deadline))
+
+    def close(self) -> None:
+        """Nothing: http.client closes the connection while the response still reads from
+        it (a real socket defers that through makefile's reference count); the owner
+        closes the real socket when the exchange is over."""
+
+
+def _too_large(cap: int) -> str:
+    from tlsmgm_cli.core.safeio import limit_text
+
+    return f"the reply is larger than the {limit_text(cap)} limit tlsmgm reads (MI reply size)"
+
+
+def _read_capped(resp: Any, shown: str) -> bytes:
+    cap = limits.MI_REPLY_MAX_BYTES
+    body = resp.read(cap + 1)
+    if len(body) > cap:
+        raise MiError(f"{shown}: {_too_large(cap)}")
+    return body
+
+
+def _http_status_error(shown: str, status: int, reason: str, with_credentials: bool) -> MiError:
+    head = f"{shown}: HTTP {status} {reason}".rstrip()
+    if status == 401:
+        if with_credentials:
+            return MiError(f"{head}: the MI endpoint refused the credentials in the URL")
+        return MiError(f"{head}: the MI endpoint needs credentials (give them in the URL: "
+                       "--mi-url http://USER:PASSWORD@HOST:PORT/mi)")
+    if status == 403:
+        return MiError(f"{head}: the MI endpoint refuses this client")
+    return MiError(f"{shown}: HTTP {status} {reason}".rstrip())
+
+
 def _http_exchange(endpoint: MiEndpoint, payload: bytes) -> bytes:
+    """POST ``payload``; the reply body. ``endpoint.timeout`` bounds the whole exchange
+    (connect, send, headers and body), not each wait: a server that drips its reply
+    byte by byte is cut off at the deadline."""
     import http.client
     import socket
-    import urllib.error
-    import urllib.request
 
     shown = str(endpoint)
     request_url, headers = http_request_parts(endpoint.url)
+    parts = urlsplit(request_url)
+    path = urlunsplit(("", "", parts.path or "/", parts.query, ""))
+    deadline = _Deadline(endpoint.timeout)
+    conn_class = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
+    conn = conn_class(parts.hostname or "", parts.port, timeout=endpoint.timeout)
+    real_sock = None
     try:
-        req = urllib.request.Request(request_url, data=payload, method="POST", headers=headers)
-        with urllib.request.urlopen(req, timeout=endpoint.timeout) as resp:
-            return resp.read(_MAX_REPLY_BYTES)
-    except urllib.error.HTTPError as err:
-        body = err.read(_MAX_REPLY_BYTES)
+        conn.timeout = deadline.left()
+        conn.connect()
+        real_sock = conn.sock
+        conn.sock = _DeadlineSocket(real_sock, deadline)  # type: ignore[assignment]
+        conn.request("POST", path, body=payload, headers={**headers, "Connection": "close"})
+        resp = conn.getresponse()
+        body = _read_capped(resp, shown)
+        if resp.status == 200:
+            return body
+        if resp.status in (401, 403):
+            raise _http_status_error(shown, resp.status, resp.reason, "Authorization" in headers)
         if body.strip().startswith(b"{"):
             return body  # mi_http may carry a JSON-RPC error object with a non-200 status
-        raise MiError(f"{shown}: HTTP {err.code} {err.reason}") from None
+        raise _http_status_error(shown, resp.status, resp.reason, "Authorization" in headers)
     except (TimeoutError, socket.timeout):
-        raise MiError(f"{shown}: no answer within {endpoint.timeout:g}s") from None
-    except urllib.error.URLError as err:
-        reason = err.reason
-        if isinstance(reason, (TimeoutError, socket.timeout)):
-            raise MiError(f"{shown}: no answer within {endpoint.timeout:g}s") from None
-        raise MiError(f"{shown}: cannot reach OpenSIPS's mi_http ({reason}); is OpenSIPS "
+        raise MiError(f"{shown}: no answer within {endpoint.timeout:g}s (--timeout bounds the "
+                      "whole request)") from None
+    except ConnectionRefusedError:
+        raise MiError(f"{shown}: cannot reach OpenSIPS's mi_http (Connection refused); is OpenSIPS "
                       "running with mi_http loaded?") from None
-    except (ValueError, http.client.InvalidURL) as err:  # a URL urllib rejects after all
+    except socket.gaierror as err:
+        raise MiError(f"{shown}: cannot reach OpenSIPS's mi_http (unknown host: {err.strerror}); is "
+                      "the URL right?") from None
+    except http.client.InvalidURL as err:  # a URL http.client rejects after all
         raise MiError(f"{shown}: not a usable MI URL ({mask_url(str(err))})") from None
     except http.client.HTTPException as err:  # e.g. a reply that is not HTTP
         raise MiError(f"{shown}: not an HTTP reply ({type(err).__name__})") from None
+    except (ssl_error_types()) as err:
+        raise MiError(f"{shown}: TLS with the MI endpoint failed: {err}") from None
     except OSError as err:
-        raise MiError(f"{shown}: {err}") from None
+        raise MiError(f"{shown}: cannot reach OpenSIPS's mi_http ({err.strerror or err}); is OpenSIPS "
+                      "running with mi_http loaded?") from None
+    finally:
+        conn.close()
+        if real_sock is not None:
+            real_sock.close()
+
+
+def ssl_error_types() -> tuple[type[BaseException], ...]:
+    """ssl.SSLError when ssl is already loaded (an https URL), else nothing to catch."""
+    import sys
+
+    ssl = sys.modules.get("ssl")
+    return (ssl.SSLError,) if ssl is not None else ()
 
 
 # ---- mi_fifo -----------------------------------------------------------------------
@@ -372,8 +525,8 @@ def _read_reply(fd: int, deadline: float, endpoint: MiEndpoint) -> bytes:
         got_data = True
         chunks.append(chunk)
         size += len(chunk)
-        if size > _MAX_REPLY_BYTES:
-            raise MiError(f"FIFO {endpoint.fifo}: reply larger than {_MAX_REPLY_BYTES} bytes")
+        if size > limits.MI_REPLY_MAX_BYTES:
+            raise MiError(f"FIFO {endpoint.fifo}: {_too_large(limits.MI_REPLY_MAX_BYTES)}")
 
 
 def _looks_complete(data: bytes) -> bool:
@@ -386,4 +539,6 @@ def _looks_complete(data: bytes) -> bool:
         json.loads(text)
     except ValueError:
         return False
+    except RecursionError:
+        return True  # complete or not, parse_reply refuses it
     return True

@@ -5,6 +5,7 @@ would abort on, with OpenSIPS's own wording and the ``file:line`` of the stateme
 
 from __future__ import annotations
 
+import difflib
 import functools
 import re
 
@@ -27,6 +28,30 @@ COLUMN_PARAMS = {
 GLOBAL_PARAMS = ("tls_library", "client_tls_domain_avp", "client_sip_domain_avp", "db_url", "db_table")
 TLS_MGM_PARAMS = frozenset(("server_domain", "client_domain") + PER_DOMAIN_PARAMS + GLOBAL_PARAMS
                            + tuple(COLUMN_PARAMS))
+#: The parameters (name -> "str" | "int", the STR_PARAM/INT_PARAM type) of the modules a
+#: TLS config loads, from their ``param_export_t params[]`` in OpenSIPS 3.6.8
+#: (modules/<name>/<name>.c). tls_openssl and tls_wolfssl export no parameter at all.
+#: A modparam whose module regex matches a loaded module must name one of its
+#: parameters, with its type, or OpenSIPS does not start (modparam.c set_mod_param_regex).
+MODULE_PARAMS: dict[str, dict[str, str]] = {
+    "tls_mgm": {name: "str" for name in TLS_MGM_PARAMS},
+    "tls_openssl": {},
+    "tls_wolfssl": {},
+    "proto_tls": {
+        "tls_port": "int", "tls_crlf_pingpong": "int", "tls_crlf_drop": "int",
+        "tls_max_msg_chunks": "int", "tls_send_timeout": "int", "tls_handshake_timeout": "int",
+        "trace_destination": "str", "tls_async": "int", "tls_async_max_postponed_chunks": "int",
+        "tls_async_local_connect_timeout": "int", "tls_async_handshake_timeout": "int",
+        "trace_on": "int", "trace_filter_route": "str", "cert_check_on_conn_reusage": "int",
+    },
+    "proto_wss": {
+        "wss_port": "int", "wss_max_msg_chunks": "int", "wss_resource": "str",
+        "wss_send_timeout": "int", "require_origin": "int", "wss_handshake_timeout": "int",
+        "trace_destination": "str", "wss_tls_handshake_timeout": "int", "trace_on": "int",
+        "trace_filter_route": "str", "cert_check_on_conn_reusage": "int",
+    },
+}
+_PLAIN_MODULE_NAME = re.compile(r"[A-Za-z0-9_]+")
 TLS_LIBRARIES = ("auto", "none", "openssl", "wolfssl")
 NUMERIC_PARAMS = ("verify_cert", "require_cert", "crl_check_all")
 # core keywords of OpenSIPS <= 1.x TLS that 3.x no longer knows
@@ -95,7 +120,8 @@ class DomainBuilder:
         self.tls_mgm_everywhere = any(
             isinstance(s, Loadmodule) and s.name.lower() == "tls_mgm" for s in parsed.statements)
         self._fragment_warned = False
-        self._regex_cache: dict[tuple[str, int], bool] = {}
+        self._setter_failures = 0  # tls_mgm setters that returned <0 (each stops OpenSIPS)
+        self._matched_cache: dict[tuple[str, int], list[str]] = {}
 
     # -- helpers ---------------------------------------------------------------------
     def _diag(self, severity: str, code: str, message: str, loc: Loc | None, *,
@@ -106,7 +132,8 @@ class DomainBuilder:
                        domain: str | None = None, side: str | None = None) -> None:
         """A tls_mgm setter returned <0: its own message, then the cfg parser's misleading
         one (spec §1), which is what operators find in the log."""
-        parser_line = f"Parameter <{st.param}> not found in module <tls_mgm> - can't set"
+        self._setter_failures += 1
+        parser_line = f"Parameter <{st.param}> not found in module <{st.module}> - can't set"
         self._diag("error", code, message, st.loc, domain=domain, side=side,
                    hint=(hint + "; " if hint else "") + f"OpenSIPS then also logs '{parser_line}'")
         self.diags[-1].extra["opensips_log"] = [message, parser_line]
@@ -115,13 +142,64 @@ class DomainBuilder:
         """Server list first, then client list (exact, case-sensitive)."""
         return self._by_name[SERVER].get(name) or self._by_name[CLIENT].get(name)
 
-    def _regex_matches_loaded(self, regex: str) -> bool:
-        """Whether a modparam module regex matches a module loaded so far (cached)."""
+    def _parse_error(self, st: Modparam) -> str:
+        """The cfg parser's line for a modparam that failed (cfg.y, on its ``)``)."""
+        line, col = st.close if st.close[0] else (st.loc.line, 0)
+        return (f"parse error in {st.loc.file}:{line}:{col}-{col + 1}: Parameter <{st.param}> not found "
+                f"in module <{st.module}> - can't set")
+
+    def _matched_modules(self, regex: str) -> list[str]:
+        """The loaded modules ``regex`` matches, in the order OpenSIPS tries them (its
+        module list: the module loaded last comes first)."""
         key = (regex, len(self.loaded))
-        hit = self._regex_cache.get(key)
+        hit = self._matched_cache.get(key)
         if hit is None:
-            hit = self._regex_cache[key] = any(module_regex_matches(regex, m) for m in self.loaded)
+            seen: dict[str, str] = {}
+            for name in reversed(self.loaded):
+                if name.lower() not in seen and module_regex_matches(regex, name):
+                    seen[name.lower()] = name
+            hit = self._matched_cache[key] = list(seen.values())
         return hit
+
+    def _module_refuses(self, st: Modparam, name: str, unknown: list[str]) -> bool:
+        params = MODULE_PARAMS.get(name.lower())
+        if params is None:
+            unknown.append(name)
+            return False
+        ptype = params.get(st.param)
+        wanted = {"str": "str", "int": "int"}.get(st.kind)
+        if ptype is not None and (wanted is None or ptype == wanted):
+            if name.lower() == "proto_tls" and st.param == "tls_port" and isinstance(st.value, int):
+                self.glob.locs["tls_port"] = st.loc
+            return False
+        first = (f"parameter <{st.param}> not found in module <{name}>" if ptype is None else
+                 f"type mismatch for parameter <{st.param}> in module <{name}>")
+        second = self._parse_error(st)
+        hint = None
+        if ptype is None:
+            close = difflib.get_close_matches(st.param, list(params), n=1, cutoff=0.75)
+            hint = f"did you mean `{close[0]}`?" if close else (
+                f"module {name} has no parameter {st.param}" if params else f"module {name} has no parameters")
+            if st.module.lower() != name.lower():
+                hint += (f"; the module name '{st.module}' is a regular expression: the parameter is set in "
+                         f"every loaded module it matches ({', '.join(self._matched_modules(st.module))}), "
+                         "and each must have it")
+        else:
+            hint = f"{name}'s {st.param} is {'a string' if ptype == 'str' else 'a number'}"
+        self._diag("error", "unknown-param" if ptype is None else "type-mismatch", first, st.loc,
+                   hint=f"{hint}; OpenSIPS then also logs '{second}'")
+        self.diags[-1].extra["opensips_log"] = [first, second]
+        return True
+
+    def _warn_unknown_modules(self, st: Modparam, unknown: list[str]) -> None:
+        if not unknown or _PLAIN_MODULE_NAME.fullmatch(st.module):
+            return
+        names = ", ".join(unknown)
+        self._diag("warning", "modparam-unknown-module",
+                   f"modparam module regex '{st.module}' also matches the loaded module(s) {names}, whose "
+                   f"parameters tlsmgm does not know: whether they have <{st.param}> is not checked "
+                   "(OpenSIPS does not start if one of them lacks it)", st.loc,
+                   hint=f"name the module exactly, e.g. modparam(\"tls_mgm\", \"{st.param}\", ...)")
 
     # -- statements ------------------------------------------------------------------
     def run(self) -> DomainSet:
@@ -142,27 +220,46 @@ class DomainBuilder:
             opensips_version=self.version, loaded_modules=list(self.loaded))
 
     def _modparam(self, st: Modparam) -> None:
-        if not module_regex_matches(st.module, "tls_mgm"):
-            if module_regex_matches(st.module, "proto_tls") and st.param == "tls_port" \
+        if not self.tls_mgm_everywhere:  # a fragment: no module list to check against
+            if module_regex_matches(st.module, "tls_mgm"):
+                if not self._fragment_warned:
+                    self._fragment_warned = True
+                    self._diag("warning", "no-loadmodule",
+                               'tls_mgm is never loaded (no loadmodule "tls_mgm.so"); reading the file '
+                               "as a config fragment", st.loc)
+                self._tls_mgm_param(st)
+            elif module_regex_matches(st.module, "proto_tls") and st.param == "tls_port" \
                     and isinstance(st.value, int):
                 self.glob.locs["tls_port"] = st.loc
             return
-        if not self._regex_matches_loaded(st.module):
-            if self.tls_mgm_everywhere:
+        matched = self._matched_modules(st.module)
+        if not matched:
+            if module_regex_matches(st.module, "tls_mgm"):
                 self._diag("error", "modparam-before-loadmodule",
                            f"no module matching {st.module} found", st.loc,
                            hint='loadmodule "tls_mgm.so" must come before modparam("tls_mgm", ...)')
-            elif not self._fragment_warned:
-                self._fragment_warned = True
-                self._diag("warning", "no-loadmodule",
-                           'tls_mgm is never loaded (no loadmodule "tls_mgm.so"); reading the file '
-                           "as a config fragment", st.loc)
+            return
+        unknown: list[str] = []
+        for name in matched:  # set_mod_param_regex stops at the first module that fails
+            if name.lower() == "tls_mgm":
+                if not self._tls_mgm_param(st):
+                    return
+            elif self._module_refuses(st, name, unknown):
+                return
+        self._warn_unknown_modules(st, unknown)
+
+    def _tls_mgm_param(self, st: Modparam) -> bool:
+        """Set one tls_mgm parameter; False when OpenSIPS stops on it (reported)."""
         if st.param not in TLS_MGM_PARAMS:
+            close = difflib.get_close_matches(st.param, sorted(TLS_MGM_PARAMS), n=1, cutoff=0.75)
+            hint = ("the column parameter is spelled 'ciphers_list_col'" if st.param == "cipher_list_col"
+                    else f"did you mean `{close[0]}`?" if close else None)
+            second = self._parse_error(st)
             self._diag("error", "unknown-param",
                        f"parameter <{st.param}> not found in module <tls_mgm>", st.loc,
-                       hint=("the column parameter is spelled 'ciphers_list_col'"
-                             if st.param == "cipher_list_col" else None))
-            return
+                       hint=(hint + "; " if hint else "") + f"OpenSIPS then also logs '{second}'")
+            self.diags[-1].extra["opensips_log"] = [self.diags[-1].message, second]
+            return False
         if st.kind != "str":
             if st.kind == "int":
                 self._diag("error", "type-mismatch",
@@ -175,7 +272,8 @@ class DomainBuilder:
                            f"syntax error: modparam value {st.raw!r} is neither a string nor a number",
                            st.loc, hint="an unexpanded macro? read the file through its preprocessor "
                                         "(--pp m4)")
-            return
+            return False
+        failures = self._setter_failures
         value = str(st.value)
         if st.param in ("server_domain", "client_domain"):
             self._declare(st, value)
@@ -183,6 +281,7 @@ class DomainBuilder:
             self._domain_param(st, value)
         else:
             self._global_param(st, value)
+        return self._setter_failures == failures
 
     def _declare(self, st: Modparam, name: str) -> None:
         side = SERVER if st.param == "server_domain" else CLIENT

@@ -1,4 +1,5 @@
-"""``SSL_set_verify`` on one live connection, which the stdlib cannot do (``tlsmgm serve``).
+"""``SSL_set_verify`` on one live connection, which the stdlib cannot do (``tlsmgm serve``),
+and ``SSL_set_tlsext_host_name`` with any SNI text (``tlsmgm handshake``, see :func:`set_sni`).
 
 OpenSIPS 3.6.8's SNI callback switches the connection to the selected server domain and
 applies that domain's verify mode with ``SSL_set_verify`` (spec §3.3 step 2). Assigning
@@ -57,6 +58,8 @@ class _LibSsl:
     get_verify_mode: Any
     get_verify_callback: Any
     set_verify: Any
+    ctrl: Any = None
+    get_servername: Any = None
 
 
 @functools.cache
@@ -71,13 +74,16 @@ def _libssl() -> _LibSsl | None:
         if version_num() != ssl.OPENSSL_VERSION_NUMBER:
             return None
         funcs = _LibSsl(lib.SSL_get_SSL_CTX, lib.SSL_get_verify_mode, lib.SSL_get_verify_callback,
-                        lib.SSL_set_verify)
+                        lib.SSL_set_verify, lib.SSL_ctrl, lib.SSL_get_servername)
     except (OSError, AttributeError):
         return None
     for func in (funcs.get_ssl_ctx, funcs.get_verify_callback):
         func.argtypes, func.restype = [ctypes.c_void_p], ctypes.c_void_p
     funcs.get_verify_mode.argtypes, funcs.get_verify_mode.restype = [ctypes.c_void_p], ctypes.c_int
     funcs.set_verify.argtypes, funcs.set_verify.restype = [ctypes.c_void_p, ctypes.c_int, ctypes.c_void_p], None
+    funcs.ctrl.argtypes, funcs.ctrl.restype = [ctypes.c_void_p, ctypes.c_int, ctypes.c_long, ctypes.c_char_p], \
+        ctypes.c_long
+    funcs.get_servername.argtypes, funcs.get_servername.restype = [ctypes.c_void_p, ctypes.c_int], ctypes.c_char_p
     return funcs
 
 
@@ -120,3 +126,58 @@ def set_verify_mode(ssl_obj: ssl.SSLSocket | ssl.SSLObject, mode: ssl.VerifyMode
         flags |= SSL_VERIFY_POST_HANDSHAKE
     lib.set_verify(ssl_ptr, flags, lib.get_verify_callback(ssl_ptr))
     return lib.get_verify_mode(ssl_ptr) & _MODE_BITS == flags & _MODE_BITS
+
+
+# ---- SNI: SSL_set_tlsext_host_name ---------------------------------------------------------
+SSL_CTRL_SET_TLSEXT_HOSTNAME = 55
+TLSEXT_NAMETYPE_host_name = 0
+TLSEXT_MAXLEN_host_name = 255
+
+
+def can_set_sni() -> bool:
+    """Whether :func:`set_sni` can reach libssl at all."""
+    return _libssl() is not None
+
+
+def set_sni(ssl_obj: ssl.SSLSocket | ssl.SSLObject, name: bytes) -> bool:
+    """``SSL_set_tlsext_host_name(ssl, name)`` on a client connection before its
+    handshake: the exact bytes ``name`` go into the ClientHello's server_name, which the
+    stdlib refuses for IP literals (it sends no SNI then, RFC 6066) and rewrites for
+    non-ASCII names (IDNA). True only when libssl accepted the name and reads it back
+    unchanged (``SSL_get_servername``); False (nothing sent) otherwise."""
+    lib = _libssl()
+    found = _ssl_pointer(ssl_obj) if lib is not None else None
+    if lib is None or found is None or not name or b"\0" in name or len(name) > TLSEXT_MAXLEN_host_name:
+        return False
+    ssl_ptr, context = found
+    ctx_ptr = _field(context, _CTX_SSL_CTX)
+    if not ctx_ptr or lib.get_ssl_ctx(ssl_ptr) != ctx_ptr:
+        return False
+    if lib.ctrl(ssl_ptr, SSL_CTRL_SET_TLSEXT_HOSTNAME, TLSEXT_NAMETYPE_host_name, name) != 1:
+        return False
+    return lib.get_servername(ssl_ptr, TLSEXT_NAMETYPE_host_name) == name
+
+
+# ---- the security level ------------------------------------------------------------------
+@functools.cache
+def _get_security_level() -> Any:
+    path = getattr(_ssl, "__file__", None)
+    if _libssl() is None:
+        return None
+    try:
+        lib = ctypes.CDLL(path, mode=getattr(os, "RTLD_NOLOAD", 0) | os.RTLD_LAZY) if path else ctypes.CDLL(None)
+        func = lib.SSL_CTX_get_security_level
+    except (OSError, AttributeError):
+        return None
+    func.argtypes, func.restype = [ctypes.c_void_p], ctypes.c_int
+    return func
+
+
+def security_level(context: ssl.SSLContext) -> int | None:
+    """``SSL_CTX_get_security_level`` of a stdlib context (None when libssl cannot be
+    reached safely, see :func:`set_verify_mode`)."""
+    func = _get_security_level()
+    if func is None or not isinstance(context, _ssl._SSLContext):
+        return None
+    ctx_ptr = _field(context, _CTX_SSL_CTX)
+    return int(func(ctx_ptr)) if ctx_ptr else None

@@ -25,6 +25,7 @@ Where the stdlib cannot do what OpenSSL's C API does, this module documents the 
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import ssl
@@ -32,10 +33,11 @@ import tempfile
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 
 from tlsmgm_cli.core.domain import SERVER, TlsDomain
 from tlsmgm_cli.core.errors import TlsmgmError
-from tlsmgm_cli.core.methods import MethodError, parse_method
+from tlsmgm_cli.core.methods import Method, MethodError, parse_method
 from tlsmgm_cli.core.opensslsettings import (
     CIPHER_LIST_MESSAGE,
     CURVE_MESSAGES,
@@ -43,6 +45,7 @@ from tlsmgm_cli.core.opensslsettings import (
     apply_ec_curve,
 )
 from tlsmgm_cli.core.pem import CERTIFICATE_LABELS, PemBlock, pem_blocks
+from tlsmgm_cli.core.truststore import domain_sources, load_context_cas
 
 VERIFY_DEPTH = 3  # SSL_CTX_set_verify_depth(ctx, 3) in tls_openssl
 # SSL_OP_ALL | NO_SSLv2 | NO_SSLv3 | NO_SESSION_RESUMPTION_ON_RENEGOTIATION | CIPHER_SERVER_PREFERENCE
@@ -63,6 +66,26 @@ def _shown(domain: TlsDomain, param: str) -> str:
         return f"{param} (PEM content from the DB)"
     value = getattr(domain, param) or getattr(domain, "eff_" + param, None)
     return f"{param} '{value}'"
+
+
+def _regular(domain: TlsDomain, param: str, path: str) -> None:
+    """Refuse a FIFO, a device or an over-size file before OpenSSL opens it (it would
+    block on a FIFO, or read /dev/zero without end); a missing file is left to OpenSSL's
+    own message."""
+    import stat
+
+    from tlsmgm_cli.core.limits import PKI_FILE_MAX_BYTES
+    from tlsmgm_cli.core.safeio import file_kind, limit_text
+
+    try:
+        st = os.stat(path)
+    except OSError:
+        return
+    if not stat.S_ISREG(st.st_mode):
+        raise _fail(domain, _shown(domain, param), f"is {file_kind(st.st_mode)}, not a regular file; refused")
+    if st.st_size > PKI_FILE_MAX_BYTES:
+        raise _fail(domain, _shown(domain, param),
+                    f"is {st.st_size} bytes, over the {limit_text(PKI_FILE_MAX_BYTES)} limit tlsmgm reads")
 
 
 def _os_reason(err: OSError) -> str:
@@ -96,6 +119,11 @@ def _apply_method(ctx: ssl.SSLContext, domain: TlsDomain, library: str) -> None:
         method = parse_method(domain.eff_method, library)
     except MethodError as err:
         raise _fail(domain, f"tls_method '{domain.eff_method}'", str(err)) from None
+    _set_bounds(ctx, method)
+
+
+def _set_bounds(ctx: ssl.SSLContext, method: Method) -> None:
+    """SSL_CTX_set_min/max_proto_version as tls_openssl does (nothing for SSLv23)."""
     if method.unbounded:
         return
     with warnings.catch_warnings():  # TLSv1 is deprecated in the stdlib, not in OpenSIPS
@@ -105,9 +133,102 @@ def _apply_method(ctx: ssl.SSLContext, domain: TlsDomain, library: str) -> None:
         ctx.maximum_version = ssl.TLSVersion.MAXIMUM_SUPPORTED if not high else _PROTOCOLS[high]
 
 
+@dataclass(frozen=True, slots=True)
+class PolicyProbe:
+    """The outcome of :func:`probe_method_policy`: ``ok`` when a handshake completed;
+    else ``reason`` (OpenSSL's words). ``openssl`` and ``security_level`` describe the
+    library that was tried (the one tlsmgm runs with)."""
+
+    ok: bool
+    reason: str | None
+    openssl: str
+    security_level: int | None
+
+
+@functools.lru_cache(maxsize=256)
+def probe_method_policy(method_text: str | None, ciphers: str | None, side: str,
+                        library: str = "openssl") -> PolicyProbe:
+    """Whether a domain with this ``tls_method`` and ``ciphers_list`` can complete any
+    handshake under the local OpenSSL's policy (security level, disabled protocols).
+
+    The domain's side gets the context OpenSIPS would build (bounds, cipher list, Python's
+    security level as OpenSSL's configuration sets it); the other side is as permissive as
+    OpenSSL allows (TLS 1.0-1.3, ``ALL:@SECLEVEL=0``). Both shake hands in memory
+    (``ssl.MemoryBIO``), with a throwaway P-256 certificate, so the answer concerns the
+    method and ciphers alone. Cached per (method, ciphers, side, library)."""
+    from tlsmgm_cli.core.sslverify import security_level
+
+    method = parse_method(method_text, library)
+    domain_ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER if side == SERVER else ssl.PROTOCOL_TLS_CLIENT)
+    domain_ctx.check_hostname = False
+    domain_ctx.verify_mode = ssl.CERT_NONE
+    domain_ctx.options |= OPENSIPS_OPTIONS
+    _set_bounds(domain_ctx, method)
+    level = security_level(domain_ctx)
+    if not apply_cipher_list(domain_ctx, ciphers or "DEFAULT"):
+        return PolicyProbe(False, "the cipher list selects no cipher", ssl.OPENSSL_VERSION, level)
+    level = security_level(domain_ctx)  # a @SECLEVEL=n in ciphers_list changes it
+    other = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT if side == SERVER else ssl.PROTOCOL_TLS_SERVER)
+    other.check_hostname = False
+    other.verify_mode = ssl.CERT_NONE
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        other.minimum_version = ssl.TLSVersion.MINIMUM_SUPPORTED
+        other.maximum_version = ssl.TLSVersion.MAXIMUM_SUPPORTED
+    try:
+        other.set_ciphers("ALL:@SECLEVEL=0")
+    except ssl.SSLError:
+        pass
+    server_ctx = domain_ctx if side == SERVER else other
+    with _private_dir() as workdir:
+        cert_path, key_path = _throwaway_identity(workdir)
+        server_ctx.load_cert_chain(cert_path, key_path)
+    reason = _memory_handshake(domain_ctx if side != SERVER else other, server_ctx)
+    return PolicyProbe(reason is None, reason, ssl.OPENSSL_VERSION, level)
+
+
+def _throwaway_identity(workdir: str) -> tuple[str, str]:
+    from tlsmgm_cli.core.certgen import make_cert
+
+    issued = make_cert(None, "tlsmgm-policy-probe", self_signed=True, days=2)
+    cert_path = os.path.join(workdir, "probe.crt")
+    key_path = os.path.join(workdir, "probe.key")
+    with open(cert_path, "wb") as handle:
+        handle.write(issued.cert_pem())
+    fd = os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(issued.key_pem())
+    return cert_path, key_path
+
+
+def _memory_handshake(client_ctx: ssl.SSLContext, server_ctx: ssl.SSLContext) -> str | None:
+    """A complete handshake between two in-memory endpoints: None, or why it failed."""
+    c_in, c_out, s_in, s_out = ssl.MemoryBIO(), ssl.MemoryBIO(), ssl.MemoryBIO(), ssl.MemoryBIO()
+    client = client_ctx.wrap_bio(c_in, c_out, server_side=False)
+    server = server_ctx.wrap_bio(s_in, s_out, server_side=True)
+    done = {"client": False, "server": False}
+    for _ in range(20):
+        for name, end in (("client", client), ("server", server)):
+            if done[name]:
+                continue
+            try:
+                end.do_handshake()
+                done[name] = True
+            except (ssl.SSLWantReadError, ssl.SSLWantWriteError):
+                pass
+            except ssl.SSLError as err:
+                return (err.reason or str(err)).lower().replace("_", " ") + f" (on the {name} side)"
+            s_in.write(c_out.read())
+            c_in.write(s_out.read())
+        if all(done.values()):
+            return None
+    return "the handshake did not complete"
+
+
 def _apply_ciphers_and_groups(ctx: ssl.SSLContext, domain: TlsDomain, workdir: str) -> None:
     if domain.dh_params:
         path = _material(domain, "dh_params", domain.dh_params, workdir)
+        _regular(domain, "dh_params", path)
         try:
             ctx.load_dh_params(path)
         except OSError as err:
@@ -159,36 +280,9 @@ def _load_crls(ctx: ssl.SSLContext, domain: TlsDomain, workdir: str) -> int:
     return len(blocks)
 
 
-def _certificate_ders(pem: bytes) -> list[bytes]:
-    """DER of every readable certificate block (CERTIFICATE, X509 CERTIFICATE and
-    TRUSTED CERTIFICATE, whose trust settings are dropped)."""
-    ders = []
-    for block in pem_blocks(pem):
-        if block.label in CERTIFICATE_LABELS:
-            try:
-                ders.append(block.certificate_der())
-            except ValueError:
-                continue  # a damaged block is left out here; `check` reports it
-    return ders
-
-
 def _load_cas(ctx: ssl.SSLContext, domain: TlsDomain) -> None:
-    if domain.ca_list:
-        try:
-            if domain.file_is_content("ca_list"):
-                # DER, so that TRUSTED CERTIFICATE (X509_AUX) blocks count too, as in OpenSIPS
-                certs = b"".join(_certificate_ders(domain.ca_list.encode()))
-                if certs:
-                    ctx.load_verify_locations(cadata=certs)
-            else:
-                ctx.load_verify_locations(cafile=domain.ca_list)
-        except OSError as err:
-            raise _fail(domain, _shown(domain, "ca_list"), f"unable to load ca ({_os_reason(err)})") from None
-        except ssl.SSLError as err:
-            raise _fail(domain, _shown(domain, "ca_list"),
-                        f"unable to load ca ({err.reason or 'no certificate in it'})") from None
-    if os.path.isdir(domain.eff_ca_dir):  # OpenSSL only records the path; a missing dir is fine
-        ctx.load_verify_locations(capath=domain.eff_ca_dir)
+    """ca_list, then ca_dir (a missing ca_dir is fine: core.truststore decides)."""
+    load_context_cas(ctx, domain_sources(domain, crls=False), lambda what, why: _fail(domain, what, why))
 
 
 def _load_identity(ctx: ssl.SSLContext, domain: TlsDomain, workdir: str) -> None:
@@ -206,6 +300,9 @@ def _load_identity(ctx: ssl.SSLContext, domain: TlsDomain, workdir: str) -> None
         asked.append(True)
         return b""
 
+    _regular(domain, "certificate", cert_path)
+    if key_path:
+        _regular(domain, "private_key", key_path)
     try:
         ctx.load_cert_chain(cert_path, key_path, password=no_passphrase)
     except ssl.SSLError as err:
@@ -214,23 +311,67 @@ def _load_identity(ctx: ssl.SSLContext, domain: TlsDomain, workdir: str) -> None
             raise _fail(domain, _shown(domain, "private_key"),
                         "the key is encrypted (OpenSIPS would prompt for its passphrase on the console)"
                         ) from None
-        if reason == "KEY_VALUES_MISMATCH":
-            raise _fail(domain, _shown(domain, "private_key"),
-                        "does not match the public key of the certificate") from None
-        if reason in ("PEM_LIB", "NO_START_LINE") and _has_certificate(cert_path):
-            raise _fail(domain, _shown(domain, "private_key"), "unable to load private key file") from None
-        raise _fail(domain, _shown(domain, "certificate"), "unable to load certificate file") from None
+        param, why = _identity_problem(domain, cert_path, key_path, reason)
+        raise _fail(domain, _shown(domain, param), why) from None
     except OSError as err:  # after SSLError, its subclass
         param = "certificate" if not os.path.exists(cert_path) or not key_path else "private_key"
         raise _fail(domain, _shown(domain, param), _os_reason(err)) from None
 
 
-def _has_certificate(path: str) -> bool:
+def _read_pki(path: str, what: str) -> bytes | None:
+    from tlsmgm_cli.core.limits import PKI_FILE_MAX_BYTES
+    from tlsmgm_cli.core.safeio import UnsafeInput, read_bytes_limited
+
     try:
-        with open(path, "rb") as handle:
-            return _first(handle.read(), CERTIFICATE_LABELS) is not None
-    except OSError:
-        return False
+        return read_bytes_limited(path, limit=PKI_FILE_MAX_BYTES, what=what)
+    except UnsafeInput:
+        return None
+
+
+def _key_kind(key: object) -> str:
+    from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
+
+    for kind, name in ((rsa.RSAPublicKey, "RSA"), (ec.EllipticCurvePublicKey, "EC"),
+                       (ed25519.Ed25519PublicKey, "Ed25519"), (ed448.Ed448PublicKey, "Ed448"),
+                       (dsa.DSAPublicKey, "DSA")):
+        if isinstance(key, kind):
+            return name
+    return type(key).__name__
+
+
+def _identity_problem(domain: TlsDomain, cert_path: str, key_path: str | None, reason: str) -> tuple[str, str]:
+    """Which file of a certificate/key pair OpenSSL failed on, and why, found by reading
+    both: (``certificate`` or ``private_key``, the reason in words)."""
+    from tlsmgm_cli.core.pem import read_private_key
+
+    cert_data = _read_pki(cert_path, "certificate")
+    block = _first(cert_data, CERTIFICATE_LABELS) if cert_data is not None else None
+    cert_public = None
+    if block is not None:
+        try:
+            from cryptography import x509
+
+            cert_public = x509.load_der_x509_certificate(block.certificate_der()).public_key()
+        except Exception:  # noqa: BLE001 - damaged or unknown: the certificate is at fault
+            block = None
+    if block is None:
+        return "certificate", "unable to load certificate file (no usable PEM certificate in it)"
+    key_data = _read_pki(key_path, "private key") if key_path else cert_data
+    if key_data is None:
+        return "private_key", "unable to load private key file (cannot be read)"
+    key = read_private_key(key_data)
+    if key.key is None:
+        return "private_key", f"unable to load private key file ({key.detail})"
+    public = key.key.public_key()
+    if public != cert_public:
+        cert_name = "the certificate" if domain.file_is_content("certificate") else \
+            f"the certificate '{domain.eff_certificate}'"
+        kinds = (_key_kind(public), _key_kind(cert_public))
+        detail = f"the key is {kinds[0]}, the certificate's key is {kinds[1]}" if kinds[0] != kinds[1] else \
+            "another key pair"
+        return "private_key", f"does not match the public key of {cert_name} ({detail})"
+    return "private_key" if reason == "KEY_VALUES_MISMATCH" else "certificate", \
+        f"unable to load certificate and key ({reason.lower().replace('_', ' ') or 'OpenSSL error'})"
 
 
 def _first(data: bytes, labels: set[bytes] | frozenset[bytes]) -> PemBlock | None:
@@ -289,25 +430,6 @@ def local_certificate_der(domain: TlsDomain) -> bytes | None:
         except ValueError:
             pass
     raise _fail(domain, _shown(domain, "certificate"), "unable to load certificate file")
-
-
-def trust_store(domain: TlsDomain):
-    """A ``core.verify.TrustStore`` with the same CA list, CA dir and CRLs as the
-    domain's context, for computing the verify result OpenSSL stores but the stdlib does
-    not expose (a client domain with ``verify_cert=0``)."""
-    from tlsmgm_cli.core.verify import TrustStore
-
-    store = TrustStore(crl_check_all=domain.eff_crl_check_all)
-    if domain.ca_list:
-        if domain.file_is_content("ca_list"):
-            store.add_ca_pem(domain.ca_list.encode())
-        else:
-            store.add_ca_file(domain.ca_list)
-    if os.path.isdir(domain.eff_ca_dir):
-        store.hashed_dirs.append(domain.eff_ca_dir)
-    if domain.crl_dir and os.path.isdir(domain.crl_dir):
-        store.add_crl_path(domain.crl_dir)
-    return store
 
 
 def chain_too_long(verified_chain_length: int) -> bool:

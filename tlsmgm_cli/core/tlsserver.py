@@ -26,6 +26,7 @@ OPTIONS requests get ``SIP/2.0 200 OK`` (Via, From, To, Call-ID and CSeq copied)
 
 from __future__ import annotations
 
+import errno
 import selectors
 import socket
 import ssl
@@ -48,6 +49,10 @@ HANDSHAKE_TIMEOUT = 10.0
 IDLE_TIMEOUT = 60.0
 MAX_SIP_MESSAGE = 65536
 _COPIED_HEADERS = ("via", "v", "from", "f", "to", "t", "call-id", "i", "cseq")
+#: accept() failed for lack of descriptors or memory: pause from MIN, doubling up to MAX
+ACCEPT_BACKOFF_MIN_S = 0.1
+ACCEPT_BACKOFF_MAX_S = 1.0
+_OUT_OF_RESOURCES = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM})
 SNI_VERIFY_SINCE = (3, 6, 8)  # the SNI-selected domain's verify mode applies (spec §0, §3.3)
 
 Record = dict[str, Any]
@@ -121,13 +126,35 @@ class TlsServer:
         """Accept connections until :meth:`stop` is called."""
         for spec, (host, port) in self.bound:
             self.on_record({"event": "listening", "listener": spec.key_text, "bind": socket_text(host, port)})
+        backoff = 0.0  # seconds to pause after accept() found no descriptor left
+        warned = False
         while not self._stop.is_set():
             for key, _mask in self._selector.select(poll):
                 try:
                     conn, peer = key.fileobj.accept()  # type: ignore[union-attr]
-                except (BlockingIOError, OSError):
+                except BlockingIOError:
                     continue
-                threading.Thread(target=self._handle, args=(conn, peer, key.data), daemon=True).start()
+                except OSError as err:
+                    if err.errno not in _OUT_OF_RESOURCES:
+                        continue  # the client went away before accept (ECONNABORTED, ...)
+                    # the pending connection stays queued, so the listener stays readable:
+                    # retrying at once would spin at 100 % CPU until a descriptor is freed
+                    if not warned:
+                        warned = True
+                        self.on_record({"event": "warning", "message": (
+                            f"cannot accept connections: {err.strerror or err} "
+                            f"({errno.errorcode.get(err.errno or 0, err.errno)}); retrying every "
+                            f"{ACCEPT_BACKOFF_MIN_S:g}-{ACCEPT_BACKOFF_MAX_S:g} s until a descriptor "
+                            "is free (raise the limit: ulimit -n)")})
+                    backoff = min(ACCEPT_BACKOFF_MAX_S, backoff * 2 or ACCEPT_BACKOFF_MIN_S)
+                    self._stop.wait(backoff)
+                    break
+                backoff = 0.0
+                try:
+                    threading.Thread(target=self._handle, args=(conn, peer, key.data), daemon=True).start()
+                except RuntimeError:  # no thread can be started (out of memory/threads)
+                    conn.close()
+                    self._stop.wait(ACCEPT_BACKOFF_MIN_S)
         self.close()
 
     def stop(self) -> None:

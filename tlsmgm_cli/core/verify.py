@@ -24,15 +24,16 @@ canonical encoding (``X509_NAME_cmp``).
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 import functools
 import os
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, ExtensionOID, SignatureAlgorithmOID
 
@@ -215,9 +216,11 @@ class _Cert:
     def of(cls, cert: x509.Certificate) -> _Cert:
         issuer_der, subject_der = _name_ders(cert)
         facts = cls(cert, subject_der=subject_der, issuer_der=issuer_der, issuer=_canonical_der(issuer_der))
+        from tlsmgm_cli.core.certtext import readable_extensions
+
         try:
-            extensions = cert.extensions
-        except ValueError:  # an extension cryptography cannot parse: OpenSSL marks it invalid
+            extensions = readable_extensions(cert)  # x400Address names read as OpenSSL does
+        except (ValueError, x509.DuplicateExtension):  # unparsable or repeated: OpenSSL marks it invalid
             facts.unhandled_critical = True
         else:
             values = {}
@@ -273,8 +276,8 @@ class _Cert:
 def _public_key(cert: x509.Certificate) -> object | None:
     try:
         return cert.public_key()
-    except (ValueError, TypeError, NotImplementedError):
-        return None
+    except (ValueError, TypeError, NotImplementedError, UnsupportedAlgorithm):
+        return None  # a key algorithm cryptography does not know (an unknown OID)
 
 
 def _akid_names_other_key(issuer: _Cert, akid: x509.AuthorityKeyIdentifier | None) -> bool:
@@ -332,11 +335,13 @@ class TrustStore:
 
     def add_ca_file(self, path: str) -> None:
         """``SSL_CTX_load_verify_locations(file)``: every certificate and CRL of a PEM file."""
+        from tlsmgm_cli.core.limits import PKI_FILE_MAX_BYTES
+        from tlsmgm_cli.core.safeio import UnsafeInput, read_bytes_limited
+
         try:
-            with open(path, "rb") as handle:
-                data = handle.read()
-        except OSError as err:
-            raise TlsmgmError(f"unable to load ca '{path}': {err.strerror or err}") from None
+            data = read_bytes_limited(path, limit=PKI_FILE_MAX_BYTES, what="CA file")
+        except UnsafeInput as err:
+            raise TlsmgmError(f"unable to load ca: {err}") from None
         self.add_ca_pem(data, path)
 
     def add_ca_pem(self, data: bytes, source: str = "ca_list") -> None:
@@ -361,9 +366,16 @@ class TrustStore:
                 if os.path.isfile(full):
                     found += _read_crls(full, pem_only=True)[:1]
         else:
-            found = _read_crls(path, pem_only=False)
+            from tlsmgm_cli.core.limits import PKI_FILE_MAX_BYTES
+            from tlsmgm_cli.core.safeio import UnsafeInput, read_bytes_limited
+
+            try:
+                data = read_bytes_limited(path, limit=PKI_FILE_MAX_BYTES, what="CRL file")
+            except UnsafeInput as err:
+                raise TlsmgmError(str(err)) from None
+            found = _parse_crls(data, pem_only=False)
             if not found:
-                raise TlsmgmError(f"{path}: no CRL in it")
+                raise TlsmgmError(f"CRL file '{path}': no CRL in it (neither a PEM nor a DER CRL)")
         self.crls += found
         self.crl_check = self.crl_check or bool(found)
         return len(found)
@@ -372,6 +384,9 @@ class TrustStore:
         """by_dir lookup: load ``<hash>.N`` certificates and ``<hash>.rN`` CRLs once."""
         if not self.hashed_dirs:
             return
+        from tlsmgm_cli.core.limits import PKI_FILE_MAX_BYTES
+        from tlsmgm_cli.core.safeio import UnsafeInput, read_bytes_limited
+
         digest = name_hash_der(name_der)
         for directory in self.hashed_dirs:
             if (directory, digest) in self._loaded_hashes:
@@ -387,9 +402,9 @@ class TrustStore:
                         self.crls += _read_crls(path, pem_only=True)
                     else:
                         try:
-                            with open(path, "rb") as handle:
-                                self.certs += read_pem_objects(handle.read())[0]
-                        except OSError:
+                            self.certs += read_pem_objects(read_bytes_limited(
+                                path, limit=PKI_FILE_MAX_BYTES, what="CA file"))[0]
+                        except UnsafeInput:
                             pass
                     k += 1
 
@@ -407,11 +422,17 @@ class TrustStore:
 
 
 def _read_crls(path: str, pem_only: bool) -> list[x509.CertificateRevocationList]:
+    from tlsmgm_cli.core.limits import PKI_FILE_MAX_BYTES
+    from tlsmgm_cli.core.safeio import UnsafeInput, read_bytes_limited
+
     try:
-        with open(path, "rb") as handle:
-            data = handle.read()
-    except OSError:
-        return []
+        data = read_bytes_limited(path, limit=PKI_FILE_MAX_BYTES, what="CRL file")
+    except UnsafeInput:
+        return []  # like OpenSSL's directory readers: an unreadable entry is passed over
+    return _parse_crls(data, pem_only)
+
+
+def _parse_crls(data: bytes, pem_only: bool) -> list[x509.CertificateRevocationList]:
     if is_pem(data):
         return read_pem_objects(data)[1]
     if pem_only:
@@ -424,19 +445,11 @@ def _read_crls(path: str, pem_only: bool) -> list[x509.CertificateRevocationList
 
 def build_store(ca: list[str] | None = None, crl: list[str] | None = None, crl_check_all: bool = False,
                 ca_pem: bytes | None = None) -> TrustStore:
-    """A store from ``--ca FILE|DIR`` / ``--crl FILE|DIR`` style locations (a directory
-    given as CA is a hashed directory, like ``ca_dir``); ``ca_pem`` is a DB ``ca_list``."""
-    store = TrustStore(crl_check_all=crl_check_all)
-    if ca_pem:
-        store.add_ca_pem(ca_pem)
-    for location in ca or []:
-        if os.path.isdir(location):
-            store.hashed_dirs.append(location)
-        else:
-            store.add_ca_file(location)
-    for location in crl or []:
-        store.add_crl_path(location)
-    return store
+    """A store from ``--ca FILE|DIR`` / ``--crl FILE|DIR`` style locations (see
+    ``core.truststore``, where every trust store is built); ``ca_pem`` is a DB ``ca_list``."""
+    from tlsmgm_cli.core.truststore import TrustSources, build_trust_store, option_sources
+
+    return build_trust_store(option_sources(ca or [], crl or [], crl_check_all, TrustSources(ca_pem=ca_pem)))
 
 
 # ---- verification ------------------------------------------------------------------------------
@@ -460,6 +473,48 @@ class VerifyResult:
         return {"code": self.code, "text": self.text, "depth": self.depth}
 
 
+class _UntrustedPool:
+    """The certificates a peer presented, with their facts derived once and indexed by
+    canonical subject, so that finding an issuer among them costs no scan of the whole
+    list (inspecting every certificate of a 10,000-certificate bundle stays linear)."""
+
+    def __init__(self, facts: list[_Cert]):
+        self.facts = facts
+        self.by_subject: dict[bytes, list[int]] = {}
+        self.position: dict[int, int] = {}
+        for position, cert in enumerate(facts):
+            self.by_subject.setdefault(cert.subject, []).append(position)
+            self.position[id(cert)] = position
+
+    def after(self, start: int) -> _UntrustedView:
+        """The untrusted certificates of a peer presenting ``facts[start:]``."""
+        return _UntrustedView(self, start)
+
+
+class _UntrustedView:
+    """``facts[start + 1:]`` of a pool, minus those already taken into the chain."""
+
+    def __init__(self, pool: _UntrustedPool, start: int):
+        self.pool = pool
+        self.start = start
+        self.taken: set[int] = set()
+
+    def __bool__(self) -> bool:
+        return len(self.pool.facts) - self.start - 1 > len(self.taken)
+
+    def named(self, subject: bytes) -> Iterator[_Cert]:
+        """The remaining certificates whose subject is ``subject`` (canonical), in the
+        order presented, lazily: ``_best_issuer`` stops at the first valid issuer, so a
+        bundle of many equal names is not scanned for every certificate."""
+        positions = self.pool.by_subject.get(subject, [])
+        for k in range(bisect.bisect_right(positions, self.start), len(positions)):
+            if positions[k] not in self.taken:
+                yield self.pool.facts[positions[k]]
+
+    def remove(self, cert: _Cert) -> None:
+        self.taken.add(self.pool.position[id(cert)])
+
+
 class _Failed(Exception):
     def __init__(self, code: int, depth: int):
         super().__init__(code)
@@ -469,9 +524,11 @@ class _Failed(Exception):
 
 class _Verifier:
     def __init__(self, presented: list[x509.Certificate], store: TrustStore, at: dt.datetime,
-                 depth: int, purpose: str | None):
-        self.leaf = _Cert.of(presented[0])
-        self.untrusted = [_Cert.of(c) for c in presented[1:]]
+                 depth: int, purpose: str | None, pool: _UntrustedPool | None = None, start: int = 0):
+        if pool is None:
+            pool = _UntrustedPool([_Cert.of(c) for c in presented])
+        self.leaf = pool.facts[start]
+        self.untrusted = pool.after(start)
         self.store = store
         self.at = at
         self.max_depth = depth + 1
@@ -480,7 +537,7 @@ class _Verifier:
         self.num_untrusted = 1
 
     # -- chain building (build_chain, trusted first) --
-    def _best_issuer(self, candidates: list[_Cert], subject: _Cert) -> _Cert | None:
+    def _best_issuer(self, candidates: Iterable[_Cert], subject: _Cert) -> _Cert | None:
         best = None
         for candidate in candidates:
             if not _likely_issued(candidate, subject):
@@ -523,8 +580,8 @@ class _Verifier:
             if not search_untrusted:
                 break
             nxt = None if curr.self_signed or num > self.max_depth else self._best_issuer(
-                [c for c in self.untrusted if all(c.der != x.der for x in self.chain)
-                 or (curr.self_issued and len(self.chain) == 1)], curr)
+                (c for c in self.untrusted.named(curr.issuer) if all(c.der != x.der for x in self.chain)
+                 or (curr.self_issued and len(self.chain) == 1)), curr)
             if nxt is None:
                 search_untrusted = False
                 continue
@@ -713,7 +770,7 @@ class _Verifier:
                     raise _Failed(ERR_UNABLE_TO_DECODE_ISSUER_PUBLIC_KEY, n)
                 try:
                     subject.cert.verify_directly_issued_by(issuer.cert)
-                except (ValueError, TypeError, InvalidSignature):
+                except (ValueError, TypeError, InvalidSignature, UnsupportedAlgorithm):
                     raise _Failed(ERR_CERT_SIGNATURE_FAILURE, n) from None
             self._check_time(subject, n)
             n -= 1
@@ -749,18 +806,19 @@ def verify_peer(presented: list[x509.Certificate], store: TrustStore, at: dt.dat
 
 
 def start_verify(presented: list[x509.Certificate], store: TrustStore, at: dt.datetime | None = None,
-                 depth: int = VERIFY_DEPTH, purpose: str | None = None) -> Callable[[], VerifyResult]:
+                 depth: int = VERIFY_DEPTH, purpose: str | None = None, pool: _UntrustedPool | None = None,
+                 start: int = 0) -> Callable[[], VerifyResult]:
     """:func:`verify_peer` in two steps: chain building and the extension and CRL checks
     now, and a function that does the rest (signatures and validity times) and returns the
     result. That function touches only the certificates, and cryptography checks signatures
     without holding the GIL: it can run on another thread."""
-    if not presented:
+    if not presented and pool is None:
         raise TlsmgmError("verify_peer: no certificate given")
     if at is None:
         at = dt.datetime.now(dt.timezone.utc)
     elif at.tzinfo is None:
         at = at.replace(tzinfo=dt.timezone.utc)
-    verifier = _Verifier(presented, store, at, depth, purpose)
+    verifier = _Verifier(presented, store, at, depth, purpose, pool, start)
     try:
         verifier.build_chain()
         verifier.check_extensions()
@@ -768,3 +826,15 @@ def start_verify(presented: list[x509.Certificate], store: TrustStore, at: dt.da
     except _Failed as failure:
         return functools.partial(verifier.result, failure)
     return verifier.finish
+
+
+def verify_bundle(certs: list[x509.Certificate], store: TrustStore, at: dt.datetime | None = None,
+                  depth: int = VERIFY_DEPTH, purpose: str | None = None) -> list[VerifyResult]:
+    """``verify_peer(certs[i:])`` for every ``i``: the result for a peer presenting each
+    certificate of a file followed by the rest of it (``inspect``). The facts of every
+    certificate are derived once and issuers are looked up by name, so the whole costs
+    time linear in the number of certificates."""
+    if not certs:
+        return []
+    pool = _UntrustedPool([_Cert.of(c) for c in certs])
+    return [start_verify([], store, at, depth, purpose, pool, i)() for i in range(len(certs))]

@@ -36,11 +36,14 @@ def is_tty(stream: Any = None) -> bool:
 
 
 def console(stderr: bool = False):
-    """A rich Console honouring --no-color / NO_COLOR (imported lazily)."""
+    """A rich Console honouring --no-color / NO_COLOR (imported lazily): with either, no
+    escape sequence at all is written (no colour, no bold), even on a terminal."""
     from rich.console import Console
 
-    return Console(stderr=stderr, no_color=settings.no_color, highlight=False,
-                   soft_wrap=False)
+    if settings.no_color:
+        return Console(stderr=stderr, no_color=True, color_system=None, highlight=False,
+                       soft_wrap=False, emoji=False)
+    return Console(stderr=stderr, highlight=False, soft_wrap=False, emoji=False)
 
 
 def to_json(obj: Any, *, indent: int | None = 2) -> str:
@@ -87,8 +90,16 @@ def _cell(v: Any) -> str:
 
 def emit_table(rows: Iterable[Sequence[Any]], headers: Sequence[str], *, title: str | None = None,
                plain: bool | None = None) -> None:
-    """A rich table on a terminal, a tabulate table otherwise (or when plain=True)."""
-    rows = [[_cell(c) for c in r] for r in rows]
+    """A rich table on a terminal, a tabulate table otherwise (or when plain=True).
+
+    Cells are untrusted text (domain names, filters, certificate names, MI replies):
+    control characters are shown escaped (``\\x1b``), never sent to the terminal, and on
+    the rich path markup in them is shown literally."""
+    from tlsmgm_cli.render.safe import visible
+
+    rows = [[visible(_cell(c)) for c in r] for r in rows]
+    headers = [visible(h) for h in headers]
+    title = visible(title) if title is not None else None
     if plain is None:
         plain = not is_tty()
     if plain:
@@ -100,9 +111,10 @@ def emit_table(rows: Iterable[Sequence[Any]], headers: Sequence[str], *, title: 
         return
     from rich.table import Table
 
-    table = Table(title=title, show_lines=False, header_style="bold")
+    table = Table(title=_escape(title) if title is not None else None, show_lines=False,
+                  header_style="bold")
     for h in headers:
-        table.add_column(h, overflow="fold")
+        table.add_column(_escape(h), overflow="fold")
     for r in rows:
         table.add_row(*[_escape(c) for c in r])
     console().print(table)
@@ -115,11 +127,16 @@ def _escape(text: str) -> str:
 
 
 def echo_err(message: str) -> None:
-    """A diagnostic line on stderr (never coloured: editors parse file:line)."""
-    click.echo(message, err=True)
+    """A diagnostic line on stderr (never coloured: editors parse file:line). Control
+    characters from untrusted text in it are escaped visibly; line breaks stay."""
+    from tlsmgm_cli.render.safe import visible_lines
+
+    click.echo(visible_lines(message), err=True)
 
 
 def hint(message: str) -> None:
-    """A hint for humans on stderr, suppressed by -q."""
+    """A hint for humans on stderr, suppressed by -q (escaped like ``echo_err``)."""
     if not settings.quiet:
-        click.echo(message, err=True)
+        from tlsmgm_cli.render.safe import visible_lines
+
+        click.echo(visible_lines(message), err=True)

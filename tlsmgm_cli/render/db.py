@@ -60,12 +60,22 @@ def print_findings(findings: Iterable[Any]) -> None:
         echo_err(f"{f.severity}: {where}{f.message}")
 
 
-def print_import_summary(plan: Any, table: str, masked_url: str, *, dry_run: bool) -> None:
+def print_import_summary(plan: Any, table: str, masked_url: str, *, dry_run: bool,
+                         allowed_errors: int = 0) -> None:
     verb = "would write" if dry_run else "wrote"
+    despite = f"; despite {allowed_errors} error(s): --allow-errors" if allowed_errors else ""
     click.echo(f"{verb} {len(plan.inserts)} new and {len(plan.updates)} changed row(s) to "
-               f"{table} at {masked_url} ({len(plan.unchanged)} unchanged)")
+               f"{table} at {masked_url} ({len(plan.unchanged)} unchanged{despite})")
     if not dry_run and plan.writes:
         hint("OpenSIPS reads the table at startup and on `opensips-cli -x mi tls_reload`.")
+
+
+def print_sources(sources: dict[str, str]) -> None:
+    """Which file each PEM column of `db add/update` was read from (absolute paths)."""
+    from tlsmgm_cli.render.safe import visible
+
+    for column, path in sources.items():
+        click.echo(f"{column}: read from {visible(path)}")
 
 
 def print_export_result(result: Any) -> None:

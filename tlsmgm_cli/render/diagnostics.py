@@ -7,13 +7,17 @@ from collections.abc import Iterable
 
 from tlsmgm_cli.core.errors import Diagnostic
 from tlsmgm_cli.render import echo_err, settings
+from tlsmgm_cli.render.safe import visible
 
 
 def format_diagnostic(d: Diagnostic) -> str:
-    where = f"{d.loc}: " if d.loc else ""
-    text = f"{where}{d.severity}: {d.message}"
+    """``file:line: severity: message`` (+ an indented hint line). Messages quote config
+    values and file names, which may hold control characters: each part is escaped
+    visibly (``\\x1b``), so one diagnostic is always one or two lines."""
+    where = f"{visible(d.loc)}: " if d.loc else ""
+    text = f"{where}{d.severity}: {visible(d.message)}"
     if d.hint:
-        text += f"\n    hint: {d.hint}"
+        text += f"\n    hint: {visible(d.hint)}"
     return text
 
 

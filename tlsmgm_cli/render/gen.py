@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from tlsmgm_cli.render import emit_json
+from tlsmgm_cli.render.safe import visible
 
 if TYPE_CHECKING:
     from cryptography import x509
@@ -50,7 +51,7 @@ def render_crl(update: CrlUpdate, fmt: str) -> None:
     click.echo(f"wrote {update.crl_path}")
     for path in update.hashed:
         click.echo(f"wrote {path} (usable as tls_mgm crl_dir {path.parent})")
-    click.echo(f"  issuer      {facts['issuer']}")
+    click.echo(f"  issuer      {visible(facts['issuer'])}")
     click.echo(f"  nextUpdate  {facts['next_update']}")
     revoked = ", ".join(facts["revoked"]) or "(none)"
     click.echo(f"  revoked     {revoked}")
@@ -61,4 +62,4 @@ def _echo_facts(facts: dict[str, Any]) -> None:
         value = facts[key]
         if isinstance(value, list):
             value = ", ".join(value) or "(none)"
-        click.echo(f"  {label:<9} {value}")
+        click.echo(f"  {label:<9} {visible(value)}")

@@ -90,18 +90,13 @@ def json_line(row: dict[str, Any]) -> str:
     return dumps(row, ensure_ascii=False)
 
 
-def emit_batch_lines(lines: list[str]) -> None:
-    """Write already encoded JSON lines, one per line (nothing at all for none)."""
-    if lines:
-        sys.stdout.write("\n".join(lines) + "\n")
-        sys.stdout.flush()
-
-
 def emit_results(rows: list[dict[str, Any]], fmt: str, explain: bool) -> None:
     """Write result rows as ``text`` lines, one ``json`` document ``{"results": rows}``
     or ``jsonl`` (one JSON line per row)."""
     if fmt == "jsonl":
-        emit_batch_lines([json_line(r) for r in rows])
+        if rows:
+            sys.stdout.write("".join(json_line(r) + "\n" for r in rows))
+            sys.stdout.flush()
     elif fmt == "json":
         from tlsmgm_cli.render import emit_json
 
@@ -112,18 +107,24 @@ def emit_results(rows: list[dict[str, Any]], fmt: str, explain: bool) -> None:
         echo("\n".join(text_lines(rows, explain=explain)))
 
 
-class JsonLines:
-    """Serialises contract tuples for ``--batch`` exactly as ``json.dumps(dict(zip(fields,
-    values)), ensure_ascii=False)`` would, but fast: the first two values (side, socket)
-    and the values after the query fields (domain, outcome, ... line) are encoded once
-    per distinct tuple; only the query texts (SNI, SIP domain, TLS domain) are encoded
-    per line."""
+_CACHE_MAX_ENTRIES = 4096
 
-    def __init__(self, fields: Sequence[str], query_fields: int):
-        self._keys = [encode_basestring(f) + ": " for f in fields]
-        self._n = query_fields
+
+class JsonLinesEncoder:
+    """Encodes ``--batch`` result lines exactly as ``json.dumps(dict(zip(query_fields +
+    answer_fields, values)), ensure_ascii=False)`` would, but fast: the answer part and
+    the (side, socket) pair are encoded once per distinct value (bounded caches); only the
+    query texts (SNI, SIP domain, TLS domain) are encoded per line. The engine
+    (``core.batch.BatchEngine.encoded``) calls it."""
+
+    def __init__(self, query_fields: Sequence[str], answer_fields: Sequence[str]):
+        self._query_keys = [encode_basestring(f) + ": " for f in query_fields]
+        self._answer_keys = [encode_basestring(f) + ": " for f in answer_fields]
         self._heads: dict[tuple[Any, ...], str] = {}
-        self._tails: dict[tuple[Any, ...], str] = {}
+        self._answers: dict[tuple[Any, ...], str] = {}
+        self._server_heads: dict[str, str] = {}
+        # a server query: the SIP-domain and TLS-domain fields are null
+        self._server_rest = "".join(", " + key + "null" for key in self._query_keys[3:]) + ", "
 
     @staticmethod
     def _value(v: Any) -> str:
@@ -135,23 +136,89 @@ class JsonLines:
             return str(v)
         return dumps(v, ensure_ascii=False)
 
-    def tail(self, tail_values: tuple[Any, ...]) -> str:
-        """The encoded fields after the query fields, closing brace included."""
-        tail = self._tails.get(tail_values)
-        if tail is None:
-            keys, n, enc = self._keys, self._n, self._value
-            tail = self._tails[tail_values] = ", ".join(
-                keys[n + i] + enc(v) for i, v in enumerate(tail_values)) + "}"
-        return tail
+    def answer(self, answer_values: tuple[Any, ...]) -> str:
+        """The encoded answer fields, closing brace included."""
+        text = self._answers.get(answer_values)
+        if text is None:
+            if len(self._answers) >= _CACHE_MAX_ENTRIES:
+                self._answers.clear()
+            keys, enc = self._answer_keys, self._value
+            text = self._answers[answer_values] = ", ".join(
+                keys[i] + enc(v) for i, v in enumerate(answer_values)) + "}"
+        return text
 
-    def line(self, values: Sequence[Any], tail: str | None = None) -> str:
-        """One JSON object; ``tail`` may give the already encoded ``tail()`` of
-        ``values[query_fields:]`` (those values are then not read)."""
-        keys, n, enc = self._keys, self._n, self._value
-        head = self._heads.get((values[0], values[1]))
+    def line(self, query_values: Sequence[Any], answer: str) -> str:
+        """One JSON object: the query values, then the encoded ``answer()``."""
+        keys, enc = self._query_keys, self._value
+        head = self._heads.get((query_values[0], query_values[1]))
         if head is None:
-            head = self._heads[(values[0], values[1])] = (
-                "{" + keys[0] + enc(values[0]) + ", " + keys[1] + enc(values[1]))
-        middle = "".join([", " + keys[i] + ("null" if values[i] is None else enc(values[i]))
-                          for i in range(2, n)])
-        return head + middle + ", " + (tail or self.tail(tuple(values[n:])))
+            if len(self._heads) >= _CACHE_MAX_ENTRIES:
+                self._heads.clear()
+            head = self._heads[(query_values[0], query_values[1])] = (
+                "{" + keys[0] + enc(query_values[0]) + ", " + keys[1] + enc(query_values[1]))
+        middle = "".join([", " + keys[i] + ("null" if query_values[i] is None else enc(query_values[i]))
+                          for i in range(2, len(keys))])
+        return head + middle + ", " + answer
+
+    def server_line(self, socket: str, sni: str | None, answer: str) -> str:
+        """``line(("server", socket, sni, None, None), answer)``, the common case, faster."""
+        head = self._server_heads.get(socket)
+        if head is None:
+            if len(self._server_heads) >= _CACHE_MAX_ENTRIES:
+                self._server_heads.clear()
+            keys = self._query_keys
+            head = self._server_heads[socket] = (
+                "{" + keys[0] + '"server", ' + keys[1] + encode_basestring(socket) + ", " + keys[2])
+        return head + ("null" if sni is None else encode_basestring(sni)) + self._server_rest + answer
+
+    @staticmethod
+    def error(error: Any) -> str:
+        """The line of a batch line that could not be answered."""
+        return json_line(error.to_dict())
+
+
+class BatchWriter:
+    """Writes ``--batch`` answers as they are produced, chunk by chunk, flushing each
+    chunk (a reader at the other end of a pipe sees an answer before its next query is
+    read): ``jsonl`` lines, the ``json`` document ``{"results": [...]}`` (byte-identical
+    to :func:`emit_results`'s) or ``text`` lines."""
+
+    def __init__(self, fmt: str, explain: bool):
+        self.fmt = fmt
+        self.explain = explain
+        self._rows = 0
+
+    def lines(self, lines: list[str]) -> None:
+        """Already encoded JSON lines (``jsonl``)."""
+        if lines:
+            sys.stdout.write("\n".join(lines) + "\n")
+            sys.stdout.flush()
+
+    def rows(self, rows: list[dict[str, Any]]) -> None:
+        """Result rows (``MatchResult.to_dict()`` plus rule/notes/explain, or an error
+        row)."""
+        if not rows:
+            return
+        if self.fmt == "jsonl":
+            self.lines([json_line(r) for r in rows])
+        elif self.fmt == "json":
+            from tlsmgm_cli.render import to_json
+
+            parts = []
+            for row in rows:
+                text = to_json(row, indent=2).replace("\n", "\n    ")
+                parts.append(("{\n  \"results\": [\n    " if self._rows == 0 else ",\n    ") + text)
+                self._rows += 1
+            sys.stdout.write("".join(parts))
+            sys.stdout.flush()
+        else:
+            from click import echo
+
+            echo("\n".join(text_lines(rows, explain=self.explain)))
+            sys.stdout.flush()
+
+    def close(self) -> None:
+        """End the output (the ``json`` document's closing brackets)."""
+        if self.fmt == "json":
+            sys.stdout.write("{\n  \"results\": []\n}\n" if self._rows == 0 else "\n  ]\n}\n")
+            sys.stdout.flush()

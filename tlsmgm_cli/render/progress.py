@@ -1,7 +1,8 @@
 """The one progress bar of tlsmgm: a transient rich bar on stderr for long runs.
 
 Shown only when it helps a human watching a terminal: stderr is a terminal, the output
-format is a human one, ``-q`` was not given and there are at least ``min_items`` items.
+format is a human one, neither ``-q`` nor ``--no-color`` (NO_COLOR) was given and there
+are at least ``min_items`` items.
 Otherwise nothing is shown and rich is not even imported. Commands pass the yielded
 callable to the core as a plain ``progress`` callback (the core never imports rich)::
 
@@ -31,7 +32,9 @@ Advance = Callable[..., None]
 
 def progress_wanted(total: int, *, human: bool = True, min_items: int = PROGRESS_MIN_ITEMS) -> bool:
     """Whether a bar would be shown for ``total`` items (see the module docstring)."""
-    return human and not settings.quiet and total >= min_items and is_tty(sys.stderr)
+    # a bar redraws itself with cursor escapes: --no-color / NO_COLOR means none at all
+    return (human and not settings.quiet and not settings.no_color and total >= min_items
+            and is_tty(sys.stderr))
 
 
 @contextmanager

@@ -1,4 +1,4 @@
-"""``tlsmgm check``: every rule over a DomainSet, in one offline run.
+"""``tlsmgm check``: every rule over a DomainSet (script and DB domains, as loaded), in one run.
 
 :func:`run_checks` turns every reader/model diagnostic into a finding of a mapped rule,
 then runs the per-domain rules (config, files, certificates, crypto settings) and the
@@ -35,6 +35,7 @@ from tlsmgm_cli.core.errors import TlsmgmError
 __all__ = ["CheckReport", "Finding", "Rule", "RULES", "run_checks", "fails"]
 
 ProgressFn = Callable[[int, int], None]
+DB_UNREAD_RULES = ("TLS047", "TLS048")
 
 
 @dataclass
@@ -43,6 +44,22 @@ class CheckReport:
 
     findings: list[Finding] = field(default_factory=list)
     domains: int = 0
+    opensips_version: str = "3.6.8"
+    partial: bool = False  # --select/--ignore left some rules out
+
+    @property
+    def stoppers(self) -> list[Finding]:
+        """The findings that stop OpenSIPS at startup."""
+        return [f for f in self.findings if f.stops_start]
+
+    @property
+    def opensips_would_start(self) -> bool:
+        return not self.stoppers
+
+    @property
+    def db_not_checked(self) -> bool:
+        """The DB-defined domains could not be read (TLS047/TLS048)."""
+        return any(f.rule in DB_UNREAD_RULES for f in self.findings)
 
     @property
     def summary(self) -> dict[str, int]:
@@ -54,7 +71,8 @@ class CheckReport:
 
     def to_dict(self) -> dict[str, Any]:
         """The ``--format json`` document."""
-        return {"findings": [f.to_dict() for f in self.findings], "summary": self.summary}
+        return {"findings": [f.to_dict() for f in self.findings], "summary": self.summary,
+                "opensips_would_start": self.opensips_would_start}
 
     def rules_hit(self) -> list[Rule]:
         return [RULES[rid] for rid in sorted({f.rule for f in self.findings})]
@@ -124,7 +142,9 @@ def run_checks(domset: DomainSet, *, now: dt.datetime | None = None, warn_days: 
         reach.check_reachability(ctx)
     if ctx.library == "none":
         _library_none_does_not_abort(ctx.findings)
-    return CheckReport(findings=ctx.findings, domains=len(domains))
+    version = ".".join(str(n) for n in domset.opensips_version)
+    return CheckReport(findings=ctx.findings, domains=len(domains), opensips_version=version,
+                       partial=bool(select or ignore))
 
 
 _PARALLEL_MIN_DOMAINS = 2000
@@ -208,6 +228,7 @@ def _library_none_does_not_abort(findings: list[Finding]) -> None:
     for f in findings:
         if f.severity == ERROR and RULES[f.rule].category in _LIBRARY_LEVEL_CATEGORIES:
             f.severity = WARNING
+            f.stops_start = False
             f.hint = ((f.hint + " ") if f.hint else "") + (
                 "(tls_library is \"none\": OpenSIPS starts without checking this, but the module "
                 "that borrows this domain will fail on it)")

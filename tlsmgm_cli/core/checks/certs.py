@@ -15,6 +15,7 @@ from tlsmgm_cli.core.certfacts import extended_key_usages, key_description
 from tlsmgm_cli.core.checks.context import CheckContext
 from tlsmgm_cli.core.checks.files import domain_certificate
 from tlsmgm_cli.core.domain import SERVER, TlsDomain
+from tlsmgm_cli.core.truststore import domain_sources
 from tlsmgm_cli.core.verify import ERR_CERT_HAS_EXPIRED, ERR_CERT_NOT_YET_VALID, TrustStore
 
 _EKU_FOR_SIDE = {SERVER: "serverAuth", "client": "clientAuth"}
@@ -106,10 +107,10 @@ def chain_job(ctx: CheckContext, dom: TlsDomain, certs: tuple[x509.Certificate, 
     when the rule is off or there is no CA to verify against."""
     if not ctx.wanted("TLS300"):
         return None  # verification is the costly part: skip it when the rule is not selected
-    blob_ca = dom.file_is_content("ca_list")
-    ca_path = None if blob_ca or not dom.ca_list else ctx.resolve(dom.ca_list)
-    ca_blob = dom.ca_list if blob_ca else None
-    ca_dir = ctx.resolve(dom.eff_ca_dir)
+    sources = domain_sources(dom, resolve=ctx.resolve, crls=False)  # the one trust-store rule set
+    ca_path = sources.ca_files[0] if sources.ca_files else None
+    ca_blob = dom.ca_list if sources.ca_pem else None
+    ca_dir = sources.ca_dirs[0] if sources.ca_dirs else None  # a missing ca_dir is not an error
     store, _ = ctx.files.trust_store(ca_path, ca_blob, ca_dir)
     if store is None:
         return None  # no CA configured or present here: nothing to verify against

@@ -7,7 +7,7 @@ import os
 
 from tlsmgm_cli.core.cfgmodel import Assign, Loadmodule
 from tlsmgm_cli.core.checks.context import CheckContext
-from tlsmgm_cli.core.checks.rules import RULES, rule_for_code
+from tlsmgm_cli.core.checks.rules import NOT_STARTUP_CODES, RULES, rule_for_code
 from tlsmgm_cli.core.domain import TlsDomain
 from tlsmgm_cli.core.methods import NAMES, SSLV23, TLSV1, MethodError, parse_method
 
@@ -44,7 +44,8 @@ def _diagnostics(ctx: CheckContext) -> None:
         rule_id = rule_for_code(diag.code, diag.message)
         message = diag.message if rule_id != "TLS099" else f"{diag.message} [{diag.code}]"
         ctx.add(rule_id, message, loc=diag.loc, severity=diag.severity,
-                hint=diag.hint or RULES[rule_id].hint, domain=diag.domain, side=diag.side)
+                hint=diag.hint or RULES[rule_id].hint, domain=diag.domain, side=diag.side,
+                stops_start=diag.code not in NOT_STARTUP_CODES)
 
 
 def _library(ctx: CheckContext) -> None:

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tlsmgm_cli.core.checks.filecache import FileCache
-from tlsmgm_cli.core.checks.rules import RULES
+from tlsmgm_cli.core.checks.rules import ERROR, RULES, STOPS_START_RULES
 from tlsmgm_cli.core.domain import DomainSet, TlsDomain
 from tlsmgm_cli.core.errors import Loc
 
@@ -29,11 +29,13 @@ class Finding:
     file: str | None = None
     line: int | None = None
     openssl: str | None = None
+    stops_start: bool = False  # OpenSIPS exits at startup on it (spec §7.3, §10)
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON shape of ``check --format json`` (``openssl`` is text-only)."""
         return {"rule": self.rule, "severity": self.severity, "domain": self.domain, "side": self.side,
-                "message": self.message, "hint": self.hint, "file": self.file, "line": self.line}
+                "message": self.message, "hint": self.hint, "file": self.file, "line": self.line,
+                "stops_start": self.stops_start}
 
 
 @dataclass
@@ -51,19 +53,26 @@ class CheckContext:
 
     def add(self, rule_id: str, message: str, *, dom: TlsDomain | None = None, param: str | None = None,
             loc: Loc | None = None, severity: str | None = None, hint: str | None = None,
-            openssl: str | None = None, domain: str | None = None, side: str | None = None) -> None:
+            openssl: str | None = None, domain: str | None = None, side: str | None = None,
+            stops_start: bool | None = None) -> None:
         """Record a finding of ``rule_id`` (dropped when the rule is not selected).
-        The location is ``loc``, else where ``dom`` set ``param`` (else its declaration)."""
+        The location is ``loc``, else where ``dom`` set ``param`` (else its declaration).
+        ``stops_start`` defaults to: an error of a STOPS_START_RULES rule about the config
+        or a script domain (a failing DB domain is skipped, not fatal)."""
         if not self.wanted(rule_id):
             return
         rule = RULES[rule_id]
         if loc is None and dom is not None:
             loc = dom.where(param)
+        severity = severity or rule.severity
+        if stops_start is None:
+            stops_start = rule_id in STOPS_START_RULES and not (dom is not None and dom.from_db)
         self.findings.append(Finding(
-            rule=rule_id, severity=severity or rule.severity,
+            rule=rule_id, severity=severity,
             domain=dom.name if dom is not None else domain, side=dom.side if dom is not None else side,
             message=message, hint=hint if hint is not None else rule.hint,
-            file=loc.file if loc else None, line=loc.line if loc else None, openssl=openssl))
+            file=loc.file if loc else None, line=loc.line if loc else None, openssl=openssl,
+            stops_start=bool(stops_start) and severity == ERROR))
 
     def resolve(self, path: str) -> str:
         """Where OpenSIPS would open ``path``: relative paths against '/', its default

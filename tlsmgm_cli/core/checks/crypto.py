@@ -70,6 +70,7 @@ def compile_ciphers(text: str) -> CipherVerdict:
 
 
 def check_domain(ctx: CheckContext, dom: TlsDomain) -> None:
+    _method_policy(ctx, dom)
     if dom.ciphers_list is not None:
         _ciphers(ctx, dom, dom.ciphers_list)
     if dom.dh_params:
@@ -119,3 +120,37 @@ def _curve(ctx: CheckContext, dom: TlsDomain, name: str) -> None:
         ctx.add("TLS406", f"unable to create EC curve '{name}': it is not an EC group (X25519/X448 are "
                 "key-exchange groups OpenSIPS cannot set as ec_curve)", dom=dom, param="ec_curve",
                 openssl="openssl ecparam -list_curves")
+
+
+def _method_policy(ctx: CheckContext, dom: TlsDomain) -> None:
+    """TLS407: the domain's tls_method range (with its ciphers_list) completes no handshake
+    under the local OpenSSL's policy, found by really trying (an in-memory handshake with
+    a permissive peer, ``core.tlsctx.probe_method_policy``)."""
+    from tlsmgm_cli.core.methods import SSLV23, MethodError, parse_method
+    from tlsmgm_cli.core.tlsctx import probe_method_policy
+
+    if ctx.library != "openssl" or not ctx.wanted("TLS407"):
+        return  # only the OpenSSL tlsmgm runs with can be tried
+    raw = dom.eff_method
+    try:
+        method = parse_method(raw, ctx.library)
+    except MethodError:
+        return  # TLS030
+    if method.unbounded or (method.high != SSLV23 and method.low > method.high):
+        return  # SSLv23: the policy itself decides; a reversed range is TLS032
+    if dom.ciphers_list is not None and ctx.files.memo(("ciphers", dom.ciphers_list),
+                                                         lambda: compile_ciphers(dom.ciphers_list or "")).error:
+        return  # TLS400
+    probe = ctx.files.memo(("method-policy", raw, dom.ciphers_list, dom.side),
+                           lambda: probe_method_policy(raw, dom.ciphers_list, dom.side, ctx.library))
+    if probe.ok:
+        return
+    level = f"security level {probe.security_level}" if probe.security_level is not None \
+        else "its default security level"
+    ciphers = f" with ciphers_list '{dom.ciphers_list}'" if dom.ciphers_list is not None else ""
+    ctx.add("TLS407", f"tls_method '{raw}' ({method.name}){ciphers} cannot complete any TLS handshake under "
+            f"{probe.openssl} at {level}: a test handshake failed with '{probe.reason}'; every connection of "
+            f"this {dom.side} domain would fail (checked against the OpenSSL tlsmgm runs with). Fix: allow "
+            "TLS 1.2, e.g. tls_method TLSv1_2-TLSv1_3 (or TLSv1-TLSv1_3 to keep older peers), or lower the "
+            "security level with ciphers_list 'DEFAULT:@SECLEVEL=0'",
+            dom=dom, param="tls_method")

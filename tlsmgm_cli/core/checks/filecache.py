@@ -19,9 +19,11 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import dh
 
-from tlsmgm_cli.core.certload import MAX_INPUT_BYTES, CertLoadError, load_certificates, read_pem_objects
+from tlsmgm_cli.core.certload import CertLoadError, load_certificates, read_pem_objects
 from tlsmgm_cli.core.errors import TlsmgmError
+from tlsmgm_cli.core.limits import PKI_FILE_MAX_BYTES
 from tlsmgm_cli.core.pem import is_pem, read_private_key
+from tlsmgm_cli.core.safeio import UnsafeInput, describe_os_error, file_kind, limit_text, read_bytes_limited
 from tlsmgm_cli.core.verify import TrustStore, VerifyResult, start_verify, verify_peer
 from tlsmgm_cli.core.x509hash import name_hash
 
@@ -133,43 +135,29 @@ class FileCache:
 
     @staticmethod
     def _read(path: str) -> ReadResult:
-        """The file's bytes, read through one descriptor (open, fstat, read: the cheapest
-        way for the thousands of small files of a large config)."""
+        """The file's bytes, through ``safeio.read_bytes_limited``: regular files only (a
+        FIFO is refused, not waited on; /dev/zero is refused, not read forever), at most
+        ``limits.PKI_FILE_MAX_BYTES``."""
         try:
-            fd = os.open(path, os.O_RDONLY)
+            st = os.stat(path)
         except FileNotFoundError:
             return ReadResult(None, "No such file or directory", missing=True)
         except OSError as err:
-            return FileCache._unopenable(path, err)
-        try:
-            st = os.fstat(fd)
-            if stat.S_ISDIR(st.st_mode):
-                return ReadResult(None, "is a directory", mode=st.st_mode)
-            if st.st_size > MAX_INPUT_BYTES:
-                return ReadResult(None, f"larger than 10 MiB ({st.st_size} bytes)", mode=st.st_mode)
-            data = os.read(fd, st.st_size + 1)
-            if len(data) != st.st_size:  # not the size fstat gave (e.g. /proc): read on to EOF
-                while chunk := os.read(fd, 1 << 16):
-                    data += chunk
-            return ReadResult(data, mode=st.st_mode)
-        except OSError as err:
-            return ReadResult(None, err.strerror or str(err))
-        finally:
-            os.close(fd)
-
-    @staticmethod
-    def _unopenable(path: str, err: OSError) -> ReadResult:
-        """Why ``path`` cannot be opened: a directory or an oversized file is named as such
-        even when it is not readable; otherwise the error of ``open``."""
-        try:
-            st = os.stat(path)
-        except OSError as stat_err:
-            return ReadResult(None, stat_err.strerror or str(stat_err))
+            return ReadResult(None, describe_os_error(err))
         if stat.S_ISDIR(st.st_mode):
             return ReadResult(None, "is a directory", mode=st.st_mode)
-        if st.st_size > MAX_INPUT_BYTES:
-            return ReadResult(None, f"larger than 10 MiB ({st.st_size} bytes)", mode=st.st_mode)
-        return ReadResult(None, err.strerror or str(err))
+        if not stat.S_ISREG(st.st_mode):
+            return ReadResult(None, f"is {file_kind(st.st_mode)}, not a regular file (tlsmgm reads only "
+                                    "regular files)", mode=st.st_mode)
+        if st.st_size > PKI_FILE_MAX_BYTES:
+            return ReadResult(None, f"{st.st_size} bytes, over the {limit_text(PKI_FILE_MAX_BYTES)} limit "
+                                    "tlsmgm reads", mode=st.st_mode)
+        try:
+            data = read_bytes_limited(path, limit=PKI_FILE_MAX_BYTES, what="file")
+        except UnsafeInput as err:
+            why = str(err).split(f"'{path}'", 1)[-1].lstrip(" :") or str(err)
+            return ReadResult(None, why, mode=st.st_mode)
+        return ReadResult(data, mode=st.st_mode)
 
     # -- certificates ------------------------------------------------------------------
     def cert_file(self, path: str) -> CertFile:
@@ -270,7 +258,9 @@ class FileCache:
                 store.add_ca_pem(got.data, ca_list_path)
         except TlsmgmError as err:
             problem = str(err)
-        if ca_dir and os.path.isdir(ca_dir):
+        from tlsmgm_cli.core.truststore import usable_ca_dir
+
+        if usable_ca_dir(ca_dir):
             store.hashed_dirs.append(ca_dir)
         result = (store if store.certs or store.hashed_dirs else None, problem)
         self._stores[cache_key] = result

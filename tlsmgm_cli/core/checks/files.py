@@ -8,6 +8,8 @@ import datetime as dt
 import os
 import shlex
 
+from cryptography.exceptions import UnsupportedAlgorithm
+
 from tlsmgm_cli.core.checks.context import CheckContext
 from tlsmgm_cli.core.checks.filecache import CertFile, DirScan
 from tlsmgm_cli.core.domain import TlsDomain
@@ -94,7 +96,7 @@ def _private_key(ctx: CheckContext, dom: TlsDomain, cert: CertFile | None) -> No
         return
     try:
         matches = leaf.public_key() == key.public_key  # EVP_PKEY_eq, as SSL_CTX_check_private_key
-    except (ValueError, TypeError):
+    except (ValueError, TypeError, UnsupportedAlgorithm):  # a key algorithm cryptography does not know
         return
     if not matches:
         cert_value = dom.eff_certificate if not dom.file_is_content("certificate") else "DB blob"

@@ -137,6 +137,11 @@ _ALL = [
        "check the blob: extra certificates or a size near the column limit"),
     _r("TLS045", WARNING, _CFG, "DB row method not understood", "use a tls_method value of spec §1.3"),
     _r("TLS046", NOTE, _CFG, "DB row detail", "informational"),
+    _r("TLS047", WARNING, _CFG, "config's db_url cannot be reached: DB domains not checked",
+       "only the script domains were checked; run where the DB is reachable, pass --db URL (a "
+       "reachable copy of the table), or --no-db to skip the DB on purpose"),
+    _r("TLS048", ERROR, _CFG, "DB named with --db cannot be read",
+       "check the URL given with --db (or TLSMGM_DB); the DB-defined domains were not checked"),
     _r("TLS099", WARNING, _CFG, "other config diagnostic", "see the message"),
     # -- reachability ---------------------------------------------------------------------------
     _r("TLS100", WARNING, _REACH, "shadowed (address, pattern) pair",
@@ -166,7 +171,8 @@ _ALL = [
     _r("TLS202", ERROR, _FILES, "private key file cannot be loaded",
        "OpenSIPS aborts with 'unable to load private key file'", "openssl pkey -in KEY -noout"),
     _r("TLS203", ERROR, _FILES, "private key does not match the certificate",
-       "OpenSIPS aborts with \"key '...' does not match the public key of the certificate\"",
+       "OpenSIPS 3.6.8 aborts with 'unable to load private key file' (spec §10): the key is not "
+       "the certificate's; configure the key that belongs to it",
        "openssl x509 -in CERT -noout -pubkey | openssl sha256; openssl pkey -in KEY -pubout | openssl sha256"),
     _r("TLS204", ERROR, _FILES, "private key is encrypted",
        "OpenSIPS would prompt for the passphrase on the console at startup; decrypt the key "
@@ -240,6 +246,11 @@ _ALL = [
     _r("TLS406", ERROR, _CRYPTO, "ec_curve is not an EC group",
        "OpenSIPS aborts with 'unable to create EC curve' (X25519/X448 are not EC groups for "
        "SSL_CTX_set_tmp_ecdh); use prime256v1 or secp384r1", "openssl ecparam -list_curves"),
+    _r("TLS407", ERROR, _CRYPTO, "tls_method range cannot complete any handshake under the local OpenSSL policy",
+       "every handshake of the domain fails (alert internal_error/handshake_failure): allow TLS 1.2 (e.g. "
+       "tls_method TLSv1_2-TLSv1_3 or TLSv1-TLSv1_3), or, if TLS 1.0/1.1 peers truly must be served, lower "
+       "the security level with ciphers_list 'DEFAULT:@SECLEVEL=0'; checked against the OpenSSL tlsmgm runs "
+       "with (the one OpenSIPS links may be configured differently)"),
 ]
 
 RULES: dict[str, Rule] = {rule.id: rule for rule in _ALL}
@@ -268,7 +279,21 @@ DIAGNOSTIC_RULES: dict[str, str] = {
     "db-table-version": "TLS040", "db-query-failed": "TLS040",
     "db-row-skipped": "TLS041", "db-half-added-row": "TLS042", "db-path-in-blob": "TLS043",
     "db-extra-certs-ignored": "TLS044", "db-blob-near-limit": "TLS044", "db-bad-method": "TLS045",
+    "db-unreachable": "TLS047", "db-named-unreachable": "TLS048",
 }
+# Rules whose error findings stop OpenSIPS at startup when they concern a script domain or
+# the config itself (spec §7.3 "What aborts startup", §10 "Startup"); DB domains that fail
+# are skipped instead (TLS041). A reader/model diagnostic of severity error stops it too,
+# except the codes of NOT_STARTUP_CODES.
+STOPS_START_RULES = frozenset((
+    "TLS001", "TLS002", "TLS003", "TLS004", "TLS010", "TLS012", "TLS013", "TLS014", "TLS015",
+    "TLS016", "TLS017", "TLS018", "TLS019", "TLS020", "TLS021", "TLS022", "TLS023", "TLS025",
+    "TLS026", "TLS027", "TLS028", "TLS030", "TLS038", "TLS040", "TLS042",
+    "TLS200", "TLS201", "TLS202", "TLS203", "TLS204", "TLS206", "TLS207", "TLS209",
+    "TLS400", "TLS403", "TLS405", "TLS406",
+))
+# diagnostics of severity error that say nothing about OpenSIPS's start (tlsmgm could not read something)
+NOT_STARTUP_CODES = frozenset(("db-named-unreachable", "preprocessor-failed"))
 # prefixes for codes not listed above (checked in order)
 DIAGNOSTIC_PREFIX_RULES = (("db-row-", "TLS041"), ("db-", "TLS046"), ("include-", "TLS002"))
 

@@ -14,6 +14,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
+from tlsmgm_cli.core import limits
 from tlsmgm_cli.core.db.schema import (
     DEFAULT_TABLE,
     TABLE_VERSION,
@@ -26,7 +27,6 @@ from tlsmgm_cli.core.db.url import DbUrl, parse_db_url
 from tlsmgm_cli.core.errors import TlsmgmError
 
 DRIVERS = {"postgres": ("psycopg", "postgres"), "mysql": ("pymysql", "mysql")}
-CONNECT_TIMEOUT = 10
 PRIVATE_FILE_MODE = 0o600  # the tls_mgm table holds PEM private keys
 
 
@@ -68,9 +68,10 @@ class Database:
             pass
 
     def error(self, err: BaseException, doing: str) -> DbError:
-        """A DbError for a driver exception, with the password scrubbed."""
+        """A DbError for a driver exception, with the password scrubbed and the timeout
+        that ended the wait named."""
         text = self.url.scrub(" ".join(str(err).split()) or type(err).__name__)
-        return DbError(f"{self.url.masked()}: {doing} failed: {text}")
+        return DbError(f"{self.url.masked()}: {doing} failed: {text}{_timeout_note(err, text)}")
 
     def quote(self, ident: str) -> str:
         check_identifier(ident, "column")
@@ -224,25 +225,71 @@ def connect(url: str | DbUrl, *, create: bool = False) -> Database:
         path = quote(sqlite_path(parsed))
         try:
             conn = sqlite3.connect(f"file:{path}?mode={mode}", uri=True,
-                                   isolation_level=None, timeout=30)
+                                   isolation_level=None, timeout=limits.DB_LOCK_TIMEOUT_S)
         except sqlite3.Error as err:
             raise DbError(f"{parsed.masked()}: cannot open the SQLite database: {err}") from None
         return Database(parsed, conn)
     driver = _driver(parsed.backend)
+    connect_s = limits.DB_CONNECT_TIMEOUT_S
+    lock_s = limits.DB_LOCK_TIMEOUT_S
     try:
         if parsed.backend == "postgres":
+            # libpq's connect_timeout bounds the whole start-up (TCP, TLS, authentication);
+            # lock_timeout ends a wait for a row or table lock, statement_timeout any statement
+            options = (f"-c lock_timeout={int(lock_s * 1000)} "
+                       f"-c statement_timeout={int(limits.DB_STATEMENT_TIMEOUT_S * 1000)}")
             conn = driver.connect(host=parsed.host or "localhost", port=parsed.port or 5432,
                                   user=parsed.user, password=parsed.password, dbname=parsed.database,
-                                  connect_timeout=CONNECT_TIMEOUT, autocommit=True)
+                                  connect_timeout=max(1, round(connect_s)), options=options,
+                                  autocommit=True)
         else:
+            # PyMySQL's connect_timeout covers only the TCP connect: the server's greeting and
+            # the authentication are reads, bounded by read_timeout
             conn = driver.connect(host=parsed.host or "localhost", port=parsed.port or 3306,
                                   user=parsed.user or "", password=parsed.password or "",
-                                  database=parsed.database, connect_timeout=CONNECT_TIMEOUT,
+                                  database=parsed.database, connect_timeout=connect_s,
+                                  read_timeout=connect_s, write_timeout=connect_s,
+                                  init_command=f"SET SESSION innodb_lock_wait_timeout = {max(1, round(lock_s))}, "
+                                               f"SESSION lock_wait_timeout = {max(1, round(lock_s))}",
                                   autocommit=True, charset="utf8mb4")
+            # after the start-up, one reply may take as long as a statement may run
+            _set_mysql_timeouts(conn, limits.DB_STATEMENT_TIMEOUT_S)
     except Exception as err:  # noqa: BLE001 - driver errors vary; all become DbError
-        text = parsed.scrub(" ".join(str(err).split()))
+        text = parsed.scrub(" ".join(str(err).split()) or type(err).__name__)
+        if _is_timeout(err, text):
+            text = f"no answer within the {connect_s:g} s connect timeout ({text})"
         raise DbError(f"{parsed.masked()}: cannot connect: {text}") from None
     return Database(parsed, conn)
+
+
+def _set_mysql_timeouts(conn: Any, seconds: float) -> None:
+    """PyMySQL re-applies these before each read/write (pymysql >= 1.0)."""
+    if hasattr(conn, "_read_timeout") and hasattr(conn, "_write_timeout"):
+        conn._read_timeout = seconds
+        conn._write_timeout = seconds
+
+
+def _is_timeout(err: BaseException, text: str) -> bool:
+    if isinstance(err, TimeoutError):
+        return True
+    cause = err.__cause__ or err.__context__
+    if isinstance(cause, TimeoutError):
+        return True
+    low = text.lower()
+    return "timed out" in low or "timeout expired" in low
+
+
+def _timeout_note(err: BaseException, text: str) -> str:
+    """Which of tlsmgm's limits ended a wait (lock, statement, read), as a suffix."""
+    low = text.lower()
+    if "lock timeout" in low or "lock wait timeout" in low or "database is locked" in low:
+        return (f" (gave up waiting for a lock held by another connection after the "
+                f"{limits.DB_LOCK_TIMEOUT_S:g} s lock timeout)")
+    if "statement timeout" in low:
+        return f" (stopped by the {limits.DB_STATEMENT_TIMEOUT_S:g} s statement timeout)"
+    if _is_timeout(err, text):
+        return f" (no reply within the {limits.DB_STATEMENT_TIMEOUT_S:g} s database read timeout)"
+    return ""
 
 
 __all__ = ["Database", "DbError", "connect", "TABLE_VERSION"]

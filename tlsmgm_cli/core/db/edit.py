@@ -1,21 +1,25 @@
 """``db add`` / ``db update`` / ``db remove`` arguments, as opensips-cli's ``tls add``
 takes them (PR #166): ``[DOMAIN [TYPE]] column=value ...`` with the table's column names;
-the type is ``server``/``client`` (or 2/1); the PEM columns take a file path and store the
-file's contents."""
+the type is ``server``/``client`` (or 2/1); the PEM columns take a file path (relative to
+the current directory, as opensips-cli reads it) and store the file's contents; integer
+columns take values an SQL INTEGER holds."""
 
 from __future__ import annotations
 
+import os
+import re
 from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
 from tlsmgm_cli.core.db.rows import TlsRow, read_blob_file
-from tlsmgm_cli.core.db.schema import BLOB_COLUMNS, BY_NAME, TYPE_CLIENT, TYPE_SERVER
+from tlsmgm_cli.core.db.schema import BLOB_COLUMNS, BY_NAME, INT_MAX, INT_MIN, TYPE_CLIENT, TYPE_SERVER
 from tlsmgm_cli.core.domain import DomainSet
 from tlsmgm_cli.core.errors import Diagnostic, TlsmgmError
 from tlsmgm_cli.core.pem import is_pem
 
 TYPES = {"client": TYPE_CLIENT, "server": TYPE_SERVER, "1": TYPE_CLIENT, "2": TYPE_SERVER}
+_INTEGER = re.compile(r"[+-]?[0-9]{1,30}")
 EDITABLE = tuple(c for c in BY_NAME if c not in ("id", "domain", "type"))
 
 
@@ -26,27 +30,36 @@ def parse_type(text: str) -> int:
         raise TlsmgmError(f"invalid TLS domain type '{text}': expected 'server' or 'client'") from None
 
 
-def _value(column: str, text: str) -> Any:
+def _value(column: str, text: str, sources: dict[str, str] | None = None) -> Any:
     kind = BY_NAME[column].kind
     if kind == "blob":
-        data = read_blob_file(text, column)
+        # a path typed on the command line: relative to the current directory
+        path = os.path.abspath(text)
+        data = read_blob_file(path, column, cwd=True)
         if not is_pem(data):
-            raise TlsmgmError(f"{column} file {text} is not in PEM format")
+            raise TlsmgmError(f"{column} file {path} is not in PEM format")
+        if sources is not None:
+            sources[column] = path
         return data
     if text.upper() == "NULL":
         return None
     if kind == "int":
-        try:
-            return int(text)
-        except ValueError:
-            raise TlsmgmError(f"{column}={text!r}: expected an integer (or NULL)") from None
+        if not _INTEGER.fullmatch(text.strip()):
+            raise TlsmgmError(f"{column}={text!r}: expected an integer (or NULL)")
+        value = int(text.strip())
+        if not INT_MIN <= value <= INT_MAX:
+            raise TlsmgmError(f"{column}={text!r}: out of range for an INTEGER column "
+                              f"({INT_MIN} to {INT_MAX})")
+        return value
     return text
 
 
-def parse_assignments(args: Sequence[str], *, require_type: bool,
-                      allow_columns: bool = True) -> tuple[str, int, dict[str, Any]]:
+def parse_assignments(args: Sequence[str], *, require_type: bool, allow_columns: bool = True,
+                      sources: dict[str, str] | None = None) -> tuple[str, int, dict[str, Any]]:
     """(domain, type, {column: value}) from ``[DOMAIN [TYPE]] column=value...``. Without a
-    type, ``add`` defaults to server (as opensips-cli); update/remove require it."""
+    type, ``add`` defaults to server (as opensips-cli); update/remove require it. PEM
+    columns read the named file (relative to the current directory); ``sources`` receives
+    {column: absolute path read}."""
     values: dict[str, Any] = {}
     key: dict[str, str] = {}
     positional = [a for a in args if "=" not in a]
@@ -61,7 +74,7 @@ def parse_assignments(args: Sequence[str], *, require_type: bool,
             raise TlsmgmError(f"unknown tls_mgm column '{column}' (columns: {', '.join(EDITABLE)})")
         if not allow_columns:
             raise TlsmgmError(f"this command takes no column: '{column}'")
-        values[column] = _value(column, text)
+        values[column] = _value(column, text, sources)
     if len(positional) > 2:
         raise TlsmgmError("too many arguments: expected at most a domain and its type")
     for column, text in zip(("domain", "type"), positional, strict=False):

@@ -1,19 +1,29 @@
 """``db export``: each row's PEM BLOBs to files, plus an opensips.cfg snippet of
 modparams that defines the same domains in script form.
 
-Files go to ``OUT/<server|client>/<name>/`` (keys mode 0600, every file written
-atomically). Nothing is written when any target exists, unless ``force``. Rows that cannot
-be written as modparams (no name, bad type, duplicate, a name with ']', an empty filter
-value) are left out of the snippet, each with a reason.
+Files go to ``OUT/<server|client>/<slug>/`` (keys mode 0600). The slug is the domain
+name made safe for a file name: only ``A-Za-z0-9._-`` are kept (others become ``_``), and
+leading dots become ``_`` (so ``..`` is ``__``, never the parent directory). Two domains of
+one side whose slugs are equal make the export refuse before anything is written.
+
+An export writes everything or nothing: the files are staged in a temporary directory
+next to OUT and renamed into place once all of them are written; on any failure (a full
+disk...) the staging directory is removed. Nothing is written when any target exists,
+unless ``force``. Rows that cannot be written as modparams (no name, bad type, duplicate,
+a name with ']', an empty filter value) are left out of the snippet, each with a reason.
 """
 
 from __future__ import annotations
 
+import os
 import re
+import shutil
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tlsmgm_cli.core.atomicio import PUBLIC_MODE, SECRET_MODE, atomic_write
+from tlsmgm_cli import exitcodes
+from tlsmgm_cli.core.atomicio import PUBLIC_MODE, SECRET_MODE
 from tlsmgm_cli.core.db.rows import TlsRow
 from tlsmgm_cli.core.db.schema import BY_NAME, TYPE_CLIENT, TYPE_SERVER
 from tlsmgm_cli.core.errors import TlsmgmError
@@ -33,6 +43,8 @@ SCALAR_PARAMS = (("match_ip_address", "match_ip_address"), ("match_sip_domain", 
                  ("crl_dir", "crl_dir"), ("ca_dir", "ca_dir"), ("cipher_list", "ciphers_list"),
                  ("ec_curve", "ec_curve"))
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
+_LEADING_DOTS = re.compile(r"^\.+")
+SLUG_MAX = 100  # characters of a domain name kept in its directory name
 
 
 @dataclass(slots=True)
@@ -65,10 +77,24 @@ def _skip_reason(row: TlsRow, seen: set[tuple[str, int]]) -> str | None:
     return None
 
 
-def _dir_for(out: Path, row: TlsRow, used: set[Path]) -> Path:
-    base = out / row.side_name / (_UNSAFE.sub("_", row.domain or "") or "_")
-    path = base if base not in used else base.with_name(f"{base.name}-{row.id}")
-    used.add(path)
+def slug(name: str) -> str:
+    """``name`` as one safe path component: no '/', NUL, control or non-ASCII characters
+    (each becomes '_'), no leading dot (``..`` -> ``__``), never empty, at most SLUG_MAX
+    characters."""
+    text = _UNSAFE.sub("_", name)
+    text = _LEADING_DOTS.sub(lambda m: "_" * len(m.group()), text)
+    return text[:SLUG_MAX] or "_"
+
+
+def _dir_for(out: Path, row: TlsRow, used: dict[Path, TlsRow]) -> Path:
+    path = out / row.side_name / slug(row.domain or "")
+    other = used.get(path)
+    if other is not None:
+        raise TlsmgmError(
+            f"{row.side_name} domains {other.domain!r} (row id {other.id}) and {row.domain!r} "
+            f"(row id {row.id}) would both be exported to {path}; nothing written (file names "
+            "keep only A-Z a-z 0-9 . _ -; rename one of the domains)", exit_code=exitcodes.PROBLEMS)
+    used[path] = row
     return path
 
 
@@ -82,17 +108,24 @@ def _int_text(value: int | None) -> str | None:
 def export_rows(rows: list[TlsRow], out: str | Path, *, force: bool = False,
                 header: str = "") -> ExportResult:
     """Write the PEM files and the snippet (rows in fetch order = declaration order, which
-    keeps OpenSIPS's list order). Raises TlsmgmError before writing anything when a target
-    exists and ``force`` is false."""
+    keeps OpenSIPS's list order; client domains before server domains, so that a client
+    domain named like a server domain gets its own modparams). Raises TlsmgmError before writing anything when a target
+    exists and ``force`` is false, or when two domains would write the same files; all
+    files or none are written."""
     out = Path(out).resolve()
     result = ExportResult()
     planned: list[tuple[Path, bytes, int]] = []
     lines = [f"# {line}" for line in header.splitlines()] + [
         "# TLS domains exported by tlsmgm db export. Include this file after",
-        '# loadmodule "tls_mgm.so"; the files next to it hold the PEM data.', ""]
+        '# loadmodule "tls_mgm.so"; the files next to it hold the PEM data.',
+        "# Client domains come first: a \"[name]\" modparam goes to the server domain of that",
+        "# name when one is already declared, so a client domain sharing its name with a",
+        "# server domain can be configured only before that server domain is declared.", ""]
     seen: set[tuple[str, int]] = set()
-    used: set[Path] = set()
-    for row in rows:
+    used: dict[Path, TlsRow] = {}
+    # the server and the client lists keep their own order: only their interleaving changes
+    ordered = [r for r in rows if r.type == TYPE_CLIENT] + [r for r in rows if r.type != TYPE_CLIENT]
+    for row in ordered:
         reason = _skip_reason(row, seen)
         if reason:
             result.skipped.append(reason)
@@ -117,13 +150,95 @@ def export_rows(rows: list[TlsRow], out: str | Path, *, force: bool = False,
         lines.append("")
     snippet = out / SNIPPET_NAME
     planned.append((snippet, "\n".join(lines).encode("utf-8", "surrogateescape"), PUBLIC_MODE))
+    if len({p for p, _, _ in planned}) != len(planned):  # cannot happen: slugs are checked above
+        raise TlsmgmError("two files of the export would have the same path; nothing written",
+                          exit_code=exitcodes.PROBLEMS)
     if not force:
         existing = [str(p) for p, _, _ in planned if p.exists() or p.is_symlink()]
         if existing:
             more = f" (and {len(existing) - 1} more)" if len(existing) > 1 else ""
             raise TlsmgmError(f"{existing[0]} already exists{more}; nothing written "
                               "(use --force to overwrite)")
-    for path, data, mode in planned:
-        result.files.append(atomic_write(path, data, mode=mode, force=True))
+    result.files = _write_all(out, planned)
     result.snippet = snippet
     return result
+
+
+def _write_all(out: Path, planned: list[tuple[Path, bytes, int]]) -> list[Path]:
+    """Write every planned file, or none: stage them in a directory next to ``out``, then
+    rename them into place (the snippet last). The staging directory is always removed."""
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.tlsmgm-export-", dir=out.parent))
+    except OSError as err:
+        if not out.is_dir():
+            raise TlsmgmError(f"cannot write into {out.parent}: {err.strerror or err}; nothing written",
+                              exit_code=exitcodes.PROBLEMS) from None
+        try:  # an existing OUT whose parent is read-only: stage inside OUT itself
+            staging = Path(tempfile.mkdtemp(prefix=".tlsmgm-export-", dir=out))
+        except OSError as err2:
+            raise TlsmgmError(f"cannot write into {out}: {err2.strerror or err2}; nothing written",
+                              exit_code=exitcodes.PROBLEMS) from None
+    try:
+        for path, data, mode in planned:
+            try:
+                _write_file(staging / path.relative_to(out), data, mode)
+            except OSError as err:
+                raise TlsmgmError(f"cannot write {path}: {err.strerror or err}; nothing written",
+                                  exit_code=exitcodes.PROBLEMS) from None
+        _fsync_tree(staging)
+        try:
+            _move_into_place(staging, out)
+        except OSError as err:
+            raise TlsmgmError(f"cannot move the export into {out}: {err.strerror or err}",
+                              exit_code=exitcodes.PROBLEMS) from None
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return [path for path, _, _ in planned]
+
+
+def _write_file(path: Path, data: bytes, mode: int) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), mode & 0o600)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fchmod(fh.fileno(), mode)
+        os.fsync(fh.fileno())
+
+
+def _fsync_tree(root: Path) -> None:
+    for directory, _, _ in os.walk(root):
+        try:
+            dfd = os.open(directory, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+        except OSError:
+            continue
+        try:
+            os.fsync(dfd)
+        except OSError:  # some file systems refuse fsync on directories
+            pass
+        finally:
+            os.close(dfd)
+
+
+def _move_into_place(staging: Path, out: Path) -> None:
+    """A new ``out`` is the staging directory renamed (one step); into an existing one,
+    each subtree that is new is renamed whole and existing files are replaced one by one,
+    the snippet (which points at the others) last."""
+    if not out.exists() and not out.is_symlink():
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(staging, 0o777 & ~umask)  # as mkdir would have made it, not mkdtemp's 0700
+        os.rename(staging, out)
+        return
+    _merge(staging, out)
+
+
+def _merge(src: Path, dst: Path) -> None:
+    entries = sorted(src.iterdir(), key=lambda p: p.name == SNIPPET_NAME)
+    for entry in entries:
+        target = dst / entry.name
+        if entry.is_dir() and (target.is_dir() and not target.is_symlink()):
+            _merge(entry, target)
+        else:
+            os.replace(entry, target)

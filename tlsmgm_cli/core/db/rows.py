@@ -152,15 +152,20 @@ def resolve_path(path: str) -> str:
     return path if os.path.isabs(path) else os.path.join("/", path)
 
 
-def read_blob_file(path: str, what: str) -> bytes:
-    """A file's bytes for a BLOB column; TlsmgmError names the file and why."""
-    real = resolve_path(path)
+def read_blob_file(path: str, what: str, *, cwd: bool = False) -> bytes:
+    """A file's bytes for a BLOB column (a regular file within limits.PKI_FILE_MAX_BYTES);
+    TlsmgmError names the file and why. A relative ``path`` resolves against '/' (as
+    OpenSIPS reads its config), or against the current directory with ``cwd`` (a path typed
+    on the command line, as opensips-cli reads it)."""
+    from tlsmgm_cli.core.limits import PKI_FILE_MAX_BYTES
+    from tlsmgm_cli.core.safeio import UnsafeInput, read_bytes_limited
+
+    real = os.path.abspath(path) if cwd else resolve_path(path)
     try:
-        with open(real, "rb") as fh:
-            return fh.read()
-    except OSError as err:
-        note = "" if real == path else " (relative paths resolve against '/', as in OpenSIPS)"
-        raise TlsmgmError(f"{what} file {real}: {err.strerror or err}{note}") from None
+        return read_bytes_limited(real, limit=PKI_FILE_MAX_BYTES, what=f"{what} file")
+    except UnsafeInput as err:
+        note = "" if real == path or cwd else " (relative paths resolve against '/', as in OpenSIPS)"
+        raise TlsmgmError(f"{err}{note}", exit_code=err.exit_code) from None
 
 
 def _csv_for(stored: list[str] | None) -> str | None:

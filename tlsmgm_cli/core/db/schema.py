@@ -35,6 +35,9 @@ class Column:
 
 
 MYSQL_BLOB_MAX = 65_535
+# the INTEGER columns: 32-bit signed on PostgreSQL and MySQL (SQLite holds more)
+INT_MIN = -(2**31)
+INT_MAX = 2**31 - 1
 MYSQL_MEDIUMBLOB_MAX = 16_777_215
 
 # the 17 columns in OpenSIPS's SELECT order (load_info)

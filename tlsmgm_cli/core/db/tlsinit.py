@@ -53,10 +53,15 @@ def private_key_spki(data: bytes) -> bytes | None:
 
 
 def _read_file(path: str) -> bytes | None:
+    """The file's bytes (regular files only, size-capped: a FIFO or /dev/zero named as a
+    certificate must not hang a listing); None when it cannot be read."""
+    from tlsmgm_cli.core.errors import TlsmgmError
+    from tlsmgm_cli.core.limits import PKI_FILE_MAX_BYTES
+    from tlsmgm_cli.core.safeio import read_bytes_limited
+
     try:
-        with open(resolve_path(path), "rb") as fh:
-            return fh.read()
-    except OSError:
+        return read_bytes_limited(resolve_path(path), limit=PKI_FILE_MAX_BYTES)
+    except TlsmgmError:
         return None
 
 
@@ -65,18 +70,46 @@ def init_failure(dom: TlsDomain, library: str, *, key_blob_as_file: bool = False
 
     ``key_blob_as_file``: the from_file bug (spec §4.2) is active for this domain, so its
     private-key BLOB is opened as a file name."""
+    failure = init_steps(dom, library, key_blob_as_file=key_blob_as_file)
+    return failure.reason
+
+
+class InitResult:
+    """How far a domain's initialisation got: ``reason`` (None when it loads) and whether
+    it reached the private-key step (only then can it set OpenSIPS's from_file flag)."""
+
+    __slots__ = ("reason", "reached_key")
+
+    def __init__(self, reason: str | None, reached_key: bool) -> None:
+        self.reason = reason
+        self.reached_key = reached_key
+
+
+def init_steps(dom: TlsDomain, library: str, *, key_blob_as_file: bool = False) -> InitResult:
+    """``init_failure`` with the step it stopped at (spec §10 "DB rows, the default-key
+    (from_file) bug, observed": a domain that fails at the certificate step never reaches
+    the key step)."""
     if library == "none":
-        return None  # no TLS library: nothing is loaded or parsed (spec §7.1)
+        return InitResult(None, False)  # no TLS library: nothing is loaded or parsed (spec §7.1)
+    reason, cert_spki = _context_failure(dom, library)
+    if reason is not None:
+        return InitResult(reason, False)
+    return InitResult(_key_failure(dom, cert_spki, key_blob_as_file), True)
+
+
+def _context_failure(dom: TlsDomain, library: str) -> tuple[str | None, bytes | None]:
+    """(why the SSL context cannot be set up, the certificate's SPKI): every step before
+    the private key."""
     db = dom.from_db
     try:
         parse_method(dom.method, library)
     except MethodError as err:
-        return str(err)
+        return str(err), None
     curve_trouble = curve_problem(dom.ec_curve) if dom.ec_curve else None
     if curve_trouble:
-        return f"{CURVE_MESSAGES[curve_trouble]} '{dom.ec_curve}'"
+        return f"{CURVE_MESSAGES[curve_trouble]} '{dom.ec_curve}'", None
     if dom.ciphers_list and not cipher_list_ok(dom.ciphers_list):
-        return f"{CIPHER_LIST_MESSAGE} '{dom.ciphers_list}'"
+        return f"{CIPHER_LIST_MESSAGE} '{dom.ciphers_list}'", None
     cert_spki: bytes | None = None
     cert_source = dom.eff_certificate
     if cert_source is not None:
@@ -85,14 +118,20 @@ def init_failure(dom: TlsDomain, library: str, *, key_blob_as_file: bool = False
             if cert_spki is None:
                 hint = " (a file path is stored where PEM content belongs)" \
                     if looks_like_path(dom.certificate) else ""
-                return f"Unable to load certificate from buffer{hint}"
+                return f"Unable to load certificate from buffer{hint}", None
         else:
             data = _read_file(cert_source)
             cert_spki = first_certificate_spki(data) if data is not None else None
             if cert_spki is None:
-                return f"unable to load certificate file '{cert_source}'"
+                return f"unable to load certificate file '{cert_source}'", None
     if dom.crl_dir and not os.access(resolve_path(dom.crl_dir), os.R_OK | os.X_OK):
-        return f"Unable to open crl directory '{dom.crl_dir}'"
+        return f"Unable to open crl directory '{dom.crl_dir}'", None
+    return None, cert_spki
+
+
+def _key_failure(dom: TlsDomain, cert_spki: bytes | None, key_blob_as_file: bool) -> str | None:
+    """The private-key step (SSL_CTX_use_PrivateKey*, then the match with the certificate)."""
+    db = dom.from_db
     key_source = dom.eff_private_key
     if key_source is None:
         return None
@@ -109,7 +148,9 @@ def init_failure(dom: TlsDomain, library: str, *, key_blob_as_file: bool = False
     try:
         key_spki = private_key_spki(data)
     except KeyProblem as err:
-        return f"unable to load {what}: {err}"
+        hint = " (a file path is stored where PEM content belongs)" \
+            if db and dom.private_key and not key_blob_as_file and looks_like_path(dom.private_key) else ""
+        return f"unable to load {what}: {err}{hint}"
     if cert_spki is None:
         return f"{what}: no certificate to check it against (a key without a certificate fails)"
     if key_spki is not None and key_spki != cert_spki:

@@ -14,7 +14,14 @@ from collections.abc import Iterable
 from typing import Any
 
 from tlsmgm_cli.core.db.rows import TlsRow, resolve_path
-from tlsmgm_cli.core.db.schema import BY_NAME, MYSQL_BLOB_MAX, MYSQL_MEDIUMBLOB_MAX
+from tlsmgm_cli.core.db.schema import (
+    BY_NAME,
+    COLUMNS,
+    INT_MAX,
+    INT_MIN,
+    MYSQL_BLOB_MAX,
+    MYSQL_MEDIUMBLOB_MAX,
+)
 from tlsmgm_cli.core.db.tlsinit import (
     init_failure,
     looks_like_path,
@@ -22,8 +29,10 @@ from tlsmgm_cli.core.db.tlsinit import (
 )
 from tlsmgm_cli.core.domain import DomainSet, TlsDomain
 from tlsmgm_cli.core.errors import Diagnostic
+from tlsmgm_cli.core.limits import PKI_FILE_MAX_BYTES
 from tlsmgm_cli.core.methods import MethodError, parse_method
 from tlsmgm_cli.core.modparams import effective_library
+from tlsmgm_cli.core.safeio import UnsafeInput, read_bytes_limited
 
 NEAR_LIMIT = 0.9  # warn from 90 % of a MySQL BLOB's capacity
 _BLOB_ATTRS = {"certificate": "certificate", "private_key": "private_key", "ca_list": "ca_list",
@@ -47,11 +56,10 @@ def _minimal_checks(domset: DomainSet, domains: list[TlsDomain]) -> list[Diagnos
             path = getattr(dom, param)
             if path:
                 try:
-                    with open(resolve_path(path), "rb") as fh:
-                        data = fh.read()
-                except OSError as err:
-                    found.append(_diag("error", "file-unreadable",
-                                       f"{param} file {path}: {err.strerror or err}", dom))
+                    data = read_bytes_limited(resolve_path(path), limit=PKI_FILE_MAX_BYTES,
+                                              what=f"{param} file")
+                except UnsafeInput as err:
+                    found.append(_diag("error", "file-unreadable", str(err), dom))
                     continue
                 if not pem_blocks(data):
                     found.append(_diag("error", "not-pem", f"{param} file {path} holds no PEM data", dom))
@@ -86,6 +94,12 @@ def row_findings(row: TlsRow, backend: str | None = None) -> list[Diagnostic]:
         if value is not None and size and len(value) > size:
             found.append(_diag("error", "db-value-too-long",
                                f"{name} is {len(value)} characters, the column holds {size}", row))
+    for column in COLUMNS:
+        value = getattr(row, column.name)
+        if column.kind == "int" and value is not None and not INT_MIN <= value <= INT_MAX:
+            found.append(_diag("error", "db-value-out-of-range",
+                               f"{column.name} is {value}, out of range for an INTEGER column "
+                               f"({INT_MIN} to {INT_MAX})", row))
     for name in _BLOB_ATTRS:
         found += blob_size_findings(row, name, len(getattr(row, name) or b""), backend)
     if row.private_key is None and not (row.type == 1 and row.certificate is None):

@@ -1,0 +1,187 @@
+"""`tlsmgm serve` under hostile clients (issue 12, items 12 and 14, and 5 for its log).
+
+Each test runs `tlsmgm serve` as a real process on 127.0.0.1 and talks TLS to it:
+
+* ClientHellos whose SNI makes a wildcard-heavy pattern backtrack must not delay a
+  legitimate client (matching is polynomial, see core/fnmatch_posix.py);
+* out of file descriptors (EMFILE on accept), serve backs off instead of spinning at
+  100 % CPU, and says so once;
+* a client's SNI reaches the text log with its control characters escaped.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import resource
+import select
+import socket
+import ssl
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from pki import Pki
+
+KEY = "10.0.0.10:5061"
+HOSTILE_SNI = ".".join(["a" * 62] * 4)  # 251 bytes, no 'b': every split of the stars fails
+
+
+def _cfg(tmp_path: Path, pki: Pki, evil_pattern: str) -> Path:
+    lines = ['loadmodule "proto_tls.so"', 'loadmodule "tls_openssl.so"', 'loadmodule "tls_mgm.so"']
+    for name, pattern in (("good", "good.example.com"), ("evil", evil_pattern), ("plain", "none")):
+        lines += [f'modparam("tls_mgm", "server_domain", "{name}")',
+                  f'modparam("tls_mgm", "match_ip_address", "[{name}]{KEY}")',
+                  f'modparam("tls_mgm", "match_sip_domain", "[{name}]{pattern}")',
+                  f'modparam("tls_mgm", "certificate", "[{name}]{pki.server.cert_path}")',
+                  f'modparam("tls_mgm", "private_key", "[{name}]{pki.server.key_path}")']
+    path = tmp_path / "opensips.cfg"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def _read_line(stream, timeout: float) -> str:
+    """One line of a child's output, or AssertionError after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    buf = b""
+    fd = stream.fileno()
+    while b"\n" not in buf:
+        left = deadline - time.monotonic()
+        assert left > 0, f"no line within {timeout} s (got {buf!r})"
+        ready, _, _ = select.select([fd], [], [], left)
+        if ready:
+            chunk = os.read(fd, 1)
+            assert chunk, f"the process ended (got {buf!r})"
+            buf += chunk
+    return buf.decode()
+
+
+@contextlib.contextmanager
+def _serve(cfg: Path, fmt: str = "json", preexec_fn=None) -> Iterator[tuple[subprocess.Popen, int]]:
+    """`tlsmgm serve` keyed on KEY, bound to a free port on 127.0.0.1: (process, port)."""
+    env = {**os.environ}
+    env.pop("TLSMGM_DEBUG", None)
+    proc = subprocess.Popen([sys.executable, "-m", "tlsmgm_cli", "serve", "-c", str(cfg),
+                             "--listen", f"{KEY}=127.0.0.1:0", "--format", "json"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
+                            preexec_fn=preexec_fn)
+    try:
+        listening = json.loads(_read_line(proc.stdout, 30))
+        assert listening["event"] == "listening", listening
+        yield proc, int(listening["bind"].rpartition(":")[2])
+    finally:
+        proc.kill()
+        proc.wait(10)
+        proc.stdout.close()
+        proc.stderr.close()
+
+
+def _client_context() -> ssl.SSLContext:
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    return ctx
+
+
+def _handshake(port: int, sni: str, timeout: float) -> float:
+    """Seconds a full TLS handshake with ``sni`` took (raises on failure)."""
+    start = time.monotonic()
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as raw:
+        with _client_context().wrap_socket(raw, server_hostname=sni) as tls:
+            tls.do_handshake()
+    return time.monotonic() - start
+
+
+def _hostile_hello(port: int, done: threading.Event) -> None:
+    """Send a ClientHello with the hostile SNI; wait for whatever answer (or none)."""
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=60) as raw:
+            with _client_context().wrap_socket(raw, server_hostname=HOSTILE_SNI,
+                                               do_handshake_on_connect=False) as tls:
+                with contextlib.suppress(OSError, ssl.SSLError):
+                    tls.do_handshake()
+    except OSError:
+        pass
+    finally:
+        done.set()
+
+
+@pytest.mark.parametrize("pattern", ["[a]*a*a*a*a*b", "[a]*a*a*a*a*a*b", "*a*a*a*a*a*a*a*a*a*a*b"])
+def test_hostile_snis_do_not_delay_a_legitimate_client(tmp_path: Path, pki: Pki, pattern: str) -> None:
+    with _serve(_cfg(tmp_path, pki, pattern)) as (_proc, port):
+        done = [threading.Event() for _ in range(4)]
+        for event in done:
+            threading.Thread(target=_hostile_hello, args=(port, event), daemon=True).start()
+        time.sleep(0.3)  # the hostile hellos are in
+        took = _handshake(port, "good.example.com", timeout=10)
+        assert took < 2.0, f"a legitimate handshake took {took:.1f} s behind 4 hostile ClientHellos"
+        for event in done:  # and the hostile ones got their answer (rejected) quickly too
+            assert event.wait(5)
+
+
+def test_sni_with_terminal_escapes_is_shown_escaped_in_the_text_log(tmp_path: Path, pki: Pki) -> None:
+    cfg = _cfg(tmp_path, pki, "*.example.com")
+    env = {**os.environ}
+    env.pop("TLSMGM_DEBUG", None)
+    proc = subprocess.Popen([sys.executable, "-m", "tlsmgm_cli", "serve", "-c", str(cfg),
+                             "--listen", f"{KEY}=127.0.0.1:0"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    try:
+        head = _read_line(proc.stdout, 30)
+        port = int(head.split(" for listener")[0].rpartition(":")[2])
+        with contextlib.suppress(OSError, ssl.SSLError):
+            _handshake(port, "x\x1b]0;owned\x07.example.com", timeout=10)
+        line = _read_line(proc.stdout, 10)
+    finally:
+        proc.kill()
+        proc.wait(10)
+        proc.stdout.close()
+        proc.stderr.close()
+    assert "\x1b" not in line and "\x07" not in line
+    assert "x\\x1b]0;owned\\x07.example.com" in line
+
+
+def _cpu_seconds(pid: int) -> float:
+    with open(f"/proc/{pid}/stat") as fh:
+        fields = fh.read().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _low_nofile(limit: int):
+    def apply() -> None:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (limit, limit))
+    return apply
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/stat"), reason="needs /proc to read CPU time")
+def test_out_of_descriptors_backs_off_and_logs_once(tmp_path: Path, pki: Pki) -> None:
+    with _serve(_cfg(tmp_path, pki, "*.example.com"), preexec_fn=_low_nofile(48)) as (proc, port):
+        clients = []
+        try:
+            for _ in range(80):  # more than the server has descriptors: the rest wait in the backlog
+                clients.append(socket.create_connection(("127.0.0.1", port), timeout=5))
+            time.sleep(0.5)  # the server has hit EMFILE by now
+            before = _cpu_seconds(proc.pid)
+            time.sleep(2.0)
+            used = _cpu_seconds(proc.pid) - before
+        finally:
+            for sock in clients:
+                sock.close()
+        assert used < 0.5, f"serve used {used:.2f} s of CPU in 2 s while out of descriptors"
+        records = []
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([proc.stdout], [], [], 0.2)
+            if not ready:
+                if records:
+                    break
+                continue
+            records.append(json.loads(_read_line(proc.stdout, 5)))
+        warnings = [r for r in records if r.get("event") == "warning"]
+    assert len(warnings) == 1, warnings
+    assert "Too many open files" in warnings[0]["message"] and "EMFILE" in warnings[0]["message"]
