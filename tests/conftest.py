@@ -12,6 +12,7 @@ from dbservers import db_url, mysql_server_url, postgres_server_url, server_url 
 from pki import Pki, build_pki
 
 
+@pytest.hookimpl(optionalhook=True)  # a pytest-xdist hook: harmless where xdist is absent
 def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
     """`pytest -n auto`: two workers per CPU (at most 8). Many tests spend their time waiting for
     a timeout (silent servers, lock waits), so on 2 cores 4 workers finish sooner than 2."""

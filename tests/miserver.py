@@ -238,7 +238,7 @@ class FifoMi:
 
 
 MI_ENV_VARS = ("TLSMGM_OPENSIPS_CLI_CFG", "TLSMGM_MI_URL", "TLSMGM_MI_FIFO", "TLSMGM_MI_REPLY_DIR",
-               "TLSMGM_DB")
+               "TLSMGM_DB", "TLSMGM_NODES")
 
 
 def isolate_mi_settings(tmp_path: Path, monkeypatch: Any) -> Path:

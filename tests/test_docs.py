@@ -173,3 +173,18 @@ def test_fish_completes_the_tree():
 
 def test_zsh_script_starts_with_compdef(generated):
     assert generated["completions/_tlsmgm"].startswith("#compdef tlsmgm\n")
+
+
+def test_readme_generated_tables_are_current():
+    """The README's limits and exit-status tables are generated from the code."""
+    text = (REPO / "README.md").read_text(encoding="utf-8")
+    assert "<!-- generated:limits -->" in text and "<!-- generated:exit-status -->" in text
+    assert docs.refresh_readme(text) == text, "README tables are stale: run 'python -m tlsmgm_cli.docs'"
+
+
+def test_readme_limits_table_lists_every_limit():
+    from tlsmgm_cli.core import limits
+
+    text = (REPO / "README.md").read_text(encoding="utf-8")
+    for what, limit in limits.LIMITS:
+        assert f"| {what} | {limit} |" in text

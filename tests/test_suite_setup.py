@@ -97,8 +97,8 @@ def _run_probe(tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
     """))
     (tmp_path / "test_probe.py").write_text(PROBE)
     environ = {k: v for k, v in os.environ.items() if k not in (*ENV.values(), REQUIRE_ENV, SEARCH_ENV)}
-    environ.update(env)
-    return subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-p", "no:xdist",
+    environ.update(env, PYTEST_DISABLE_PLUGIN_AUTOLOAD="1")  # the probe needs no plugin: start faster
+    return subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider",
                            "-rA", "-q", str(tmp_path / "test_probe.py")],
                           cwd=tmp_path, env=environ, capture_output=True, text=True, timeout=120)
 

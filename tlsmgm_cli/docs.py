@@ -1,4 +1,5 @@
-"""Regenerate ``completions/`` and ``man/`` from the click command tree.
+"""Regenerate ``completions/`` and ``man/`` from the click command tree, and the README's
+generated tables (limits, exit statuses) from the modules that define them.
 
     python -m tlsmgm_cli.docs            # write the files
     python -m tlsmgm_cli.docs --check    # exit 1 when the committed files are stale
@@ -220,6 +221,43 @@ def generate(root: click.Command) -> dict[str, str]:
     return dict(sorted(files.items()))
 
 
+# ---- README regions -------------------------------------------------------------------
+
+README = "README.md"
+REGION = re.compile(r"(<!-- generated:(?P<name>[a-z-]+) -->\n)(?P<body>.*?)(<!-- /generated:(?P=name) -->)", re.S)
+
+
+def readme_regions() -> dict[str, str]:
+    """The README's generated tables: every limit (core/limits.py) and every exit status
+    (exitcodes.py), so the README cannot drift from the code."""
+    from tlsmgm_cli import exitcodes
+    from tlsmgm_cli.core import limits
+
+    rows = ["| what | limit |", "|---|---|"] + [f"| {what} | {limit} |" for what, limit in limits.LIMITS]
+    meanings = {
+        "OK": "all is well: no finding at the failing level, every query matched, every node in sync",
+        "PROBLEMS": "findings, a query that selected no domain, a failed handshake, drift, or an "
+                    "operational failure (a file, a server or a database that could not be used)",
+        "USAGE": "the command line is wrong (unknown option, bad value, missing argument), or the "
+                 "input named on it cannot be used as what it was given as",
+        "INTERNAL": "a bug in tlsmgm: the message asks you to report it (`TLSMGM_DEBUG=1` shows the traceback)",
+    }
+    codes = ["| status | name | meaning |", "|---|---|---|"] + [
+        f"| `{getattr(exitcodes, name)}` | `{name}` | {text} |" for name, text in meanings.items()]
+    return {"limits": "\n".join(rows) + "\n", "exit-status": "\n".join(codes) + "\n"}
+
+
+def refresh_readme(text: str) -> str:
+    """``text`` with every generated region replaced by its current content."""
+    regions = readme_regions()
+
+    def one(m: re.Match[str]) -> str:
+        body = regions.get(m.group("name"), m.group("body"))
+        return f"{m.group(1)}{body}{m.group(4)}"
+
+    return REGION.sub(one, text)
+
+
 def existing(base: Path) -> dict[str, str]:
     """The generated-looking files present under ``base``."""
     found = {f"completions/{f}": base / "completions" / f for f in COMPLETION_FILES.values()}
@@ -265,6 +303,16 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as err:  # a command module that does not import is the lead's to fix
         print(f"docs: cannot build the command tree: {type(err).__name__}: {err}", file=sys.stderr)
         return 2
+    readme = base / README
+    if readme.is_file():
+        wanted_readme = refresh_readme(readme.read_text(encoding="utf-8"))
+        if wanted_readme != readme.read_text(encoding="utf-8"):
+            if args.check:
+                print(f"stale: {README} (generated tables)", file=sys.stderr)
+                print("docs: run 'python -m tlsmgm_cli.docs' to regenerate", file=sys.stderr)
+                return 1
+            readme.write_text(wanted_readme, encoding="utf-8")
+            print(f"wrote {README} (generated tables)")
     if args.check:
         stale = stale_files(base, wanted)
         for rel in stale:

@@ -24,7 +24,7 @@ from tlsmgm_cli.cli.options import config_options, db_options, format_option
 @format_option(["text", "json"])
 def diff_cmd(config, preprocessor, cfg_dir, opensips_version, db_url, after_reload, mi_url, fifo,
              reply_dir, timeout, cli_config, nodes_file, all_instances, fmt):
-    """Compare the live tls_list of one node or a fleet with the config (drift).
+    """Compare the live tls_list with the config (drift).
 
     Asks the running OpenSIPS for its MI tls_list and compares it with what
     'tlsmgm list --format mi' predicts for the config (and the tls_mgm table): domains
@@ -37,7 +37,7 @@ def diff_cmd(config, preprocessor, cfg_dir, opensips_version, db_url, after_relo
     asked concurrently and one table shows domains x nodes: ok, '-' (neither the config
     nor that node has it), missing (in the config, not on the node), extra (on the node,
     not in the config), changed: KEYS (field drift, detailed below the table), or '?' for
-    a node that did not answer (its row says 'UNREACHABLE' and why, below). json gives
+    a node that did not answer (the (node) row says 'unreachable', the reason follows the table). json gives
     per-node status and per-domain presence and drift (.nodes[], .domains[].nodes.NAME).
 
     tls_reload reloads DB-defined domains only: drift in script-defined domains

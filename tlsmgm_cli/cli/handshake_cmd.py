@@ -1,4 +1,5 @@
-"""``tlsmgm handshake HOST:PORT``: a real TLS handshake with the client domain OpenSIPS
+"""``tlsmgm handshake TARGET`` (sip:/sips: URI, host, HOST:PORT): resolved as OpenSIPS resolves
+it for sending, then a real TLS handshake per destination with the client domain OpenSIPS
 would use (or one named, or an ad-hoc certificate), showing every ``$tls_*`` value."""
 
 from __future__ import annotations

@@ -14,13 +14,13 @@ from tlsmgm_cli.cli.options import config_options, db_options, format_option
 @click.option("--side", type=click.Choice(["server", "client"]), help="Only server or only client domains.")
 @click.option("--domain", "name", metavar="NAME", help="Only the domain(s) with this exact name.")
 @click.option("--no-certs", is_flag=True, help="Do not open certificate files (faster; no CN/SAN/expiry).")
-@click.option("--wide", "layout", flag_value="table", help="Text: always the table, even on a terminal too "
+@click.option("--wide", is_flag=True, help="Text: always the table, even on a terminal too "
               "narrow for it (cells are never folded; lines may be longer than the terminal).")
-@click.option("--compact", "layout", flag_value="compact", help="Text: one block per domain, one 'key: value' "
+@click.option("--compact", is_flag=True, help="Text: one block per domain, one 'key: value' "
               "line per field (the default on a terminal narrower than the table), piped too.")
 @format_option(["text", "plain", "json", "yaml", "mi"])
 def list_cmd(config, preprocessor, cfg_dir, opensips_version, db_url, after_reload, side, name,
-             no_certs, layout, fmt):
+             no_certs, wide, compact, fmt):
     """List every TLS domain as OpenSIPS would hold it.
 
     Script-defined (modparam) and DB-defined domains, with OpenSIPS 3.6.8's defaults
@@ -56,6 +56,9 @@ def list_cmd(config, preprocessor, cfg_dir, opensips_version, db_url, after_relo
     Exit status: 0 ok, 2 when the config cannot be read or has errors OpenSIPS would
     refuse to start with (printed as file:line on stderr).
     """
+    if wide and compact:
+        raise click.UsageError("--wide and --compact exclude each other (--wide: the table, --compact: "
+                               "one block per domain)")
     domset = load_domset_or_exit(config, preprocessor=preprocessor, cfg_dir=cfg_dir,
                                  opensips_version=opensips_version, db_url=db_url,
                                  after_reload=after_reload)
@@ -75,4 +78,4 @@ def list_cmd(config, preprocessor, cfg_dir, opensips_version, db_url, after_relo
 
     views = list_domains(domset, side=side, name=name, read_certs=not no_certs)
     listing.render_domains({"config": config, "globals": globals_view(domset), "domains": views}, fmt,
-                           layout=layout or "auto")
+                           layout="table" if wide else "compact" if compact else "auto")

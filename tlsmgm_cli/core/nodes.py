@@ -19,8 +19,9 @@ Nodes come from three places, in this order, all of them usable together:
   still never shown): ``password_env`` names an environment variable, ``password_file`` a
   file whose first line is the password. The file is read through ``core.safeio`` with the
   settings-file limit and parsed with ``yaml.safe_load``;
-* every instance (INI section) of an opensips-cli config (``--all-instances``), each with
-  the ``[default]`` keys it inherits; ``[default]`` alone when there is no other section.
+* every instance (INI section) of an opensips-cli config (``--all-instances``) that has an
+  MI connection (communication_type, url or fifo_file, its own or inherited from
+  ``[default]``); ``[default]`` alone when there is no other section.
 
 Every node keeps its URL as given (it may carry the password) and shows it only through
 ``MiEndpoint.__str__`` (``core.urls.mask_url``). ``query_nodes`` asks all nodes at once in a
@@ -124,22 +125,28 @@ def nodes_from_urls(urls: list[str] | tuple[str, ...], *, timeout: float) -> lis
 
 
 def nodes_from_cli_cfg(path: Path, *, timeout: float, reply_dir: str | None = None) -> list[Node]:
-    """Every instance of an opensips-cli config; ``[default]`` when it has no other section.
-    An instance whose transport tlsmgm cannot speak becomes a node with a ``problem``."""
+    """Every instance of an opensips-cli config that has an MI connection (communication_type,
+    url or fifo_file, its own or inherited from ``[default]``); ``[default]`` itself when there
+    is no other section. An instance whose transport tlsmgm cannot speak becomes a node with a
+    ``problem``."""
     parser = parse_opensips_cli_cfg(path)
-    sections = parser.sections() or ([OPENSIPS_CLI_SECTION] if parser.defaults() else [])
-    if not sections:
-        raise NodesError(f"{path}: the opensips-cli config has no instance ([section]) to ask")
+    sections = parser.sections() or [OPENSIPS_CLI_SECTION]
     nodes = []
     for section in sections:
+        keys = cli_cfg_section(parser, section)
+        if not any(k in keys for k in ("communication_type", "url", "fifo_file")):
+            continue  # an instance without an MI connection (e.g. database settings only)
         where = f" [{section}]"
         try:
-            endpoint = endpoint_from_cli_cfg(cli_cfg_section(parser, section), cfg_path=path,
+            endpoint = endpoint_from_cli_cfg(keys, cfg_path=path,
                                              timeout=timeout, reply_dir=reply_dir, where=where)
         except MiError as err:
             nodes.append(Node(section, None, f"{path}{where}", problem=str(err)))
             continue
         nodes.append(Node(section, endpoint, endpoint.origin))
+    if not nodes:
+        raise NodesError(f"{path}: no opensips-cli instance ([section]) sets an MI connection "
+                         "(communication_type, url or fifo_file)")
     return nodes
 
 

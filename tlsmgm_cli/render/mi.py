@@ -117,7 +117,7 @@ def render_fleet_drift(report, fmt: str, *, config: str) -> None:
     else:
         click.echo(f"no drift on the {total - down} node(s) that answered; {down} of {total} unreachable")
     headers = ["domain", "side", "source", "config", *[n.name for n in report.nodes]]
-    rows: list[list[Any]] = [["(node)", "", "", "", *["ok" if n.status == "ok" else "UNREACHABLE"
+    rows: list[list[Any]] = [["(node)", "", "", "", *["ok" if n.status == "ok" else "unreachable"
                                                         for n in report.nodes]]]
     for row in report.rows:
         rows.append([row.name, row.side, row.source, "yes" if row.in_config else "-",
