@@ -202,13 +202,24 @@ def test_overlong_line_in_text_and_json_formats(cfg: str) -> None:
     assert json.loads(doc.stdout)["results"][0]["line"] == 1 and doc.exit_code == 1
 
 
+def _cap_memory() -> None:
+    import resource
+
+    resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))
+
+
 @pytest.mark.parametrize("device", ["/dev/zero", "/dev/urandom"])
 def test_batch_from_an_endless_device_is_refused(cfg: str, device: str) -> None:
+    """A real process with its memory capped at 1 GiB: reading such a device whole would
+    take all the machine's memory."""
     if not os.path.exists(device):
         pytest.skip(f"no {device}")
-    res = run("match", "-c", cfg, "--batch", device)
-    assert res.exit_code == 2
-    assert "character device" in res.stderr
+    proc = subprocess.run([sys.executable, "-m", "tlsmgm_cli", "match", "-c", cfg, "--batch", device],
+                          capture_output=True, timeout=30, env=_env(), preexec_fn=_cap_memory,
+                          check=False)
+    assert_no_internal_error(proc.returncode, proc.stdout, proc.stderr)
+    assert proc.returncode == 2
+    assert b"is a character device" in proc.stderr
 
 
 # ---------------------------------------------------------------------------------------

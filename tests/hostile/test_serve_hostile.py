@@ -77,8 +77,10 @@ def _serve(cfg: Path, fmt: str = "json", preexec_fn=None) -> Iterator[tuple[subp
     finally:
         proc.kill()
         proc.wait(10)
+        errors = proc.stderr.read()
         proc.stdout.close()
         proc.stderr.close()
+    assert b"Traceback" not in errors and b"internal error" not in errors, errors.decode(errors="replace")
 
 
 def _client_context() -> ssl.SSLContext:

@@ -24,6 +24,10 @@ def serve_cmd(ctx: click.Context, config: str, preprocessor: str | None, cfg_dir
     matches; no TLS answer at all when no domain covers the address). One line per
     connection (JSON lines with --format json): domain, SNI, version, cipher and the
     client's $tls_peer_* values. SIP OPTIONS get 200 OK. Ctrl-C or SIGTERM stops it.
+
+    Each connection is served on its own; no client's SNI can stall the others (matching
+    takes polynomial time). Out of file descriptors, serve pauses accepting (0.1 s,
+    doubling up to 1 s) and logs one warning instead of spinning.
     """
     import signal
     import threading

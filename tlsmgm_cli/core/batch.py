@@ -240,7 +240,7 @@ class BatchEngine:
             answer: MatchResult | BatchError
             try:
                 if raw is None:
-                    raise self._too_long
+                    raise TlsmgmError(self._too_long.message)
                 query = self.parse(raw)
                 if query is None:
                     continue
