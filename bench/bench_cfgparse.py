@@ -4,7 +4,7 @@ import sys
 import tempfile
 import time
 
-from tlsmgm_cli.core.cfgparse import read_config
+from tlsmgm_cli.core.cfg.parse import read_config
 
 
 def make(n: int) -> str:

@@ -22,7 +22,7 @@ from pathlib import Path
 from calibrate import cpu_probe
 from cryptography import x509
 
-from tlsmgm_cli.core import certgen
+from tlsmgm_cli.core.x509 import certgen
 
 DOMAINS_PER_ADDRESS = 50  # OpenSIPS allows 64 patterns per address key
 

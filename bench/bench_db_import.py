@@ -16,12 +16,12 @@ import tempfile
 import time
 from pathlib import Path
 
-from tlsmgm_cli.core import certgen
 from tlsmgm_cli.core.db.backend import connect
 from tlsmgm_cli.core.db.importer import apply_import, plan_import, rows_for, select_domains
 from tlsmgm_cli.core.db.rows import fetch_rows
 from tlsmgm_cli.core.db.validate import row_findings, validate_for_import
 from tlsmgm_cli.core.loader import load_domains
+from tlsmgm_cli.core.x509 import certgen
 
 
 def write_setup(directory: Path, n: int, shared: bool) -> Path:

@@ -25,9 +25,9 @@ from pathlib import Path
 
 from calibrate import cpu_probe  # noqa: E402  (bench/ is on sys.path when run as a script)
 
-from tlsmgm_cli.core import certgen
 from tlsmgm_cli.core.loader import load_domains
-from tlsmgm_cli.core.tlsserver import TlsServer, plan_listeners
+from tlsmgm_cli.core.tls.server import TlsServer, plan_listeners
+from tlsmgm_cli.core.x509 import certgen
 
 BARE_LOOP = """
 import socket, ssl, sys, time

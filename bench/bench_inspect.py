@@ -47,7 +47,7 @@ def write_certs(directory: Path, count: int) -> None:
 
 def bundle_seconds(directory: Path, count: int) -> float:
     """Seconds for `tlsmgm inspect BUNDLE --ca CA -f json` on a bundle of ``count`` certificates."""
-    from tlsmgm_cli.core import certgen
+    from tlsmgm_cli.core.x509 import certgen
 
     ca = certgen.make_ca("bench bundle CA")
     leaf = certgen.make_cert(ca, "bundle.example.com")

@@ -30,7 +30,7 @@ from pathlib import Path
 
 from calibrate import cpu_probe  # noqa: E402  (bench/ is on sys.path when run as a script)
 
-from tlsmgm_cli.core import certgen
+from tlsmgm_cli.core.x509 import certgen
 
 PER_LISTENER = 50
 

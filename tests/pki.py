@@ -1,4 +1,4 @@
-"""Shared test certificates (generated with tlsmgm's own core.certgen, never committed).
+"""Shared test certificates (generated with tlsmgm's own core.x509.certgen, never committed).
 
 API (stable; other test files rely on it)
 -----------------------------------------
@@ -57,8 +57,8 @@ from pathlib import Path
 from cryptography import x509
 from cryptography.x509.oid import NameOID
 
-from tlsmgm_cli.core import certgen
-from tlsmgm_cli.core.atomicio import SECRET_MODE, atomic_write
+from tlsmgm_cli.core.util.atomicio import SECRET_MODE, atomic_write
+from tlsmgm_cli.core.x509 import certgen
 
 PASSWORD = b"tlsmgm-test-passphrase"
 

@@ -1,4 +1,4 @@
-"""core.addresses: the shared IP:PORT parser/formatters (socket_text, split_key,
+"""core.net.addresses: the shared IP:PORT parser/formatters (socket_text, split_key,
 parse_hostport with and without host names)."""
 
 from __future__ import annotations
@@ -9,8 +9,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tlsmgm_cli.core.addresses import ip_addr2a, parse_address_item, parse_hostport, socket_text, split_key
 from tlsmgm_cli.core.errors import TlsmgmError
+from tlsmgm_cli.core.net.addresses import (
+    ip_addr2a,
+    parse_address_item,
+    parse_hostport,
+    socket_text,
+    split_key,
+)
 
 
 def test_socket_text() -> None:
@@ -93,8 +99,8 @@ def test_parsers_raise_only_their_errors(text: str) -> None:
 def test_port_zero_only_where_allowed():
     import pytest
 
-    from tlsmgm_cli.core.addresses import parse_hostport
     from tlsmgm_cli.core.errors import TlsmgmError
+    from tlsmgm_cli.core.net.addresses import parse_hostport
 
     assert parse_hostport("127.0.0.1:0", allow_port_zero=True) == ("127.0.0.1", 0)
     assert parse_hostport("[::1]:0", allow_port_zero=True) == ("0:0:0:0:0:0:0:1", 0)

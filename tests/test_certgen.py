@@ -1,4 +1,4 @@
-"""core.certgen and core.atomicio, and the shared test PKI (tests/pki.py) itself."""
+"""core.x509.certgen and core.util.atomicio, and the shared test PKI (tests/pki.py) itself."""
 
 from __future__ import annotations
 
@@ -19,10 +19,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pki import PASSWORD, Pki
 
-from tlsmgm_cli.core import certgen
-from tlsmgm_cli.core.atomicio import atomic_write
 from tlsmgm_cli.core.errors import TlsmgmError
-from tlsmgm_cli.core.x509hash import name_hash
+from tlsmgm_cli.core.util.atomicio import atomic_write
+from tlsmgm_cli.core.x509 import certgen
+from tlsmgm_cli.core.x509.hash import name_hash
 
 OPENSSL = shutil.which("openssl")
 needs_openssl = pytest.mark.skipif(OPENSSL is None, reason="openssl binary not installed")

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from corpus import CORPUS  # noqa: E402
 
-from tlsmgm_cli.core.cfgparse import read_config
+from tlsmgm_cli.core.cfg.parse import read_config
 
 FILES = sorted(CORPUS.glob("*.cfg")) if CORPUS.is_dir() else []
 

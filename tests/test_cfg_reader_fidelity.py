@@ -12,7 +12,7 @@ from clirun import run
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tlsmgm_cli.core.cfgparse import read_config, read_config_text
+from tlsmgm_cli.core.cfg.parse import read_config, read_config_text
 
 HEADER = 'loadmodule "tls_openssl.so"\nloadmodule "proto_tls.so"\nloadmodule "tls_mgm.so"\n'
 
@@ -152,7 +152,7 @@ def test_string_bodies_read_like_the_opensips_lexer(body: str, line: int) -> Non
     """Whatever mix of escapes, newlines, backslash-newlines and marker-like text a
     double-quoted string holds, ``unescape_dq`` (its quick path included) gives what the
     STRING1 rules of cfg.lex give on the pre-pass's annotated text."""
-    from tlsmgm_cli.core.cfglex import _with_line_markers, unescape_dq
+    from tlsmgm_cli.core.cfg.lex import _with_line_markers, unescape_dq
 
     if body.endswith("\\") and (len(body) - len(body.rstrip("\\"))) % 2:
         body += "a"  # a body cannot end inside an escape (it would escape the closing quote)

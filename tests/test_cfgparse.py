@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from tlsmgm_cli.core.cfglex import neutral_lines, parse_number, quote_cfg_string, unescape_dq
-from tlsmgm_cli.core.cfgmodel import Assign, Loadmodule, Modparam, Socket
-from tlsmgm_cli.core.cfgparse import MAX_INCLUDE_DEPTH, parse_socket, read_config, read_config_text
+from tlsmgm_cli.core.cfg.lex import neutral_lines, parse_number, quote_cfg_string, unescape_dq
+from tlsmgm_cli.core.cfg.model import Assign, Loadmodule, Modparam, Socket
+from tlsmgm_cli.core.cfg.parse import MAX_INCLUDE_DEPTH, parse_socket, read_config, read_config_text
 from tlsmgm_cli.core.errors import Loc, TlsmgmError
 
 

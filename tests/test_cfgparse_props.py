@@ -8,8 +8,8 @@ from corpus import CORPUS  # noqa: E402
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tlsmgm_cli.core.cfglex import quote_cfg_string, unescape_dq
-from tlsmgm_cli.core.cfgparse import parse_socket, read_config_text
+from tlsmgm_cli.core.cfg.lex import quote_cfg_string, unescape_dq
+from tlsmgm_cli.core.cfg.parse import parse_socket, read_config_text
 
 TEXTS = [p.read_text(encoding="utf-8", errors="replace") for p in sorted(CORPUS.glob("*.cfg"))] if CORPUS.is_dir() else []
 

@@ -12,11 +12,11 @@ from cfgtext import load, mp
 from pki import Pki
 from test_check_rules import server
 
-from tlsmgm_cli.core import certgen
 from tlsmgm_cli.core.checks import fails, run_checks
 from tlsmgm_cli.core.checks.certs import san_covers
 from tlsmgm_cli.core.checks.rules import DIAGNOSTIC_RULES, RULES, rule_for_code
 from tlsmgm_cli.core.errors import Diagnostic, TlsmgmError
+from tlsmgm_cli.core.x509 import certgen
 
 
 def findings(tmp_path: Path, body: str, **kw):

@@ -22,7 +22,7 @@ from pki import Pki
 from test_check_rules import server
 
 from tlsmgm_cli import exitcodes
-from tlsmgm_cli.core import certgen
+from tlsmgm_cli.core.x509 import certgen
 
 SOCKET = "socket=tls:127.0.0.1:5061\n"
 DAY = 86400
@@ -215,7 +215,7 @@ def test_output_needs_a_machine_format_and_one_config(pki: Pki, tmp_path: Path) 
 
 def test_prometheus_client_is_imported_only_for_prometheus() -> None:
     code = ("import sys, tlsmgm_cli.cli.check_cmd, tlsmgm_cli.render.check, tlsmgm_cli.render.monitoring, "
-            "tlsmgm_cli.render.probe, tlsmgm_cli.core.expiry; "
+            "tlsmgm_cli.render.probe, tlsmgm_cli.core.checks.expiry; "
             "print('prometheus_client' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0 and out.stdout.strip() == "False", out.stderr
@@ -349,7 +349,7 @@ def test_any_label_and_text_make_a_valid_status_line(label: str, value: float, w
        seconds=st.integers(-10**8, 10**8))
 def test_any_domain_name_gives_a_parsable_exposition(domain: str, file: str, seconds: int) -> None:
     from tlsmgm_cli.core.checks import CheckReport
-    from tlsmgm_cli.core.expiry import CertExpiry
+    from tlsmgm_cli.core.checks.expiry import CertExpiry
     from tlsmgm_cli.render.check import prometheus_check
     from tlsmgm_cli.render.safe import visible
 

@@ -339,7 +339,7 @@ def test_list_help_jq_example_works(v6_cfg):
 def test_list_address_text_is_checks_socket_text(ip, port):
     """Property: for every address OpenSIPS stores (canonical ip:port), list's text form is
     the one check and match print."""
-    from tlsmgm_cli.core.addresses import canonical_ip
+    from tlsmgm_cli.core.net.addresses import canonical_ip
     from tlsmgm_cli.render.listing import address_text
 
     canonical = canonical_ip(str(ip))

@@ -14,7 +14,7 @@ from tlsmgm_cli.cli import cli
 from tlsmgm_cli.core.db.backend import connect
 from tlsmgm_cli.core.db.export import cfg_string, export_rows
 from tlsmgm_cli.core.db.rows import TlsRow, fetch_rows, insert_rows
-from tlsmgm_cli.core.mi import tls_list
+from tlsmgm_cli.core.mi.tls_list import tls_list
 
 
 def run(*args: str):

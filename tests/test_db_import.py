@@ -19,7 +19,7 @@ from tlsmgm_cli.core.db.importer import apply_import, plan_import
 from tlsmgm_cli.core.db.rows import TlsRow, fetch_rows
 from tlsmgm_cli.core.db.schema import create_table_sql
 from tlsmgm_cli.core.db.url import parse_db_url
-from tlsmgm_cli.core.mi import tls_list
+from tlsmgm_cli.core.mi.tls_list import tls_list
 
 FILE_KEYS = ("CERT_FILE", "CA_FILE", "PKEY_FILE", "DH_PARAMS_FILE")
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 from cfgtext import load, mp
 
 from tlsmgm_cli.core.db.backend import connect
+from tlsmgm_cli.core.db.load import add_db_rows, merge_db_domains
 from tlsmgm_cli.core.db.rows import TlsRow, insert_rows
-from tlsmgm_cli.core.dbload import add_db_rows, merge_db_domains
 from tlsmgm_cli.core.domain import DomainSet
-from tlsmgm_cli.core.mi import tls_list
+from tlsmgm_cli.core.mi.tls_list import tls_list
 
 
 def _pem(item) -> tuple[bytes, bytes]:
@@ -93,7 +93,7 @@ def test_null_and_empty_values(pki):
 
 def test_spec_example_db1(tmp_path):
     """Spec §5.5: a DB server domain with only domain/type set (default files present)."""
-    from tlsmgm_cli.core import certgen
+    from tlsmgm_cli.core.x509 import certgen
 
     cfg_dir = tmp_path / "etc"
     issued = certgen.make_cert(None, "default", self_signed=True)

@@ -5,9 +5,9 @@ from __future__ import annotations
 from cfgtext import load, mp
 
 from tlsmgm_cli.core.db import validate
+from tlsmgm_cli.core.db.load import add_db_rows
 from tlsmgm_cli.core.db.rows import TlsRow
 from tlsmgm_cli.core.db.schema import MYSQL_BLOB_MAX
-from tlsmgm_cli.core.dbload import add_db_rows
 from tlsmgm_cli.core.domain import DomainSet
 
 

@@ -1,4 +1,4 @@
-"""`tlsmgm diff` and core.drift: live tls_list (from the test MI servers) vs the config."""
+"""`tlsmgm diff` and core.mi.drift: live tls_list (from the test MI servers) vs the config."""
 
 from __future__ import annotations
 
@@ -15,8 +15,8 @@ from click.testing import CliRunner
 from miserver import SPEC_REPLY, FifoMi, HttpMi, answer
 
 from tlsmgm_cli.cli import cli
-from tlsmgm_cli.core.drift import compare_tls_list, validate_tls_list
 from tlsmgm_cli.core.errors import TlsmgmError
+from tlsmgm_cli.core.mi.drift import compare_tls_list, validate_tls_list
 
 # dom6 (client) and dom3 (server) of spec §3.7 config S
 CONFIG = CONFIG_S_DOMAINS["dom3"] + CONFIG_S_DOMAINS["dom6"]
@@ -186,7 +186,7 @@ def test_subprocess_absent_fifo(cfg, tmp_path):
     assert "is OpenSIPS running with mi_fifo loaded?" in out.stderr and "Traceback" not in out.stderr
 
 
-# ---- core.drift ---------------------------------------------------------------------
+# ---- core.mi.drift ---------------------------------------------------------------------
 
 def test_core_mixed_script_and_db_drift():
     expected = {"Domains": [LIVE_OK["Domains"][0], DB1]}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from cfgtext import load
 
-from tlsmgm_cli.core.mi import tls_list
+from tlsmgm_cli.core.mi.tls_list import tls_list
 
 
 def errors(domset):

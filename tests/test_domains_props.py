@@ -7,11 +7,11 @@ from corpus import FILES
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tlsmgm_cli.core.addresses import AddressError, parse_match_ip_address
-from tlsmgm_cli.core.cfgparse import read_config_text
-from tlsmgm_cli.core.methods import MethodError, parse_method
-from tlsmgm_cli.core.mi import tls_list
-from tlsmgm_cli.core.modparams import build_domains
+from tlsmgm_cli.core.cfg.modparams import build_domains
+from tlsmgm_cli.core.cfg.parse import read_config_text
+from tlsmgm_cli.core.mi.tls_list import tls_list
+from tlsmgm_cli.core.net.addresses import AddressError, parse_match_ip_address
+from tlsmgm_cli.core.tls.methods import MethodError, parse_method
 
 TEXTS = [p.read_text(encoding="utf-8", errors="replace") for p in FILES]
 PARAMS = ["server_domain", "client_domain", "match_ip_address", "match_sip_domain", "tls_method",
@@ -28,7 +28,7 @@ def pipeline(text: str) -> None:
     domset = build_domains(parsed)
     reply = tls_list(domset)
     assert len(reply["Domains"]) == len(domset.all)
-    from tlsmgm_cli.core.matcher import matching_diagnostics
+    from tlsmgm_cli.core.matching.matcher import matching_diagnostics
 
     matching_diagnostics(domset)
 

@@ -21,9 +21,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from miserver import SPEC_REPLY, FifoMi, HttpMi, SilentMi, answer, free_port, isolate_mi_settings
 
-from tlsmgm_cli.core.drift import compare_fleet
 from tlsmgm_cli.core.errors import TlsmgmError
-from tlsmgm_cli.core.nodes import read_nodes_file, resolve_nodes
+from tlsmgm_cli.core.mi.drift import compare_fleet
+from tlsmgm_cli.core.mi.nodes import read_nodes_file, resolve_nodes
 
 CONFIG = CONFIG_S_DOMAINS["dom3"] + CONFIG_S_DOMAINS["dom6"]
 LIVE_OK = {"Domains": [SPEC_REPLY["Domains"][0], SPEC_REPLY["Domains"][2]]}

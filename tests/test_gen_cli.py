@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from tlsmgm_cli.cli import COMMANDS, cli
-from tlsmgm_cli.core import certgen
+from tlsmgm_cli.core.x509 import certgen
 
 OPENSSL = shutil.which("openssl")
 needs_openssl = pytest.mark.skipif(OPENSSL is None, reason="openssl binary not installed")

@@ -15,7 +15,7 @@ import pytest
 from pki import Pki
 from test_serve import handshake_json, inspect_vars, running_server
 
-from tlsmgm_cli.core.handshake import alert_name, split_target
+from tlsmgm_cli.core.tls.handshake import alert_name, split_target
 
 
 def _single_domain_cfg(tmp_path: Path, cert: Path, key: Path, sni_pattern: str = "*") -> Path:

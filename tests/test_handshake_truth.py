@@ -20,7 +20,7 @@ from cryptography import x509
 from cryptography.x509.oid import NameOID
 from test_serve import running_server, wait_record
 
-from tlsmgm_cli.core import certgen
+from tlsmgm_cli.core.x509 import certgen
 
 ESCAPE_CN = "evil\x1b]0;pwned\x07.example"
 

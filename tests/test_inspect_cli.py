@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.serialization import pkcs7
 
 from tlsmgm_cli.cli import cli
-from tlsmgm_cli.core.certgen import Issued, crl_pem, make_ca, make_cert, make_crl
+from tlsmgm_cli.core.x509.certgen import Issued, crl_pem, make_ca, make_cert, make_crl
 
 NOW = dt.datetime.now(dt.timezone.utc)
 DAY = dt.timedelta(days=1)

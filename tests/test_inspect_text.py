@@ -344,7 +344,7 @@ _SIGNING_KEY = ec.generate_private_key(ec.SECP256R1())
 @given(st.lists(st.tuples(st.sampled_from(_KNOWN_OIDS), st.binary(max_size=40), st.booleans()),
                 min_size=1, max_size=4, unique_by=lambda t: t[0].dotted_string))
 def test_any_extension_bytes_decode_to_plain_data(exts: list[tuple[ObjectIdentifier, bytes, bool]]) -> None:
-    from tlsmgm_cli.core.certtext import x509_text
+    from tlsmgm_cli.core.x509.text import x509_text
 
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "fuzz")])
     builder = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(_SIGNING_KEY.public_key())

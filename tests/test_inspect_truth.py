@@ -23,8 +23,8 @@ from cryptography.x509.oid import NameOID
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tlsmgm_cli.core import certgen
-from tlsmgm_cli.core.tlsvars import cert_var_names
+from tlsmgm_cli.core.x509 import certgen
+from tlsmgm_cli.core.x509.tlsvars import cert_var_names
 
 ID_EC_PUBLIC_KEY = bytes.fromhex("06072A8648CE3D0201")  # OID 1.2.840.10045.2.1
 UNKNOWN_KEY_OID = bytes.fromhex("06072A8648CE3D0209")  # 1.2.840.10045.2.9: no such algorithm
@@ -76,19 +76,19 @@ def test_inspect_domain_whose_ca_dir_does_not_exist(tmp_path: Path, ca: certgen.
 
 
 def test_one_trust_store_builder_for_every_command() -> None:
-    """inspect, check, handshake and serve take a domain's CA sources from core.truststore."""
-    from tlsmgm_cli.core import tlsctx
+    """inspect, check, handshake and serve take a domain's CA sources from core.x509.truststore."""
     from tlsmgm_cli.core.domain import SERVER, TlsDomain
-    from tlsmgm_cli.core.truststore import domain_sources
+    from tlsmgm_cli.core.tls import context as tlsctx
+    from tlsmgm_cli.core.x509.truststore import domain_sources
 
     dom = TlsDomain(name="x", side=SERVER, ca_dir="/nonexistent/ca/dir/")
     sources = domain_sources(dom)
     assert sources.ca_dirs == () and sources.skipped_ca_dirs == ("/nonexistent/ca/dir/",)
     assert not hasattr(tlsctx, "trust_store")  # the duplicate is gone
-    root = Path(tlsctx.__file__).parent
-    for module in ("tlsctx.py", "handshake.py", "checks/certs.py"):
-        assert "truststore" in (root / module).read_text(), module
-    assert "truststore" in (root.parent / "cli" / "inspect_cmd.py").read_text()
+    core = Path(tlsctx.__file__).parent.parent
+    for module in ("tls/context.py", "tls/handshake.py", "checks/certs.py"):
+        assert "truststore" in (core / module).read_text(), module
+    assert "truststore" in (core.parent / "cli" / "inspect_cmd.py").read_text()
 
 
 # ---- 2. a key algorithm cryptography does not know ----------------------------------------------
@@ -177,7 +177,7 @@ def chain_pool() -> list[x509.Certificate]:
 @given(order=st.lists(st.integers(min_value=0, max_value=6), min_size=1, max_size=8), trust_root=st.booleans())
 def test_bundle_verification_equals_one_verification_per_certificate(
         chain_pool: list[x509.Certificate], order: list[int], trust_root: bool) -> None:
-    from tlsmgm_cli.core.verify import TrustStore, verify_bundle, verify_peer
+    from tlsmgm_cli.core.x509.verify import TrustStore, verify_bundle, verify_peer
 
     certs = [chain_pool[i] for i in order]
     store = TrustStore(certs=[chain_pool[0]] if trust_root else [])

@@ -1,4 +1,4 @@
-"""The domain matcher (core/matcher.py, core/fnmatch_posix.py) against spec §2.2, §2.3, §3
+"""The domain matcher (core/matching/matcher.py, core/matching/fnmatch_posix.py) against spec §2.2, §2.3, §3
 (worked examples §3.7 row by row), §3.6 and §10 "Server-side selection",
 "Client-side selection" and "DB rows". Expectations are derived by hand from the spec.
 Configs are real config text read by the real reader."""
@@ -14,12 +14,11 @@ from cfgtext import load, mp
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tlsmgm_cli.core.addresses import parse_hostport
 from tlsmgm_cli.core.db.backend import connect
 from tlsmgm_cli.core.db.rows import TlsRow, insert_rows
 from tlsmgm_cli.core.domain import CLIENT, SERVER, DomainSet, TlsDomain
-from tlsmgm_cli.core.fnmatch_posix import compile_pattern, fnmatch, to_c_text
-from tlsmgm_cli.core.matcher import (
+from tlsmgm_cli.core.matching.fnmatch_posix import compile_pattern, fnmatch, to_c_text
+from tlsmgm_cli.core.matching.matcher import (
     AddressArray,
     DomainMatcher,
     MapEntry,
@@ -28,6 +27,7 @@ from tlsmgm_cli.core.matcher import (
     pattern_rank,
     tls_listeners,
 )
+from tlsmgm_cli.core.net.addresses import parse_hostport
 
 # ---------------------------------------------------------------------------------------
 # config helpers
@@ -767,7 +767,7 @@ star_heavy_value = st.text(alphabet="abA.", max_size=24)
 def test_polynomial_matchers_equal_glibc(pattern, value, casefold):
     """Star-heavy patterns (where a backtracking matcher explodes) through both polynomial
     matchers: the atomic-segment regex and the automaton."""
-    from tlsmgm_cli.core.fnmatch_posix import _Nfa
+    from tlsmgm_cli.core.matching.fnmatch_posix import _Nfa
 
     expected = libc_fnmatch(pattern, value, casefold)
     assert fnmatch(pattern, value, casefold) == expected

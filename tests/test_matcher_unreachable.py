@@ -9,7 +9,7 @@ from types import SimpleNamespace
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tlsmgm_cli.core.matcher import _covered_entries
+from tlsmgm_cli.core.matching.matcher import _covered_entries
 
 DOMAINS = [SimpleNamespace(name=f"d{i}") for i in range(4)]
 PATTERNS = ["*", "**", "a.com", "A.COM", "a.Com", "*.a.com", "?.com", "b", "B", "[ab]", "a\\b", "",

@@ -43,7 +43,7 @@ def _tls407(cfg: Path) -> tuple[int, list[dict]]:
 
 def _tls10_refused_here() -> bool:
     """Whether the local OpenSSL's default policy refuses TLS 1.0 (OpenSSL 3 at level >= 1)."""
-    from tlsmgm_cli.core.tlsctx import probe_method_policy
+    from tlsmgm_cli.core.tls.context import probe_method_policy
 
     return not probe_method_policy("TLSv1", None, "server").ok
 
@@ -95,7 +95,7 @@ def test_only_ranges_that_cannot_shake_hands_are_errors(tmp_path: Path, pki: Pki
 
 
 def test_the_probe_is_cached_per_range_and_ciphers() -> None:
-    from tlsmgm_cli.core.tlsctx import probe_method_policy
+    from tlsmgm_cli.core.tls.context import probe_method_policy
 
     probe_method_policy.cache_clear()
     first = probe_method_policy("TLSv1", "DEFAULT", "server")

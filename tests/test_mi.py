@@ -1,4 +1,4 @@
-"""`tlsmgm mi` and core.miclient against a JSON-RPC HTTP server and an mi_fifo responder
+"""`tlsmgm mi` and core.mi.client against a JSON-RPC HTTP server and an mi_fifo responder
 written here, answering with the exact tls_list reply shape of spec §5.5/§10."""
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from miserver import SPEC_REPLY, FifoMi, HttpMi, answer, free_port, isolate_mi_settings, rpc_error
 
 from tlsmgm_cli.cli import cli
-from tlsmgm_cli.core.miclient import (
+from tlsmgm_cli.core.mi.client import (
     DEFAULT_URL,
     MiCommandError,
     MiEndpoint,

@@ -1,4 +1,4 @@
-"""core.pem: the one PEM splitter, with OpenSSL's PEM reader leniency (checked against the
+"""core.x509.pem: the one PEM splitter, with OpenSSL's PEM reader leniency (checked against the
 openssl binary when it is installed), and the private-key reader built on it."""
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tlsmgm_cli.core import certgen
-from tlsmgm_cli.core.pem import der_length, is_pem, pem_blocks, read_private_key, scan_pem
+from tlsmgm_cli.core.x509 import certgen
+from tlsmgm_cli.core.x509.pem import der_length, is_pem, pem_blocks, read_private_key, scan_pem
 
 OPENSSL = shutil.which("openssl")
 needs_openssl = pytest.mark.skipif(OPENSSL is None, reason="openssl binary not installed")

@@ -28,10 +28,9 @@ from hypothesis import strategies as st
 from pki import Pki
 
 from tlsmgm_cli import exitcodes
-from tlsmgm_cli.core import certgen
-from tlsmgm_cli.core.fnmatch_posix import fnmatch
 from tlsmgm_cli.core.loader import load_domains
-from tlsmgm_cli.core.probe import (
+from tlsmgm_cli.core.matching.fnmatch_posix import fnmatch
+from tlsmgm_cli.core.tls.probe import (
     KIND_EXACT,
     KIND_NO_SNI,
     KIND_UNMATCHED,
@@ -41,7 +40,8 @@ from tlsmgm_cli.core.probe import (
     name_inside,
     plan_probe,
 )
-from tlsmgm_cli.core.sslverify import can_set_sni
+from tlsmgm_cli.core.tls.sslverify import can_set_sni
+from tlsmgm_cli.core.x509 import certgen
 
 LISTENER = "10.0.0.10:5061"
 BARE = "10.0.0.11:5061"  # a listener no domain covers

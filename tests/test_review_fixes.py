@@ -152,7 +152,7 @@ def test_client_reset_is_recorded_and_the_server_keeps_serving(
 def test_unexpected_error_is_recorded_not_raised(tmp_path: Path, pki: Pki, client_pki,  # noqa: F811
                                                  thread_crashes, monkeypatch: pytest.MonkeyPatch) -> None:
     """Fault injection: no real certificate is known to trip ``cert_vars``, so make it fail."""
-    from tlsmgm_cli.core import tlsserver
+    from tlsmgm_cli.core.tls import server as tlsserver
 
     def broken_cert_vars(*_args: object) -> dict:
         raise ValueError("odd certificate")

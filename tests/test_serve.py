@@ -29,11 +29,11 @@ from click.testing import CliRunner
 from pki import Pki
 
 from tlsmgm_cli.cli import cli
-from tlsmgm_cli.core import certgen
 from tlsmgm_cli.core.loader import load_domains
-from tlsmgm_cli.core.matcher import DomainMatcher
-from tlsmgm_cli.core.sslverify import set_verify_mode
-from tlsmgm_cli.core.tlsserver import ListenerSpec, TlsServer, plan_listeners, sip_reply
+from tlsmgm_cli.core.matching.matcher import DomainMatcher
+from tlsmgm_cli.core.tls.server import ListenerSpec, TlsServer, plan_listeners, sip_reply
+from tlsmgm_cli.core.tls.sslverify import set_verify_mode
+from tlsmgm_cli.core.x509 import certgen
 
 KEY_IP, KEY_PORT = "10.0.0.10", 5061
 PEER_FLAGS = {"tls_peer_verified", "tls_peer_revoked", "tls_peer_expired", "tls_peer_selfsigned"}

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from tlsmgm_cli import exitcodes
 from tlsmgm_cli.core.errors import TlsmgmError
 from tlsmgm_cli.core.limits import DNS_MAX_QUERIES, DNS_TIMEOUT_S, LIMITS
-from tlsmgm_cli.core.sipresolve import parse_sip_target, resolve_sip_destination
+from tlsmgm_cli.core.net.sipresolve import parse_sip_target, resolve_sip_destination
 
 ZONE = {
     "example.com": {

@@ -1,4 +1,4 @@
-"""``core.tlsctx.build_context``: a domain's settings on an ``ssl.SSLContext``, and errors
+"""``core.tls.context.build_context``: a domain's settings on an ``ssl.SSLContext``, and errors
 that name the domain and the setting at fault."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from pki import Pki
 
 from tlsmgm_cli.core.domain import CLIENT, SERVER, TlsDomain
 from tlsmgm_cli.core.errors import TlsmgmError
-from tlsmgm_cli.core.tlsctx import build_context, chain_too_long, local_certificate_der
+from tlsmgm_cli.core.tls.context import build_context, chain_too_long, local_certificate_der
 
 
 def _server(pki: Pki, **kw) -> TlsDomain:

@@ -18,8 +18,8 @@ from cryptography.x509.oid import NameOID
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tlsmgm_cli.core import tlsvars
-from tlsmgm_cli.core.tlsvars import NameEntry, cert_vars, name_oneline
+from tlsmgm_cli.core.x509 import tlsvars
+from tlsmgm_cli.core.x509.tlsvars import NameEntry, cert_vars, name_oneline
 
 OPENSSL = shutil.which("openssl")
 needs_openssl = pytest.mark.skipif(OPENSSL is None, reason="openssl binary not installed")
@@ -287,7 +287,7 @@ def test_connection_vars_on_a_real_tls_connection(tmp_path: Path) -> None:
     import socket
     import threading
 
-    from tlsmgm_cli.core.certgen import make_cert
+    from tlsmgm_cli.core.x509.certgen import make_cert
 
     issued = make_cert(None, "localhost", self_signed=True)
     (tmp_path / "c.pem").write_bytes(issued.cert_pem())

@@ -1,4 +1,4 @@
-"""Secrets in URLs: the shared masker (core.urls), MI URLs with passwords (sent as HTTP
+"""Secrets in URLs: the shared masker (core.net.urls), MI URLs with passwords (sent as HTTP
 Basic auth through an authenticating proxy in front of our mi_http stand-in, never
 printed), bad MI URLs, and passwords in DB URL query strings."""
 
@@ -19,11 +19,11 @@ from hypothesis import strategies as st
 from miserver import SPEC_REPLY, HttpMi, answer, free_port, isolate_mi_settings
 
 from tlsmgm_cli.cli import cli
-from tlsmgm_cli.core import urls
 from tlsmgm_cli.core.db import url as db_url
 from tlsmgm_cli.core.db.url import parse_db_url
-from tlsmgm_cli.core.miclient import MiError, check_mi_url, http_request_parts
-from tlsmgm_cli.core.urls import is_secret_name, mask_url
+from tlsmgm_cli.core.mi.client import MiError, check_mi_url, http_request_parts
+from tlsmgm_cli.core.net import urls
+from tlsmgm_cli.core.net.urls import is_secret_name, mask_url
 
 SPEC_ANSWER = answer({"tls_list": SPEC_REPLY})
 

@@ -13,10 +13,10 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.x509.oid import NameOID
 
-from tlsmgm_cli.core import verify
-from tlsmgm_cli.core.certgen import Issued, crl_pem, make_ca, make_cert, make_crl
-from tlsmgm_cli.core.verify import TrustStore, build_store, verify_peer
-from tlsmgm_cli.core.x509hash import name_hash
+from tlsmgm_cli.core.x509 import verify
+from tlsmgm_cli.core.x509.certgen import Issued, crl_pem, make_ca, make_cert, make_crl
+from tlsmgm_cli.core.x509.hash import name_hash
+from tlsmgm_cli.core.x509.verify import TrustStore, build_store, verify_peer
 
 OPENSSL = shutil.which("openssl")
 NOW = dt.datetime.now(dt.timezone.utc)

@@ -1,4 +1,4 @@
-"""core.x509hash: OpenSSL's X509_NAME_hash_ex, checked against the openssl binary."""
+"""core.x509.hash: OpenSSL's X509_NAME_hash_ex, checked against the openssl binary."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ from cryptography.x509.oid import NameOID, ObjectIdentifier
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tlsmgm_cli.core import certgen
-from tlsmgm_cli.core.x509hash import canonical_name_encoding, canonical_value, name_hash, name_hash_der
+from tlsmgm_cli.core.x509 import certgen
+from tlsmgm_cli.core.x509.hash import canonical_name_encoding, canonical_value, name_hash, name_hash_der
 
 OPENSSL = shutil.which("openssl")
 needs_openssl = pytest.mark.skipif(OPENSSL is None, reason="openssl binary not installed")

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 from clirun import run, run_proc
 
-from tlsmgm_cli.core import cfgparse
-from tlsmgm_cli.core.cfgparse import read_config
+from tlsmgm_cli.core.cfg import parse as cfgparse
+from tlsmgm_cli.core.cfg.parse import read_config
 
 HEADER = 'loadmodule "tls_openssl.so"\nloadmodule "tls_mgm.so"\n'
 TIMEOUT = 30  # seconds; the old reader grew without bound on /dev/zero and waited on FIFOs

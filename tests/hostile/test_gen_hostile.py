@@ -13,8 +13,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tlsmgm_cli import exitcodes
-from tlsmgm_cli.core import certgen, limits
+from tlsmgm_cli.core import limits
 from tlsmgm_cli.core.errors import TlsmgmError
+from tlsmgm_cli.core.x509 import certgen
 
 
 @pytest.fixture(scope="module")

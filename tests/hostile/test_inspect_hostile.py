@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from clirun import run_proc
 
-from tlsmgm_cli.core import certgen
+from tlsmgm_cli.core.x509 import certgen
 
 
 @pytest.fixture

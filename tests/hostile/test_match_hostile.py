@@ -25,8 +25,8 @@ from hypothesis import strategies as st
 
 from tlsmgm_cli.core import limits
 from tlsmgm_cli.core.domain import SERVER, TlsDomain
-from tlsmgm_cli.core.fnmatch_posix import fnmatch
-from tlsmgm_cli.core.matcher import AddressArray, MapEntry, pattern_rank
+from tlsmgm_cli.core.matching.fnmatch_posix import fnmatch
+from tlsmgm_cli.core.matching.matcher import AddressArray, MapEntry, pattern_rank
 
 SNI_250 = "a" * 250  # no 'b': every way of splitting it over the stars is tried and fails
 PATHOLOGICAL = ["[a]*a*a*a*a*b", "[a]*a*a*a*a*a*b", "*a*a*a*a*a*a*a*a*a*a*a*a*b",
@@ -240,7 +240,7 @@ def _chunked_reader(data: bytes, cuts: list[int]):
 @given(st.lists(st.sampled_from([b"a", b"bc", b"\n", b"\r", b"\r\n", b"x" * 7, b" "]), max_size=40),
        st.lists(st.integers(0, 200), max_size=12), st.integers(1, 9))
 def test_line_chunks_equal_splitlines(parts: list[bytes], cuts: list[int], limit: int) -> None:
-    from tlsmgm_cli.core.batch import read_line_chunks
+    from tlsmgm_cli.core.matching.batch import read_line_chunks
 
     data = b"".join(parts)
     got = [line for chunk in read_line_chunks(_chunked_reader(data, cuts), limit=limit) for line in chunk]
@@ -248,9 +248,9 @@ def test_line_chunks_equal_splitlines(parts: list[bytes], cuts: list[int], limit
 
 
 def test_engine_numbers_lines_across_chunks(cfg: str) -> None:
-    from tlsmgm_cli.core.batch import BatchEngine
     from tlsmgm_cli.core.loader import load_domains
-    from tlsmgm_cli.core.matcher import ANSWER_FIELDS, QUERY_FIELDS, DomainMatcher
+    from tlsmgm_cli.core.matching.batch import BatchEngine
+    from tlsmgm_cli.core.matching.matcher import ANSWER_FIELDS, QUERY_FIELDS, DomainMatcher
     from tlsmgm_cli.render.match import JsonLinesEncoder
 
     lines = [b"oops", b'{"socket": "10.0.0.10:5061", "sni": "good.example.com"}', b"", b"[1]"] * 3

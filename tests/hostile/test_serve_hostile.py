@@ -3,7 +3,7 @@
 Each test runs `tlsmgm serve` as a real process on 127.0.0.1 and talks TLS to it:
 
 * ClientHellos whose SNI makes a wildcard-heavy pattern backtrack must not delay a
-  legitimate client (matching is polynomial, see core/fnmatch_posix.py);
+  legitimate client (matching is polynomial, see core/matching/fnmatch_posix.py);
 * out of file descriptors (EMFILE on accept), serve backs off instead of spinning at
   100 % CPU, and says so once;
 * a client's SNI reaches the text log with its control characters escaped.

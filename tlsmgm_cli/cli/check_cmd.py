@@ -313,7 +313,7 @@ def _run(ctx: click.Context, config: str, opts: dict[str, Any], now: dt.datetime
     if not opts["output"]:
         click.echo(data.decode(), nl=False)
         return status
-    from tlsmgm_cli.core.atomicio import atomic_write
+    from tlsmgm_cli.core.util.atomicio import atomic_write
 
     try:
         atomic_write(opts["output"], data, force=True)
@@ -333,7 +333,7 @@ def _machine_output(report: Any, domset: Any, opts: dict[str, Any], config: str,
     fmt = opts["fmt"]
     if fmt not in ("prometheus", "nagios"):
         return render.report_bytes(report, fmt, config), status
-    from tlsmgm_cli.core.expiry import certificate_expiries
+    from tlsmgm_cli.core.checks.expiry import certificate_expiries
 
     expiries = certificate_expiries(domset, now, root=opts["root"])
     if fmt == "prometheus":

@@ -61,13 +61,13 @@ def diff_cmd(config, preprocessor, cfg_dir, opensips_version, db_url, after_relo
     domset = load_domset_or_exit(config, preprocessor=preprocessor, cfg_dir=cfg_dir,
                                  opensips_version=opensips_version, db_url=db_url,
                                  after_reload=after_reload)
-    from tlsmgm_cli.core.drift import compare_tls_list
-    from tlsmgm_cli.core.mi import tls_list
+    from tlsmgm_cli.core.mi.drift import compare_tls_list
+    from tlsmgm_cli.core.mi.tls_list import tls_list
 
     if nodes is not None:
         _fleet_diff(nodes, tls_list(domset), fmt, config)
         return
-    from tlsmgm_cli.core.miclient import call
+    from tlsmgm_cli.core.mi.client import call
     from tlsmgm_cli.render.mi import render_drift
 
     endpoint = resolve_endpoint_from_options(single_url(mi_url), fifo, reply_dir, timeout,
@@ -82,8 +82,8 @@ def diff_cmd(config, preprocessor, cfg_dir, opensips_version, db_url, after_relo
 
 
 def _fleet_diff(nodes, expected, fmt: str, config: str) -> None:
-    from tlsmgm_cli.core.drift import compare_fleet
-    from tlsmgm_cli.core.nodes import query_nodes
+    from tlsmgm_cli.core.mi.drift import compare_fleet
+    from tlsmgm_cli.core.mi.nodes import query_nodes
     from tlsmgm_cli.render.mi import render_fleet_drift
 
     results = query_nodes(nodes, "tls_list")

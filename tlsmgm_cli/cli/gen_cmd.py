@@ -68,8 +68,8 @@ def _cn(_ctx: click.Context, _param: click.Parameter, value: str | None) -> str 
 
 def _sans(_ctx: click.Context, _param: click.Parameter, values: tuple[str, ...]) -> tuple[str, ...]:
     """--san: each one parsed now, so a bad one is a usage error before any key is made."""
-    from tlsmgm_cli.core.certgen import parse_san
     from tlsmgm_cli.core.errors import TlsmgmError
+    from tlsmgm_cli.core.x509.certgen import parse_san
 
     for value in values:
         try:
@@ -81,7 +81,7 @@ def _sans(_ctx: click.Context, _param: click.Parameter, values: tuple[str, ...])
 
 def _key_choice(ec_curve: str | None, rsa_bits: int | None) -> dict[str, Any]:
     """make_ca/make_cert keyword arguments for --ec/--rsa."""
-    from tlsmgm_cli.core.certgen import CURVES, DEFAULT_CURVE
+    from tlsmgm_cli.core.x509.certgen import CURVES, DEFAULT_CURVE
 
     if ec_curve and rsa_bits:
         raise click.UsageError("--ec and --rsa are mutually exclusive")
@@ -103,8 +103,8 @@ def _file_name(name: str) -> str:
 
 
 def _load_ca(ca_dir: Path):
-    from tlsmgm_cli.core.certgen import load_issued
     from tlsmgm_cli.core.errors import TlsmgmError
+    from tlsmgm_cli.core.x509.certgen import load_issued
 
     cert_path, key_path = ca_dir / CA_CERT, ca_dir / CA_KEY
     for path in (cert_path, key_path):
@@ -149,7 +149,7 @@ def gen_ca(out: Path, cn: str, ec_curve: str | None, rsa_bits: int | None, days:
     Example:
       tlsmgm gen ca --out pki --cn "Example test CA" --rsa 3072
     """
-    from tlsmgm_cli.core.certgen import make_ca
+    from tlsmgm_cli.core.x509.certgen import make_ca
     from tlsmgm_cli.render.gen import render_issued
 
     ca = make_ca(cn, days=days, **_key_choice(ec_curve, rsa_bits))
@@ -187,7 +187,7 @@ def gen_cert(name: str, out: Path, ca_dir: Path | None, cn: str | None, sans: tu
       tlsmgm gen cert server --out pki --cn atlanta.com --san atlanta.com --san IP:10.0.0.1
       tlsmgm gen cert gw --out certs --ca-dir pki --server --client --rsa 2048
     """
-    from tlsmgm_cli.core.certgen import make_cert
+    from tlsmgm_cli.core.x509.certgen import make_cert
     from tlsmgm_cli.render.gen import render_issued
 
     key_kwargs = _key_choice(ec_curve, rsa_bits)
@@ -248,7 +248,7 @@ def gen_crl(out: Path, ca_dir: Path | None, serials: list[int], cert_files: tupl
       tlsmgm gen crl --out pki --revoke 0x3001 --revoke-cert pki/old.crt
       # opensips.cfg: modparam("tls_mgm", "crl_dir", "[dom]/path/to/pki/crl")
     """
-    from tlsmgm_cli.core.certgen import load_cert, update_crl
+    from tlsmgm_cli.core.x509.certgen import load_cert, update_crl
     from tlsmgm_cli.render.gen import render_crl
 
     ca = _load_ca(ca_dir or out)

@@ -30,7 +30,7 @@ class _ConfigDomains:
                  tls_domain: str | None, config: str, **load):
         from tlsmgm_cli.cli.common import load_domset_or_exit
         from tlsmgm_cli.core.domain import CLIENT
-        from tlsmgm_cli.core.matcher import DomainMatcher
+        from tlsmgm_cli.core.matching.matcher import DomainMatcher
 
         domset = load_domset_or_exit(config, **load)
         self.fixed = None
@@ -44,7 +44,7 @@ class _ConfigDomains:
 
     def pick(self, ip: str, port: int):
         """(domain, None) or (None, why no domain was found) per the config."""
-        from tlsmgm_cli.core.addresses import canonical_ip
+        from tlsmgm_cli.core.net.addresses import canonical_ip
 
         if self.fixed is not None:
             return self.fixed, None
@@ -120,9 +120,9 @@ def handshake_cmd(ctx: click.Context, target: str, config: str, preprocessor: st
     be sent, a certificate/key that cannot be loaded).
     """
     from tlsmgm_cli.core.errors import TlsmgmError
-    from tlsmgm_cli.core.handshake import ClientEndpoint, HandshakeResult, run_handshake, sni_problem
     from tlsmgm_cli.core.limits import DNS_TIMEOUT_S
-    from tlsmgm_cli.core.sipresolve import resolve_sip_destination
+    from tlsmgm_cli.core.net.sipresolve import resolve_sip_destination
+    from tlsmgm_cli.core.tls.handshake import ClientEndpoint, HandshakeResult, run_handshake, sni_problem
     from tlsmgm_cli.render import settings
     from tlsmgm_cli.render.handshake import emit_handshakes
 
@@ -200,6 +200,6 @@ def handshake_cmd(ctx: click.Context, target: str, config: str, preprocessor: st
 
 
 def _address(dest) -> str:
-    from tlsmgm_cli.core.addresses import socket_text
+    from tlsmgm_cli.core.net.addresses import socket_text
 
     return socket_text(dest.ip, dest.port)

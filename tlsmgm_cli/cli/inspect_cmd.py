@@ -32,7 +32,7 @@ def _live_target(item: str) -> tuple[tuple[str, int] | None, str | None]:
     ``HOST:PORT`` with a numeric port, or ``[IPv6]:PORT``. (None, why) when it looks like
     one but is not valid; (None, None) when it is a file name. An existing file of that
     name wins (the caller checks); anything with a path separator is a file."""
-    from tlsmgm_cli.core.handshake import split_target
+    from tlsmgm_cli.core.tls.handshake import split_target
 
     if "/" in item or "\\" in item or ":" not in item or "*" in item or "?" in item:
         return None, None
@@ -68,8 +68,8 @@ def _domain_store(config: str, preprocessor: str | None, cfg_dir: str, opensips_
     """The trust store and purpose of a configured domain (plus any --ca/--crl)."""
     from tlsmgm_cli.cli.common import load_domset_or_exit, verbose
     from tlsmgm_cli.core.domain import SERVER
-    from tlsmgm_cli.core.truststore import build_trust_store, domain_sources, option_sources
-    from tlsmgm_cli.core.verify import PURPOSE_SSL_CLIENT, PURPOSE_SSL_SERVER
+    from tlsmgm_cli.core.x509.truststore import build_trust_store, domain_sources, option_sources
+    from tlsmgm_cli.core.x509.verify import PURPOSE_SSL_CLIENT, PURPOSE_SSL_SERVER
 
     domset = load_domset_or_exit(config, preprocessor=preprocessor, cfg_dir=cfg_dir,
                                  opensips_version=opensips_version, fail_on_error=False)
@@ -89,7 +89,7 @@ def _p12_password(password_file: str | None) -> bytes | None:
     import os
 
     from tlsmgm_cli.core.limits import SETTINGS_MAX_BYTES
-    from tlsmgm_cli.core.safeio import UnsafeInput, read_bytes_limited
+    from tlsmgm_cli.core.util.safeio import UnsafeInput, read_bytes_limited
 
     if password_file is not None:
         try:
@@ -104,9 +104,9 @@ def _p12_password(password_file: str | None) -> bytes | None:
 def _items(source: str, loaded: list, prefix: str, store, at: dt.datetime, purpose: str | None,
            true_serial: bool, text: bool) -> list[dict[str, Any]]:
     """One inspected item per certificate of ``loaded`` (a file's, or a server's chain)."""
-    from tlsmgm_cli.core.certfacts import cert_facts
-    from tlsmgm_cli.core.tlsvars import PEER, cert_vars
-    from tlsmgm_cli.core.verify import verify_bundle
+    from tlsmgm_cli.core.x509.facts import cert_facts
+    from tlsmgm_cli.core.x509.tlsvars import PEER, cert_vars
+    from tlsmgm_cli.core.x509.verify import verify_bundle
 
     # the peer presents each certificate followed by the rest of the file (or chain)
     results = verify_bundle([c.cert for c in loaded], store, at=at, purpose=purpose) if prefix == PEER else None
@@ -122,7 +122,7 @@ def _items(source: str, loaded: list, prefix: str, store, at: dt.datetime, purpo
         entry: dict[str, Any] = {"source": source, "index": item.index, "vars": cert_vars(item.der, prefix, code),
                                  "extra": extra}
         if text:
-            from tlsmgm_cli.core.certtext import x509_text
+            from tlsmgm_cli.core.x509.text import x509_text
 
             entry["x509"] = x509_text(item.cert, item.der)
         items.append(entry)
@@ -132,7 +132,7 @@ def _items(source: str, loaded: list, prefix: str, store, at: dt.datetime, purpo
 def _inspect_source(source: str, stdin: bytes | None, prefix: str, store, at: dt.datetime,
                     purpose: str | None, true_serial: bool, password: bytes | None = None,
                     text: bool = False) -> list[dict[str, Any]]:
-    from tlsmgm_cli.core.certload import load_certificates, read_certificate_file
+    from tlsmgm_cli.core.x509.load import load_certificates, read_certificate_file
 
     loaded = load_certificates(stdin or b"", "-", password) if source == "-" \
         else read_certificate_file(source, password)
@@ -142,7 +142,7 @@ def _inspect_source(source: str, stdin: bytes | None, prefix: str, store, at: dt
 def _inspect_live(source: str, host: str, port: int, sni: str | None, timeout: float, prefix: str, store,
                   at: dt.datetime, purpose: str | None, true_serial: bool, text: bool) -> list[dict[str, Any]]:
     """The chain a server presents, shown like a file's (raises LiveChainError)."""
-    from tlsmgm_cli.core.certfacts import fetch_live_chain, openssl_live_command
+    from tlsmgm_cli.core.x509.facts import fetch_live_chain, openssl_live_command
 
     live = fetch_live_chain(source, host, port, sni, timeout)
     items = _items(source, live.certs, prefix, store, at, purpose, true_serial, text)
@@ -227,12 +227,12 @@ def inspect_cmd(inputs: tuple[str, ...], prefix: str, ca: tuple[str, ...], crl: 
     Exit status: 0 ok, 1 a file or server could not be inspected (or --var hit a NULL),
     2 usage error.
     """
-    from tlsmgm_cli.core.certfacts import LiveChainError
-    from tlsmgm_cli.core.certload import MAX_INPUT_BYTES, CertLoadError
     from tlsmgm_cli.core.errors import TlsmgmError
     from tlsmgm_cli.core.limits import INSPECT_LIVE_TIMEOUT_S
-    from tlsmgm_cli.core.tlsvars import DerError, cert_var_names
-    from tlsmgm_cli.core.truststore import build_trust_store, option_sources
+    from tlsmgm_cli.core.x509.facts import LiveChainError
+    from tlsmgm_cli.core.x509.load import MAX_INPUT_BYTES, CertLoadError
+    from tlsmgm_cli.core.x509.tlsvars import DerError, cert_var_names
+    from tlsmgm_cli.core.x509.truststore import build_trust_store, option_sources
     from tlsmgm_cli.render import echo_err
     from tlsmgm_cli.render.inspect import RENDERERS, render_var
     from tlsmgm_cli.render.progress import progress_bar
@@ -248,7 +248,7 @@ def inspect_cmd(inputs: tuple[str, ...], prefix: str, ca: tuple[str, ...], crl: 
             if given:
                 raise click.UsageError(f"{name} applies to HOST:PORT inputs only (none was given)")
     if sni is not None:
-        from tlsmgm_cli.core.handshake import sni_problem
+        from tlsmgm_cli.core.tls.handshake import sni_problem
 
         problem = sni_problem(sni)
         if problem:

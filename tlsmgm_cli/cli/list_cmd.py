@@ -65,7 +65,7 @@ def list_cmd(config, preprocessor, cfg_dir, opensips_version, db_url, after_relo
     from tlsmgm_cli.render import listing
 
     if fmt == "mi":
-        from tlsmgm_cli.core.mi import tls_list
+        from tlsmgm_cli.core.mi.tls_list import tls_list
 
         reply = tls_list(domset)
         if side or name:

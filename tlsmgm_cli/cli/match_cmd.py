@@ -94,7 +94,7 @@ def match_cmd(ctx: click.Context, config, preprocessor, cfg_dir, opensips_versio
     domset = load_domset_or_exit(config, preprocessor=preprocessor, cfg_dir=cfg_dir,
                                  opensips_version=opensips_version, db_url=db_url,
                                  after_reload=after_reload)
-    from tlsmgm_cli.core.matcher import DomainMatcher
+    from tlsmgm_cli.core.matching.matcher import DomainMatcher
 
     matcher = DomainMatcher(domset)
     if batch is not None:
@@ -140,21 +140,21 @@ def _check_usage(socket_, sni, client, dest, sip_domain, tls_domain, batch) -> N
 
 
 def _server_query(matcher, socket_text: str, sni: str | None):
-    from tlsmgm_cli.core.addresses import parse_hostport
+    from tlsmgm_cli.core.net.addresses import parse_hostport
 
     ip, port = parse_hostport(socket_text, what="--socket")
     return matcher.match_server(ip, port, sni)
 
 
 def _client_query(matcher, dest: str | None, sip_domain: str | None, tls_domain: str | None):
-    from tlsmgm_cli.core.addresses import parse_hostport
+    from tlsmgm_cli.core.net.addresses import parse_hostport
 
     ip, port = parse_hostport(dest, what="--dest") if dest is not None else (None, None)
     return matcher.match_client(ip, port, sip_domain, tls_domain)
 
 
 def _every_listener(matcher, domset, config: str, sni: str | None) -> list:
-    from tlsmgm_cli.core.matcher import tls_listeners
+    from tlsmgm_cli.core.matching.matcher import tls_listeners
     from tlsmgm_cli.render import hint
 
     listeners = tls_listeners(domset.config)
@@ -187,7 +187,7 @@ def _result_dict(matcher, result, explain: bool, *, notes: bool) -> dict[str, An
 
 
 # ---------------------------------------------------------------------------------------
-# Batch: the engine is core.batch; here the input is opened and the answers rendered
+# Batch: the engine is core.matching.batch; here the input is opened and the answers rendered
 
 
 def _open_batch(source: str):
@@ -201,7 +201,7 @@ def _open_batch(source: str):
     try:
         stream = open(source, "rb")  # noqa: SIM115 - closed by the caller
     except OSError as err:
-        from tlsmgm_cli.core.safeio import describe_os_error
+        from tlsmgm_cli.core.util.safeio import describe_os_error
 
         raise click.UsageError(f"cannot read --batch {source}: {describe_os_error(err)}") from None
     try:
@@ -209,7 +209,7 @@ def _open_batch(source: str):
     except OSError:  # pragma: no cover - fstat of an open file
         mode = stat.S_IFREG
     if not (stat.S_ISREG(mode) or stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode) or stream.isatty()):
-        from tlsmgm_cli.core.safeio import file_kind
+        from tlsmgm_cli.core.util.safeio import file_kind
 
         stream.close()
         raise click.UsageError(f"--batch {source} is {file_kind(mode)}: give a file of JSON lines, "
@@ -219,8 +219,8 @@ def _open_batch(source: str):
 
 def _run_batch(matcher, source: str, fmt: str, explain: bool) -> int:
     """Answer every line as it arrives (one read at a time); return the exit status."""
-    from tlsmgm_cli.core.batch import BatchEngine, BatchError, read_line_chunks
-    from tlsmgm_cli.core.matcher import ANSWER_FIELDS, QUERY_FIELDS
+    from tlsmgm_cli.core.matching.batch import BatchEngine, BatchError, read_line_chunks
+    from tlsmgm_cli.core.matching.matcher import ANSWER_FIELDS, QUERY_FIELDS
     from tlsmgm_cli.render.match import BatchWriter, JsonLinesEncoder
 
     stream, owned = _open_batch(source)
@@ -247,7 +247,7 @@ def _run_batch(matcher, source: str, fmt: str, explain: bool) -> int:
         if isinstance(err, BrokenPipeError):
             raise
         writer.close()
-        from tlsmgm_cli.core.safeio import describe_os_error
+        from tlsmgm_cli.core.util.safeio import describe_os_error
 
         raise TlsmgmError(f"cannot read --batch {source} after line {engine.number}: "
                           f"{describe_os_error(err)}") from None

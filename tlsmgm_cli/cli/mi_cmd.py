@@ -84,7 +84,7 @@ def _mi_options(fn: Callable[..., Any], *, fleet: bool) -> Callable[..., Any]:
 
 def single_url(mi_url: tuple[str, ...]) -> str | None:
     """The one --mi-url of a one-node run (a NAME= prefix is dropped), or None."""
-    from tlsmgm_cli.core.nodes import split_named_url
+    from tlsmgm_cli.core.mi.nodes import split_named_url
 
     return split_named_url(mi_url[0])[1] if mi_url else None
 
@@ -92,9 +92,9 @@ def single_url(mi_url: tuple[str, ...]) -> str | None:
 def resolve_fleet_from_options(mi_url: tuple[str, ...], fifo: str | None, reply_dir: str | None,
                                timeout: float, cli_config: str | None, nodes_file: str | None,
                                all_instances: bool):
-    """The core.nodes.Node list for the options of ``fleet_mi_options``, or None when they
+    """The core.mi.nodes.Node list for the options of ``fleet_mi_options``, or None when they
     name one node (then ``resolve_endpoint_from_options`` applies, as before)."""
-    from tlsmgm_cli.core.nodes import fleet_requested, resolve_nodes
+    from tlsmgm_cli.core.mi.nodes import fleet_requested, resolve_nodes
 
     if not fleet_requested(mi_url, nodes_file, all_instances):
         return None
@@ -108,7 +108,7 @@ def resolve_fleet_from_options(mi_url: tuple[str, ...], fifo: str | None, reply_
 def resolve_endpoint_from_options(mi_url: str | None, fifo: str | None, reply_dir: str | None,
                                   timeout: float, cli_config: str | None):
     """The core MiEndpoint for the options of ``mi_options``."""
-    from tlsmgm_cli.core.miclient import resolve_endpoint
+    from tlsmgm_cli.core.mi.client import resolve_endpoint
 
     return resolve_endpoint(mi_url=mi_url, fifo=fifo, reply_dir=reply_dir, timeout=timeout,
                             cli_cfg=cli_config)
@@ -171,14 +171,14 @@ def tls_list_cmd(mi_url, fifo, reply_dir, timeout, cli_config, nodes_file, all_i
       tlsmgm mi tls_list --nodes nodes.yaml --format json | jq '.sip1.Domains[].name'
       tlsmgm mi tls_list --all-instances
     """
-    from tlsmgm_cli.core.drift import validate_tls_list
-    from tlsmgm_cli.core.miclient import call
+    from tlsmgm_cli.core.mi.client import call
+    from tlsmgm_cli.core.mi.drift import validate_tls_list
     from tlsmgm_cli.render.mi import render_tls_list
 
     nodes = resolve_fleet_from_options(mi_url, fifo, reply_dir, timeout, cli_config, nodes_file,
                                        all_instances)
     if nodes is not None:
-        from tlsmgm_cli.core.nodes import query_nodes
+        from tlsmgm_cli.core.mi.nodes import query_nodes
         from tlsmgm_cli.render.mi import render_fleet_tls_list
 
         results = query_nodes(nodes, "tls_list",
@@ -210,7 +210,7 @@ def tls_reload_cmd(mi_url, fifo, reply_dir, timeout, cli_config, fmt):
     Examples:
       tlsmgm mi tls_reload && tlsmgm diff -c /etc/opensips/opensips.cfg
     """
-    from tlsmgm_cli.core.miclient import MiCommandError, call
+    from tlsmgm_cli.core.mi.client import MiCommandError, call
     from tlsmgm_cli.render import echo_err, hint
     from tlsmgm_cli.render.mi import render_reload
 

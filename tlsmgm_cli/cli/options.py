@@ -144,7 +144,7 @@ def read_settings(config: str, keys: dict[str, str]) -> tuple[dict[str, Any], st
     import os
 
     from tlsmgm_cli.core.limits import SETTINGS_MAX_BYTES
-    from tlsmgm_cli.core.safeio import UnsafeInput, read_bytes_limited
+    from tlsmgm_cli.core.util.safeio import UnsafeInput, read_bytes_limited
 
     ctx = click.get_current_context(silent=True)
     explicit = ctx.meta.get(SETTINGS_META) if ctx is not None else None
@@ -185,7 +185,7 @@ def read_settings(config: str, keys: dict[str, str]) -> tuple[dict[str, Any], st
 
 def describe_preprocessor(cmd: str) -> str:
     """The -v line for a --pp run: the argv it runs (no shell), terminal-safe."""
-    from tlsmgm_cli.core.cfgparse import preprocessor_argv
+    from tlsmgm_cli.core.cfg.parse import preprocessor_argv
     from tlsmgm_cli.render.safe import visible
 
     try:

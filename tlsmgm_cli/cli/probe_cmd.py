@@ -156,9 +156,9 @@ def _probe(ctx: click.Context, config: str, preprocessor: str | None, cfg_dir: s
            jobs: int, timeout: float, handshake_timeout: float, fmt: str, output: str | None,
            warn_days: float, crit_days: float) -> None:
     from tlsmgm_cli.cli.common import load_domset_or_exit
-    from tlsmgm_cli.core.addresses import parse_hostport
     from tlsmgm_cli.core.errors import TlsmgmError
-    from tlsmgm_cli.core.probe import Target, apply_connect, config_targets, plan_probe, run_probe
+    from tlsmgm_cli.core.net.addresses import parse_hostport
+    from tlsmgm_cli.core.tls.probe import Target, apply_connect, config_targets, plan_probe, run_probe
     from tlsmgm_cli.render import hint
     from tlsmgm_cli.render.probe import emit_probe, render_probe
     from tlsmgm_cli.render.progress import progress_bar
@@ -205,7 +205,7 @@ def _probe(ctx: click.Context, config: str, preprocessor: str | None, cfg_dir: s
     if output is None:
         emit_probe(data)
     else:
-        from tlsmgm_cli.core.atomicio import atomic_write
+        from tlsmgm_cli.core.util.atomicio import atomic_write
 
         try:
             atomic_write(output, data, force=True)

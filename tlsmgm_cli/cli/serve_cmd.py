@@ -33,7 +33,7 @@ def serve_cmd(ctx: click.Context, config: str, preprocessor: str | None, cfg_dir
     import threading
 
     from tlsmgm_cli.cli.common import load_domset_or_exit
-    from tlsmgm_cli.core.tlsserver import TlsServer, plan_listeners
+    from tlsmgm_cli.core.tls.server import TlsServer, plan_listeners
     from tlsmgm_cli.render import echo_err
     from tlsmgm_cli.render.handshake import emit_serve_record
 

@@ -7,8 +7,8 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from tlsmgm_cli.core.atomicio import atomic_write
 from tlsmgm_cli.core.errors import TlsmgmError
+from tlsmgm_cli.core.util.atomicio import atomic_write
 
 LISTEN_IP = "127.0.0.1"
 LISTEN_PORT = 5061
@@ -80,7 +80,7 @@ route {{
 def write_demo(directory: str, *, force: bool = False) -> dict[str, str]:
     """Write the demo into ``directory``; refuse when it exists unless ``force``.
     Returns the paths written by role."""
-    from tlsmgm_cli.core.certgen import make_ca, make_cert
+    from tlsmgm_cli.core.x509.certgen import make_ca, make_cert
 
     target = Path(directory).resolve()
     if target.exists():

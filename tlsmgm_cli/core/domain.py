@@ -35,7 +35,7 @@ class TlsDomain:
     # None = never set -> ["*"]
     addresses: list[str] | None = None  # canonical "ip:port" or "*"
     sip_domains: list[str] | None = None  # fnmatch patterns
-    method: str | None = None  # raw tls_method text; parsed by core.methods
+    method: str | None = None  # raw tls_method text; parsed by core.tls.methods
     verify_cert: int | None = None
     require_cert: int | None = None
     crl_check_all: int | None = None

@@ -6,10 +6,10 @@ from __future__ import annotations
 import datetime as _dt
 from typing import Any
 
+from tlsmgm_cli.core.cfg.modparams import effective_library
 from tlsmgm_cli.core.domain import DomainSet, TlsDomain
-from tlsmgm_cli.core.mi import method_text
-from tlsmgm_cli.core.modparams import effective_library
-from tlsmgm_cli.core.pem import is_pem
+from tlsmgm_cli.core.mi.tls_list import method_text
+from tlsmgm_cli.core.x509.pem import is_pem
 
 _FILE_PARAMS = ("certificate", "private_key", "ca_list", "dh_params")
 
@@ -36,7 +36,7 @@ def certificate_summary(dom: TlsDomain, now: _dt.datetime | None = None) -> dict
     from cryptography.x509.oid import NameOID
 
     from tlsmgm_cli.core.limits import PKI_FILE_MAX_BYTES
-    from tlsmgm_cli.core.safeio import UnsafeInput, read_bytes_limited
+    from tlsmgm_cli.core.util.safeio import UnsafeInput, read_bytes_limited
 
     try:
         if dom.file_is_content("certificate"):

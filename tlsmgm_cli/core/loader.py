@@ -17,8 +17,8 @@ def load_domains(config: str, *, preprocessor: str | None = None, cfg_dir: str =
 
     Raises TlsmgmError when the config cannot be read at all; every other problem is a
     Diagnostic in ``DomainSet.diagnostics`` (config reader's first)."""
-    from tlsmgm_cli.core.cfgparse import read_config
-    from tlsmgm_cli.core.modparams import build_domains
+    from tlsmgm_cli.core.cfg.modparams import build_domains
+    from tlsmgm_cli.core.cfg.parse import read_config
 
     with _gc_paused():  # the reader allocates many objects and no cycles: ~15% faster
         parsed = read_config(config, preprocessor=preprocessor)
@@ -49,9 +49,9 @@ def _merge_db(domset: DomainSet, url: str, *, explicit: bool) -> None:
     from the config's db_url (``db-unreachable``: the script domains are still worth
     listing and checking on a machine without the DB). Either way the diagnostic names the
     URL (password masked) and says that the DB domains were left out."""
-    from tlsmgm_cli.core.dbload import merge_db_domains
+    from tlsmgm_cli.core.db.load import merge_db_domains
     from tlsmgm_cli.core.errors import Diagnostic, TlsmgmError
-    from tlsmgm_cli.core.urls import mask_url
+    from tlsmgm_cli.core.net.urls import mask_url
 
     try:
         merge_db_domains(domset, url)
@@ -74,7 +74,7 @@ def _merge_db(domset: DomainSet, url: str, *, explicit: bool) -> None:
 def _add_matching_diagnostics(domset: DomainSet) -> None:
     """mod_init aborts on more than 64 patterns per address key (spec §3.1)."""
     try:
-        from tlsmgm_cli.core.matcher import matching_diagnostics
+        from tlsmgm_cli.core.matching.matcher import matching_diagnostics
     except ImportError:  # matcher not built yet
         return
     domset.diagnostics.extend(matching_diagnostics(domset))

@@ -206,7 +206,7 @@ SEVERITY_NAMES = ("error", "warning", "note")
 def prometheus_check(report: CheckReport, expiries: list[Any], config: str, now: Any,
                      duration: float) -> bytes:
     """The node_exporter textfile-collector exposition of a check run, written by
-    prometheus-client's own exposition code. ``expiries`` are ``core.expiry.CertExpiry``;
+    prometheus-client's own exposition code. ``expiries`` are ``core.checks.expiry.CertExpiry``;
     every series has a ``config`` label so that several configs can share a textfile
     directory."""
     from tlsmgm_cli.render.monitoring import label_value, prometheus_client

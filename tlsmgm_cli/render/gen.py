@@ -13,7 +13,7 @@ from tlsmgm_cli.render.safe import visible
 if TYPE_CHECKING:
     from cryptography import x509
 
-    from tlsmgm_cli.core.certgen import CrlUpdate
+    from tlsmgm_cli.core.x509.certgen import CrlUpdate
 
 _LABELS = (("subject", "subject"), ("issuer", "issuer"), ("key", "key"), ("serial", "serial"),
            ("not_after", "notAfter"), ("sans", "SANs"), ("subject_hash", "hash"))
@@ -21,7 +21,7 @@ _LABELS = (("subject", "subject"), ("issuer", "issuer"), ("key", "key"), ("seria
 
 def render_issued(cert: x509.Certificate, cert_path: Path, key_path: Path, fmt: str) -> None:
     """Report a written certificate and key (the key's content is never shown)."""
-    from tlsmgm_cli.core.certgen import summary
+    from tlsmgm_cli.core.x509.certgen import summary
 
     facts = summary(cert)
     if fmt == "json":

@@ -6,7 +6,7 @@ standard output is a terminal; JSON/YAML stay exact (they escape controls themse
 
 Each inspected certificate is a dict ``{"source", "index", "vars", "extra"}`` where
 ``vars`` maps ``$tls_*`` names (without ``$``) to a string or ``None`` (NULL); with
-``--text`` it also has ``"x509"`` (``core.certtext.x509_text``), shown in text as a
+``--text`` it also has ``"x509"`` (``core.x509.text.x509_text``), shown in text as a
 second section laid out like ``openssl x509 -text -noout``.
 """
 

@@ -177,7 +177,7 @@ def _wrap(line: str, width: int | None, indent: str) -> str:
 def address_text(address: str) -> str:
     """A filter as ``check`` and ``match`` show it: ``*``, ``1.2.3.4:5061``, ``[::1]:5071``
     (the MI format keeps OpenSIPS's own uncompressed form)."""
-    from tlsmgm_cli.core.addresses import socket_text, split_key
+    from tlsmgm_cli.core.net.addresses import socket_text, split_key
 
     split = split_key(address) if address != "*" else None
     if split is None:

@@ -115,7 +115,7 @@ class JsonLinesEncoder:
     answer_fields, values)), ensure_ascii=False)`` would, but fast: the answer part and
     the (side, socket) pair are encoded once per distinct value (bounded caches); only the
     query texts (SNI, SIP domain, TLS domain) are encoded per line. The engine
-    (``core.batch.BatchEngine.encoded``) calls it."""
+    (``core.matching.batch.BatchEngine.encoded``) calls it."""
 
     def __init__(self, query_fields: Sequence[str], answer_fields: Sequence[str]):
         self._query_keys = [encode_basestring(f) + ": " for f in query_fields]

@@ -45,7 +45,7 @@ def _value(v: Any) -> str:
 
 
 def render_drift(report, fmt: str, *, endpoint: str, config: str) -> None:
-    """``report`` is a core.drift.DriftReport. Text output escapes control characters in
+    """``report`` is a core.mi.drift.DriftReport. Text output escapes control characters in
     names and values (they come from the server and the config); json keeps them exact."""
     if fmt == "json":
         emit_json({"server": endpoint, "config": config, **report.to_dict()})
@@ -98,7 +98,7 @@ def _fleet_cell(cell) -> str:
 
 
 def render_fleet_drift(report, fmt: str, *, config: str) -> None:
-    """``report`` is a core.drift.FleetReport: one table, domains x nodes, then the field
+    """``report`` is a core.mi.drift.FleetReport: one table, domains x nodes, then the field
     changes and the unreachable nodes. Node names, domain names and values come from the
     nodes file and the servers: text output shows them through ``visible``."""
     if fmt == "json":
@@ -160,7 +160,7 @@ def _fleet_notes(report) -> None:
 
 
 def render_fleet_tls_list(results, fmt: str) -> None:
-    """``results`` are core.nodes.NodeResult: json, an object keyed by node name (each url,
+    """``results`` are core.mi.nodes.NodeResult: json, an object keyed by node name (each url,
     status and the reply's Domains, or url, status and error); text, a section per node."""
     if fmt == "json":
         out: dict[str, Any] = {}

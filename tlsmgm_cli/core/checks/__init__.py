@@ -123,8 +123,8 @@ def run_checks(domset: DomainSet, *, now: dt.datetime | None = None, warn_days: 
     time). ``select``/``ignore`` take rule ids or id prefixes (comma lists allowed);
     ``progress(done, total)`` is called after each domain; ``root`` is a directory that
     holds a copy of the server's files (absolute paths are looked up under it)."""
+    from tlsmgm_cli.core.cfg.modparams import effective_library
     from tlsmgm_cli.core.checks import config, reach
-    from tlsmgm_cli.core.modparams import effective_library
 
     if now is None:
         now = dt.datetime.now(dt.timezone.utc)

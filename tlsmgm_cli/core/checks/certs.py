@@ -11,12 +11,12 @@ from dataclasses import dataclass
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 
-from tlsmgm_cli.core.certfacts import extended_key_usages, key_description
 from tlsmgm_cli.core.checks.context import CheckContext
 from tlsmgm_cli.core.checks.files import domain_certificate
 from tlsmgm_cli.core.domain import SERVER, TlsDomain
-from tlsmgm_cli.core.truststore import domain_sources
-from tlsmgm_cli.core.verify import ERR_CERT_HAS_EXPIRED, ERR_CERT_NOT_YET_VALID, TrustStore
+from tlsmgm_cli.core.x509.facts import extended_key_usages, key_description
+from tlsmgm_cli.core.x509.truststore import domain_sources
+from tlsmgm_cli.core.x509.verify import ERR_CERT_HAS_EXPIRED, ERR_CERT_NOT_YET_VALID, TrustStore
 
 _EKU_FOR_SIDE = {SERVER: "serverAuth", "client": "clientAuth"}
 _WEAK_HASHES = (hashes.SHA1, hashes.MD5)

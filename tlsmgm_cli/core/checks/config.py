@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import os
 
-from tlsmgm_cli.core.cfgmodel import Assign, Loadmodule
+from tlsmgm_cli.core.cfg.model import Assign, Loadmodule
 from tlsmgm_cli.core.checks.context import CheckContext
 from tlsmgm_cli.core.checks.rules import NOT_STARTUP_CODES, RULES, rule_for_code
 from tlsmgm_cli.core.domain import TlsDomain
-from tlsmgm_cli.core.methods import NAMES, SSLV23, TLSV1, MethodError, parse_method
+from tlsmgm_cli.core.tls.methods import NAMES, SSLV23, TLSV1, MethodError, parse_method
 
 # Modules whose libraries (libmysqlclient, libpq, libcurl, librdkafka, libjwt...) link
 # OpenSSL and may allocate through it when loaded, before tls_openssl can install its

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 from tlsmgm_cli.core.checks.context import CheckContext
 from tlsmgm_cli.core.domain import TlsDomain
-from tlsmgm_cli.core.opensslsettings import (
+from tlsmgm_cli.core.tls.opensslsettings import (
     CURVE_NOT_EC,
     CURVE_UNKNOWN,
     apply_cipher_list,
@@ -125,9 +125,9 @@ def _curve(ctx: CheckContext, dom: TlsDomain, name: str) -> None:
 def _method_policy(ctx: CheckContext, dom: TlsDomain) -> None:
     """TLS407: the domain's tls_method range (with its ciphers_list) completes no handshake
     under the local OpenSSL's policy, found by really trying (an in-memory handshake with
-    a permissive peer, ``core.tlsctx.probe_method_policy``)."""
-    from tlsmgm_cli.core.methods import SSLV23, MethodError, parse_method
-    from tlsmgm_cli.core.tlsctx import probe_method_policy
+    a permissive peer, ``core.tls.context.probe_method_policy``)."""
+    from tlsmgm_cli.core.tls.context import probe_method_policy
+    from tlsmgm_cli.core.tls.methods import SSLV23, MethodError, parse_method
 
     if ctx.library != "openssl" or not ctx.wanted("TLS407"):
         return  # only the OpenSSL tlsmgm runs with can be tried

@@ -19,13 +19,19 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import dh
 
-from tlsmgm_cli.core.certload import CertLoadError, load_certificates, read_pem_objects
 from tlsmgm_cli.core.errors import TlsmgmError
 from tlsmgm_cli.core.limits import PKI_FILE_MAX_BYTES
-from tlsmgm_cli.core.pem import is_pem, read_private_key
-from tlsmgm_cli.core.safeio import UnsafeInput, describe_os_error, file_kind, limit_text, read_bytes_limited
-from tlsmgm_cli.core.verify import TrustStore, VerifyResult, start_verify, verify_peer
-from tlsmgm_cli.core.x509hash import name_hash
+from tlsmgm_cli.core.util.safeio import (
+    UnsafeInput,
+    describe_os_error,
+    file_kind,
+    limit_text,
+    read_bytes_limited,
+)
+from tlsmgm_cli.core.x509.hash import name_hash
+from tlsmgm_cli.core.x509.load import CertLoadError, load_certificates, read_pem_objects
+from tlsmgm_cli.core.x509.pem import is_pem, read_private_key
+from tlsmgm_cli.core.x509.verify import TrustStore, VerifyResult, start_verify, verify_peer
 
 HASHED_NAME = re.compile(r"^([0-9a-f]{8})\.(r?)(\d+)$")
 
@@ -258,7 +264,7 @@ class FileCache:
                 store.add_ca_pem(got.data, ca_list_path)
         except TlsmgmError as err:
             problem = str(err)
-        from tlsmgm_cli.core.truststore import usable_ca_dir
+        from tlsmgm_cli.core.x509.truststore import usable_ca_dir
 
         if usable_ca_dir(ca_dir):
             store.hashed_dirs.append(ca_dir)

@@ -1,14 +1,13 @@
-"""Reachability rules, all answered by the one domain matcher (``core.matcher``): shadowed
+"""Reachability rules, all answered by the one domain matcher (``core.matching.matcher``): shadowed
 pairs, ``*``-address domains hidden by exact keys, TLS listeners without a domain or
 without a no-SNI answer, SNI domains whose tls_method the initial domain overrides, and
 address filters no listener uses (spec §3, §10)."""
 
 from __future__ import annotations
 
-from tlsmgm_cli.core.addresses import socket_text, split_key
 from tlsmgm_cli.core.checks.context import CheckContext
 from tlsmgm_cli.core.domain import CLIENT, SERVER, TlsDomain
-from tlsmgm_cli.core.matcher import (
+from tlsmgm_cli.core.matching.matcher import (
     ANY_ADDRESS,
     DROPPED,
     REJECTED,
@@ -16,7 +15,8 @@ from tlsmgm_cli.core.matcher import (
     Listener,
     tls_listeners,
 )
-from tlsmgm_cli.core.methods import MethodError, parse_method
+from tlsmgm_cli.core.net.addresses import socket_text, split_key
+from tlsmgm_cli.core.tls.methods import MethodError, parse_method
 
 
 def check_reachability(ctx: CheckContext) -> None:

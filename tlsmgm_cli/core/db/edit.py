@@ -16,7 +16,7 @@ from tlsmgm_cli.core.db.rows import TlsRow, read_blob_file
 from tlsmgm_cli.core.db.schema import BLOB_COLUMNS, BY_NAME, INT_MAX, INT_MIN, TYPE_CLIENT, TYPE_SERVER
 from tlsmgm_cli.core.domain import DomainSet
 from tlsmgm_cli.core.errors import Diagnostic, TlsmgmError
-from tlsmgm_cli.core.pem import is_pem
+from tlsmgm_cli.core.x509.pem import is_pem
 
 TYPES = {"client": TYPE_CLIENT, "server": TYPE_SERVER, "1": TYPE_CLIENT, "2": TYPE_SERVER}
 _INTEGER = re.compile(r"[+-]?[0-9]{1,30}")
@@ -97,7 +97,7 @@ def edited_row(base: TlsRow, values: dict[str, Any]) -> TlsRow:
 def row_problems(row: TlsRow, table_rows: Sequence[TlsRow], domset: DomainSet) -> list[Diagnostic]:
     """What OpenSIPS would say about ``row`` when loading ``table_rows`` (which include it),
     given the script domains of ``domset``: diagnostics about this row only."""
-    from tlsmgm_cli.core.dbload import add_db_rows
+    from tlsmgm_cli.core.db.load import add_db_rows
 
     trial = DomainSet(server=[d for d in domset.server if not d.from_db],
                       client=[d for d in domset.client if not d.from_db],

@@ -23,10 +23,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tlsmgm_cli import exitcodes
-from tlsmgm_cli.core.atomicio import PUBLIC_MODE, SECRET_MODE
 from tlsmgm_cli.core.db.rows import TlsRow
 from tlsmgm_cli.core.db.schema import BY_NAME, TYPE_CLIENT, TYPE_SERVER
 from tlsmgm_cli.core.errors import TlsmgmError
+from tlsmgm_cli.core.util.atomicio import PUBLIC_MODE, SECRET_MODE
 
 SNIPPET_NAME = "tls_mgm.cfg"
 # BLOB column -> (modparam, file name, mode)

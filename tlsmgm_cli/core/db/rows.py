@@ -158,7 +158,7 @@ def read_blob_file(path: str, what: str, *, cwd: bool = False) -> bytes:
     OpenSIPS reads its config), or against the current directory with ``cwd`` (a path typed
     on the command line, as opensips-cli reads it)."""
     from tlsmgm_cli.core.limits import PKI_FILE_MAX_BYTES
-    from tlsmgm_cli.core.safeio import UnsafeInput, read_bytes_limited
+    from tlsmgm_cli.core.util.safeio import UnsafeInput, read_bytes_limited
 
     real = os.path.abspath(path) if cwd else resolve_path(path)
     try:

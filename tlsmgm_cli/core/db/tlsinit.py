@@ -16,9 +16,14 @@ from cryptography.hazmat.primitives import serialization
 
 from tlsmgm_cli.core.db.rows import resolve_path
 from tlsmgm_cli.core.domain import CLIENT, TlsDomain
-from tlsmgm_cli.core.methods import MethodError, parse_method
-from tlsmgm_cli.core.opensslsettings import CIPHER_LIST_MESSAGE, CURVE_MESSAGES, cipher_list_ok, curve_problem
-from tlsmgm_cli.core.pem import CERTIFICATE_LABELS, pem_blocks, read_private_key
+from tlsmgm_cli.core.tls.methods import MethodError, parse_method
+from tlsmgm_cli.core.tls.opensslsettings import (
+    CIPHER_LIST_MESSAGE,
+    CURVE_MESSAGES,
+    cipher_list_ok,
+    curve_problem,
+)
+from tlsmgm_cli.core.x509.pem import CERTIFICATE_LABELS, pem_blocks, read_private_key
 
 _SPKI = (serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
 
@@ -57,7 +62,7 @@ def _read_file(path: str) -> bytes | None:
     certificate must not hang a listing); None when it cannot be read."""
     from tlsmgm_cli.core.errors import TlsmgmError
     from tlsmgm_cli.core.limits import PKI_FILE_MAX_BYTES
-    from tlsmgm_cli.core.safeio import read_bytes_limited
+    from tlsmgm_cli.core.util.safeio import read_bytes_limited
 
     try:
         return read_bytes_limited(resolve_path(path), limit=PKI_FILE_MAX_BYTES)

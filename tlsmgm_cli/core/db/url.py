@@ -6,7 +6,7 @@ Forms accepted (as OpenSIPS's ``db_url``):
 * ``postgres://user:password@host:port/database`` (``postgresql://`` too)
 * ``sqlite:///absolute/path.db``
 
-``mask_url`` (``core.urls.mask_url``, re-exported here) is the only way a URL may be shown
+``mask_url`` (``core.net.urls.mask_url``, re-exported here) is the only way a URL may be shown
 to a user; ``scrub`` removes the password from any text (driver error messages may echo the
 connection string).
 """
@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from tlsmgm_cli.core.errors import TlsmgmError
-from tlsmgm_cli.core.urls import MASK, is_secret_name, mask_url
+from tlsmgm_cli.core.net.urls import MASK, is_secret_name, mask_url
 
 __all__ = ["BACKENDS", "DEFAULT_PORTS", "DbUrl", "mask_url", "parse_db_url"]
 

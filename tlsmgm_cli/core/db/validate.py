@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from tlsmgm_cli.core.cfg.modparams import effective_library
 from tlsmgm_cli.core.db.rows import TlsRow, resolve_path
 from tlsmgm_cli.core.db.schema import (
     BY_NAME,
@@ -30,9 +31,8 @@ from tlsmgm_cli.core.db.tlsinit import (
 from tlsmgm_cli.core.domain import DomainSet, TlsDomain
 from tlsmgm_cli.core.errors import Diagnostic
 from tlsmgm_cli.core.limits import PKI_FILE_MAX_BYTES
-from tlsmgm_cli.core.methods import MethodError, parse_method
-from tlsmgm_cli.core.modparams import effective_library
-from tlsmgm_cli.core.safeio import UnsafeInput, read_bytes_limited
+from tlsmgm_cli.core.tls.methods import MethodError, parse_method
+from tlsmgm_cli.core.util.safeio import UnsafeInput, read_bytes_limited
 
 NEAR_LIMIT = 0.9  # warn from 90 % of a MySQL BLOB's capacity
 _BLOB_ATTRS = {"certificate": "certificate", "private_key": "private_key", "ca_list": "ca_list",

@@ -36,12 +36,12 @@ from cryptography.hazmat.primitives.asymmetric.types import (
 )
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from tlsmgm_cli.core.atomicio import PUBLIC_MODE, SECRET_MODE, atomic_write
 from tlsmgm_cli.core.errors import TlsmgmError
 from tlsmgm_cli.core.limits import PKI_FILE_MAX_BYTES, RSA_BITS_MAX
-from tlsmgm_cli.core.pem import CERTIFICATE_LABELS, pem_blocks
-from tlsmgm_cli.core.safeio import UnsafeInput, read_bytes_limited
-from tlsmgm_cli.core.x509hash import encode_tlv, name_hash, read_tlv
+from tlsmgm_cli.core.util.atomicio import PUBLIC_MODE, SECRET_MODE, atomic_write
+from tlsmgm_cli.core.util.safeio import UnsafeInput, read_bytes_limited
+from tlsmgm_cli.core.x509.hash import encode_tlv, name_hash, read_tlv
+from tlsmgm_cli.core.x509.pem import CERTIFICATE_LABELS, pem_blocks
 
 KeyKind = Literal["ec", "rsa", "ed25519"]
 _Loaded = TypeVar("_Loaded")

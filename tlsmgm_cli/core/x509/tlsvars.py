@@ -461,7 +461,7 @@ def cert_vars(cert_der: bytes, prefix: str = PEER, verify_code: int | None = X50
     """All ``$tls_{prefix}_*`` variables for one certificate (DER bytes, e.g. from
     ``getpeercert(binary_form=True)`` or ``Certificate.public_bytes(DER)``).
 
-    ``verify_code`` is the peer's verify result (``core.verify``); ignored for ``my``.
+    ``verify_code`` is the peer's verify result (``core.x509.verify``); ignored for ``my``.
     Raises :class:`DerError` if the DER is not a certificate structure.
     """
     try:

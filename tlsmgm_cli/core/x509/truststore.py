@@ -2,7 +2,7 @@
 and its ``crl_dir`` (spec §4.2, §6, §7.3), for every command.
 
 ``inspect --domain``, ``check`` (TLS300), ``handshake`` and ``serve`` all take a domain's
-trust sources from :func:`domain_sources`, and fill either a ``core.verify.TrustStore``
+trust sources from :func:`domain_sources`, and fill either a ``core.x509.verify.TrustStore``
 (:func:`fill_store`, :func:`build_trust_store`) or an ``ssl.SSLContext``
 (:func:`load_context_cas`) from them. The rules live here only:
 
@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     import ssl
 
     from tlsmgm_cli.core.domain import TlsDomain
-    from tlsmgm_cli.core.verify import TrustStore
+    from tlsmgm_cli.core.x509.verify import TrustStore
 
 DB_CA_LIST = "ca_list (PEM content from the DB)"
 
@@ -111,7 +111,7 @@ def fill_store(store: TrustStore, sources: TrustSources, *,
 
 def build_trust_store(sources: TrustSources) -> TrustStore:
     """A new ``TrustStore`` holding ``sources``."""
-    from tlsmgm_cli.core.verify import TrustStore
+    from tlsmgm_cli.core.x509.verify import TrustStore
 
     return fill_store(TrustStore(crl_check_all=sources.crl_check_all), sources)
 
@@ -132,7 +132,7 @@ def load_context_cas(ctx: ssl.SSLContext, sources: TrustSources,
     ``fail(what, why)`` makes the exception raised for an unusable ``ca_list``."""
     import ssl
 
-    from tlsmgm_cli.core.pem import CERTIFICATE_LABELS, pem_blocks
+    from tlsmgm_cli.core.x509.pem import CERTIFICATE_LABELS, pem_blocks
 
     if sources.ca_pem:
         # DER, so that TRUSTED CERTIFICATE (X509_AUX) blocks count too, as in OpenSIPS
@@ -167,7 +167,7 @@ def _refuse_special(path: str, what: str, fail: Callable[[str, str], Exception])
     import stat
 
     from tlsmgm_cli.core.limits import PKI_FILE_MAX_BYTES
-    from tlsmgm_cli.core.safeio import file_kind, limit_text
+    from tlsmgm_cli.core.util.safeio import file_kind, limit_text
 
     try:
         st = os.stat(path)

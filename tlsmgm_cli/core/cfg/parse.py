@@ -39,7 +39,7 @@ import time
 from bisect import bisect_right
 from dataclasses import dataclass, field
 
-from tlsmgm_cli.core.cfglex import (
+from tlsmgm_cli.core.cfg.lex import (
     DQ_STRING,
     NUMBER,
     PLACEHOLDER_RE,
@@ -52,10 +52,10 @@ from tlsmgm_cli.core.cfglex import (
     skip_braces,
     unescape_dq,
 )
-from tlsmgm_cli.core.cfgmodel import Assign, Loadmodule, Modparam, ParsedConfig, Socket, Statement
+from tlsmgm_cli.core.cfg.model import Assign, Loadmodule, Modparam, ParsedConfig, Socket, Statement
 from tlsmgm_cli.core.errors import Diagnostic, Loc, TlsmgmError
 from tlsmgm_cli.core.limits import CONFIG_MAX_BYTES, PREPROCESSOR_TIMEOUT_S, RESOLVE_TIMEOUT_S
-from tlsmgm_cli.core.safeio import UnsafeInput, limit_text, read_bytes_limited
+from tlsmgm_cli.core.util.safeio import UnsafeInput, limit_text, read_bytes_limited
 from tlsmgm_cli.exitcodes import USAGE
 
 MAX_INCLUDE_DEPTH = 50
@@ -350,7 +350,7 @@ def _run_preprocessor(cmd: str, text: str, timeout: float, limit: int = CONFIG_M
         proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, start_new_session=True)
     except OSError as err:
-        from tlsmgm_cli.core.safeio import describe_os_error
+        from tlsmgm_cli.core.util.safeio import describe_os_error
 
         return None, f"cannot run preprocessor '{cmd}': {argv[0]}: {describe_os_error(err)}"
     writer = threading.Thread(target=_feed, args=(proc.stdin, text.encode("utf-8", errors="replace")), daemon=True)
@@ -994,7 +994,7 @@ TLS_PROTOS = ("tls",)
 
 
 def _needs_resolving(host: str) -> bool:
-    from tlsmgm_cli.core.addresses import canonical_ip
+    from tlsmgm_cli.core.net.addresses import canonical_ip
 
     return host != "*" and _HOSTNAME_RE.fullmatch(host) is not None and canonical_ip(host) is None
 

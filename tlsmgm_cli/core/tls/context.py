@@ -11,7 +11,7 @@ Where the stdlib cannot do what OpenSSL's C API does, this module documents the 
 
 * **verify depth 3** (``SSL_CTX_set_verify_depth``) cannot be set; callers compare the
   verified chain with :func:`chain_too_long` after the handshake (same limit as
-  ``core.verify``: the chain, trust anchor included, may hold ``VERIFY_DEPTH + 2``).
+  ``core.x509.verify``: the chain, trust anchor included, may hold ``VERIFY_DEPTH + 2``).
 * **security level**: Python's contexts start at ``@SECLEVEL=2`` (as Debian/Ubuntu
   system configs do); the cipher list is reset to OpenSSL's ``DEFAULT`` when the domain
   sets none, but the level stays.
@@ -37,15 +37,15 @@ from dataclasses import dataclass
 
 from tlsmgm_cli.core.domain import SERVER, TlsDomain
 from tlsmgm_cli.core.errors import TlsmgmError
-from tlsmgm_cli.core.methods import Method, MethodError, parse_method
-from tlsmgm_cli.core.opensslsettings import (
+from tlsmgm_cli.core.tls.methods import Method, MethodError, parse_method
+from tlsmgm_cli.core.tls.opensslsettings import (
     CIPHER_LIST_MESSAGE,
     CURVE_MESSAGES,
     apply_cipher_list,
     apply_ec_curve,
 )
-from tlsmgm_cli.core.pem import CERTIFICATE_LABELS, PemBlock, pem_blocks
-from tlsmgm_cli.core.truststore import domain_sources, load_context_cas
+from tlsmgm_cli.core.x509.pem import CERTIFICATE_LABELS, PemBlock, pem_blocks
+from tlsmgm_cli.core.x509.truststore import domain_sources, load_context_cas
 
 VERIFY_DEPTH = 3  # SSL_CTX_set_verify_depth(ctx, 3) in tls_openssl
 # SSL_OP_ALL | NO_SSLv2 | NO_SSLv3 | NO_SESSION_RESUMPTION_ON_RENEGOTIATION | CIPHER_SERVER_PREFERENCE
@@ -75,7 +75,7 @@ def _regular(domain: TlsDomain, param: str, path: str) -> None:
     import stat
 
     from tlsmgm_cli.core.limits import PKI_FILE_MAX_BYTES
-    from tlsmgm_cli.core.safeio import file_kind, limit_text
+    from tlsmgm_cli.core.util.safeio import file_kind, limit_text
 
     try:
         st = os.stat(path)
@@ -156,7 +156,7 @@ def probe_method_policy(method_text: str | None, ciphers: str | None, side: str,
     OpenSSL allows (TLS 1.0-1.3, ``ALL:@SECLEVEL=0``). Both shake hands in memory
     (``ssl.MemoryBIO``), with a throwaway P-256 certificate, so the answer concerns the
     method and ciphers alone. Cached per (method, ciphers, side, library)."""
-    from tlsmgm_cli.core.sslverify import security_level
+    from tlsmgm_cli.core.tls.sslverify import security_level
 
     method = parse_method(method_text, library)
     domain_ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER if side == SERVER else ssl.PROTOCOL_TLS_CLIENT)
@@ -188,7 +188,7 @@ def probe_method_policy(method_text: str | None, ciphers: str | None, side: str,
 
 
 def _throwaway_identity(workdir: str) -> tuple[str, str]:
-    from tlsmgm_cli.core.certgen import make_cert
+    from tlsmgm_cli.core.x509.certgen import make_cert
 
     issued = make_cert(None, "tlsmgm-policy-probe", self_signed=True, days=2)
     cert_path = os.path.join(workdir, "probe.crt")
@@ -281,7 +281,7 @@ def _load_crls(ctx: ssl.SSLContext, domain: TlsDomain, workdir: str) -> int:
 
 
 def _load_cas(ctx: ssl.SSLContext, domain: TlsDomain) -> None:
-    """ca_list, then ca_dir (a missing ca_dir is fine: core.truststore decides)."""
+    """ca_list, then ca_dir (a missing ca_dir is fine: core.x509.truststore decides)."""
     load_context_cas(ctx, domain_sources(domain, crls=False), lambda what, why: _fail(domain, what, why))
 
 
@@ -320,7 +320,7 @@ def _load_identity(ctx: ssl.SSLContext, domain: TlsDomain, workdir: str) -> None
 
 def _read_pki(path: str, what: str) -> bytes | None:
     from tlsmgm_cli.core.limits import PKI_FILE_MAX_BYTES
-    from tlsmgm_cli.core.safeio import UnsafeInput, read_bytes_limited
+    from tlsmgm_cli.core.util.safeio import UnsafeInput, read_bytes_limited
 
     try:
         return read_bytes_limited(path, limit=PKI_FILE_MAX_BYTES, what=what)
@@ -342,7 +342,7 @@ def _key_kind(key: object) -> str:
 def _identity_problem(domain: TlsDomain, cert_path: str, key_path: str | None, reason: str) -> tuple[str, str]:
     """Which file of a certificate/key pair OpenSSL failed on, and why, found by reading
     both: (``certificate`` or ``private_key``, the reason in words)."""
-    from tlsmgm_cli.core.pem import read_private_key
+    from tlsmgm_cli.core.x509.pem import read_private_key
 
     cert_data = _read_pki(cert_path, "certificate")
     block = _first(cert_data, CERTIFICATE_LABELS) if cert_data is not None else None

@@ -9,11 +9,11 @@ import difflib
 import functools
 import re
 
-from tlsmgm_cli.core.addresses import AddressError, parse_match_ip_address, split_csv, str2int
-from tlsmgm_cli.core.cfgmodel import Assign, Loadmodule, Modparam, ParsedConfig
+from tlsmgm_cli.core.cfg.model import Assign, Loadmodule, Modparam, ParsedConfig
 from tlsmgm_cli.core.domain import CLIENT, PER_DOMAIN_PARAMS, SERVER, DomainSet, GlobalParams, TlsDomain
 from tlsmgm_cli.core.errors import Diagnostic, Loc
-from tlsmgm_cli.core.methods import MethodError, parse_method
+from tlsmgm_cli.core.net.addresses import AddressError, parse_match_ip_address, split_csv, str2int
+from tlsmgm_cli.core.tls.methods import MethodError, parse_method
 
 # column-name parameters and their defaults (spec §1.1)
 COLUMN_PARAMS = {

@@ -37,10 +37,10 @@ from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, ExtensionOID, SignatureAlgorithmOID
 
-from tlsmgm_cli.core.certload import read_pem_objects
 from tlsmgm_cli.core.errors import TlsmgmError
-from tlsmgm_cli.core.pem import is_pem
-from tlsmgm_cli.core.x509hash import canonical_name_encoding, name_hash_der
+from tlsmgm_cli.core.x509.hash import canonical_name_encoding, name_hash_der
+from tlsmgm_cli.core.x509.load import read_pem_objects
+from tlsmgm_cli.core.x509.pem import is_pem
 
 VERIFY_DEPTH = 3  # SSL_CTX_set_verify_depth(ctx, 3) in tls_openssl
 
@@ -216,7 +216,7 @@ class _Cert:
     def of(cls, cert: x509.Certificate) -> _Cert:
         issuer_der, subject_der = _name_ders(cert)
         facts = cls(cert, subject_der=subject_der, issuer_der=issuer_der, issuer=_canonical_der(issuer_der))
-        from tlsmgm_cli.core.certtext import readable_extensions
+        from tlsmgm_cli.core.x509.text import readable_extensions
 
         try:
             extensions = readable_extensions(cert)  # x400Address names read as OpenSSL does
@@ -336,7 +336,7 @@ class TrustStore:
     def add_ca_file(self, path: str) -> None:
         """``SSL_CTX_load_verify_locations(file)``: every certificate and CRL of a PEM file."""
         from tlsmgm_cli.core.limits import PKI_FILE_MAX_BYTES
-        from tlsmgm_cli.core.safeio import UnsafeInput, read_bytes_limited
+        from tlsmgm_cli.core.util.safeio import UnsafeInput, read_bytes_limited
 
         try:
             data = read_bytes_limited(path, limit=PKI_FILE_MAX_BYTES, what="CA file")
@@ -367,7 +367,7 @@ class TrustStore:
                     found += _read_crls(full, pem_only=True)[:1]
         else:
             from tlsmgm_cli.core.limits import PKI_FILE_MAX_BYTES
-            from tlsmgm_cli.core.safeio import UnsafeInput, read_bytes_limited
+            from tlsmgm_cli.core.util.safeio import UnsafeInput, read_bytes_limited
 
             try:
                 data = read_bytes_limited(path, limit=PKI_FILE_MAX_BYTES, what="CRL file")
@@ -385,7 +385,7 @@ class TrustStore:
         if not self.hashed_dirs:
             return
         from tlsmgm_cli.core.limits import PKI_FILE_MAX_BYTES
-        from tlsmgm_cli.core.safeio import UnsafeInput, read_bytes_limited
+        from tlsmgm_cli.core.util.safeio import UnsafeInput, read_bytes_limited
 
         digest = name_hash_der(name_der)
         for directory in self.hashed_dirs:
@@ -423,7 +423,7 @@ class TrustStore:
 
 def _read_crls(path: str, pem_only: bool) -> list[x509.CertificateRevocationList]:
     from tlsmgm_cli.core.limits import PKI_FILE_MAX_BYTES
-    from tlsmgm_cli.core.safeio import UnsafeInput, read_bytes_limited
+    from tlsmgm_cli.core.util.safeio import UnsafeInput, read_bytes_limited
 
     try:
         data = read_bytes_limited(path, limit=PKI_FILE_MAX_BYTES, what="CRL file")
@@ -446,8 +446,8 @@ def _parse_crls(data: bytes, pem_only: bool) -> list[x509.CertificateRevocationL
 def build_store(ca: list[str] | None = None, crl: list[str] | None = None, crl_check_all: bool = False,
                 ca_pem: bytes | None = None) -> TrustStore:
     """A store from ``--ca FILE|DIR`` / ``--crl FILE|DIR`` style locations (see
-    ``core.truststore``, where every trust store is built); ``ca_pem`` is a DB ``ca_list``."""
-    from tlsmgm_cli.core.truststore import TrustSources, build_trust_store, option_sources
+    ``core.x509.truststore``, where every trust store is built); ``ca_pem`` is a DB ``ca_list``."""
+    from tlsmgm_cli.core.x509.truststore import TrustSources, build_trust_store, option_sources
 
     return build_trust_store(option_sources(ca or [], crl or [], crl_check_all, TrustSources(ca_pem=ca_pem)))
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from tlsmgm_cli.core.cfg.modparams import effective_library
 from tlsmgm_cli.core.domain import SERVER, DomainSet, TlsDomain
-from tlsmgm_cli.core.methods import MethodError, parse_method
-from tlsmgm_cli.core.modparams import effective_library
+from tlsmgm_cli.core.tls.methods import MethodError, parse_method
 
 
 def method_text(dom: TlsDomain, library: str) -> str:

@@ -14,13 +14,13 @@
 
 from __future__ import annotations
 
-from tlsmgm_cli.core.addresses import AddressError, parse_address_item, split_csv
+from tlsmgm_cli.core.cfg.modparams import effective_library
 from tlsmgm_cli.core.db.rows import TlsRow, blob_text
 from tlsmgm_cli.core.db.schema import DEFAULT_TABLE, TABLE_VERSION, TYPE_CLIENT, TYPE_SERVER
 from tlsmgm_cli.core.db.tlsinit import falls_back_to_default_key, init_failure, init_steps
 from tlsmgm_cli.core.domain import CLIENT, SERVER, DomainSet, TlsDomain
 from tlsmgm_cli.core.errors import Diagnostic
-from tlsmgm_cli.core.modparams import effective_library
+from tlsmgm_cli.core.net.addresses import AddressError, parse_address_item, split_csv
 
 
 def merge_db_domains(domset: DomainSet, url: str) -> None:

@@ -1,6 +1,6 @@
 """A local TLS endpoint that picks server domains exactly as OpenSIPS does (``tlsmgm serve``).
 
-Per accepted connection, following spec §3.3 with the one matcher (``core.matcher``):
+Per accepted connection, following spec §3.3 with the one matcher (``core.matching.matcher``):
 
 1. the listener's *configured* address (the key OpenSIPS uses, even when tlsmgm binds
    elsewhere) gives the initial domain (``arr[0]``); no domain for it: the TCP connection
@@ -12,7 +12,7 @@ Per accepted connection, following spec §3.3 with the one matcher (``core.match
    no match -> fatal alert ``unrecognized_name``; another domain -> the connection's
    context is switched to it (certificate, key, CA store, CRL flags) and, from OpenSIPS
    3.6.8 (``--opensips-version``), its verify_cert/require_cert are applied with
-   ``SSL_set_verify`` (``core.sslverify``); earlier releases keep the initial domain's.
+   ``SSL_set_verify`` (``core.tls.sslverify``); earlier releases keep the initial domain's.
 
 Should ``SSL_set_verify`` be unreachable (an OpenSSL or CPython build whose layout cannot
 be validated), the initial domain's verify mode stays in force and the connection's record
@@ -38,11 +38,11 @@ from typing import Any
 
 from tlsmgm_cli.core.domain import SERVER, DomainSet, TlsDomain
 from tlsmgm_cli.core.errors import TlsmgmError
-from tlsmgm_cli.core.handshake import describe_ssl_error, verified_chain_length
-from tlsmgm_cli.core.matcher import DROPPED, SELECTED, DomainMatcher, MatchResult, socket_text
-from tlsmgm_cli.core.sslverify import set_verify_mode
-from tlsmgm_cli.core.tlsctx import build_context, chain_too_long
-from tlsmgm_cli.core.tlsvars import PEER, cert_vars, connection_vars, no_cert_vars
+from tlsmgm_cli.core.matching.matcher import DROPPED, SELECTED, DomainMatcher, MatchResult, socket_text
+from tlsmgm_cli.core.tls.context import build_context, chain_too_long
+from tlsmgm_cli.core.tls.handshake import describe_ssl_error, verified_chain_length
+from tlsmgm_cli.core.tls.sslverify import set_verify_mode
+from tlsmgm_cli.core.x509.tlsvars import PEER, cert_vars, connection_vars, no_cert_vars
 
 DROP_HOLD_SECONDS = 30.0
 HANDSHAKE_TIMEOUT = 10.0
@@ -339,8 +339,8 @@ def plan_listeners(domset: DomainSet, listen: list[str]) -> tuple[list[ListenerS
     but keyed on its configured address. Each ``listen`` item is ``BIND`` (bind there and
     key on that same address) or ``KEY=BIND`` (key on the configured listener ``KEY``,
     bind to ``BIND``); port 0 in ``BIND`` picks a free port."""
-    from tlsmgm_cli.core.addresses import parse_hostport
-    from tlsmgm_cli.core.matcher import tls_listeners
+    from tlsmgm_cli.core.matching.matcher import tls_listeners
+    from tlsmgm_cli.core.net.addresses import parse_hostport
 
     specs: list[ListenerSpec] = []
     warnings: list[str] = []
@@ -366,7 +366,7 @@ def plan_listeners(domset: DomainSet, listen: list[str]) -> tuple[list[ListenerS
 
 def _bind_address(text: str) -> tuple[str, int]:
     """``IP:PORT`` to bind; port 0 allowed (any free port)."""
-    from tlsmgm_cli.core.addresses import parse_hostport
+    from tlsmgm_cli.core.net.addresses import parse_hostport
 
     return parse_hostport(text, what="--listen", allow_port_zero=True)
 

@@ -2,7 +2,7 @@
 
 :func:`plan_probe` derives, for every TLS listener (or ``--socket``), the SNIs that matter
 from the server domains that apply there, and what OpenSIPS 3.6.8 would do with each
-(the one matcher, ``core.matcher``): every exact pattern, one generated name inside each
+(the one matcher, ``core.matching.matcher``): every exact pattern, one generated name inside each
 other pattern (the pattern is named), a name no pattern matches, and no SNI. A listener
 that no domain covers gets one case (no SNI): OpenSIPS accepts the TCP connection and
 never answers it (spec §10).
@@ -12,7 +12,7 @@ during the handshake, at most ``jobs`` at a time, each within ``handshake_timeou
 all within ``total_timeout``) and compares what the server did with the prediction:
 the outcome (selected / fatal alert 112 / no answer) and the SHA-256 of the leaf
 certificate presented against the predicted domain's certificate file. The chain
-served is verified against the predicted domain's CAs (``core.verify``).
+served is verified against the predicted domain's CAs (``core.x509.verify``).
 
 Everything returned is plain data (dataclasses with ``to_dict``); nothing here prints.
 """
@@ -30,11 +30,11 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from tlsmgm_cli.core.addresses import socket_text
 from tlsmgm_cli.core.domain import SERVER, DomainSet, TlsDomain
 from tlsmgm_cli.core.errors import TlsmgmError
 from tlsmgm_cli.core.limits import PROBE_HANDSHAKE_TIMEOUT_S, PROBE_MAX_CASES, PROBE_TOTAL_TIMEOUT_S
-from tlsmgm_cli.core.matcher import DROPPED, REJECTED, SELECTED, DomainMatcher
+from tlsmgm_cli.core.matching.matcher import DROPPED, REJECTED, SELECTED, DomainMatcher
+from tlsmgm_cli.core.net.addresses import socket_text
 
 # how each SNI of a case was chosen
 KIND_EXACT, KIND_WILDCARD, KIND_UNMATCHED, KIND_NO_SNI = "exact", "wildcard", "unmatched", "no-sni"
@@ -199,7 +199,7 @@ def name_inside(pattern: str, casefold: bool = True) -> str | None:
     """A name the fnmatch ``pattern`` matches (``*`` -> ``tlsmgm-probe``, ``?`` -> ``x``,
     ``[..]`` -> a member), checked with the matcher's own fnmatch; None when no such
     simple name is found."""
-    from tlsmgm_cli.core.fnmatch_posix import fnmatch
+    from tlsmgm_cli.core.matching.fnmatch_posix import fnmatch
 
     candidates = []
     for star, anychar in ((_STAR_FILL, "x"), ("a", "a"), ("", "0")):
@@ -239,7 +239,7 @@ def name_inside(pattern: str, casefold: bool = True) -> str | None:
 
 def _sendable(sni: str) -> str | None:
     """Why ``sni`` cannot be sent as given (None: it can)."""
-    from tlsmgm_cli.core.handshake import sni_problem
+    from tlsmgm_cli.core.tls.handshake import sni_problem
 
     return sni_problem(sni)
 
@@ -329,13 +329,13 @@ class _Live:
 def handshake_once(ctx: ssl.SSLContext, host: str, port: int, sni: str | None, timeout: float) -> _Live:
     """Connect to ``host:port``, send ``sni`` (None: no SNI) and shake hands within
     ``timeout`` seconds. Never raises for anything the network does."""
-    from tlsmgm_cli.core.handshake import (
+    from tlsmgm_cli.core.tls.handshake import (
         _stdlib_sends_exactly,
         alert_name,
         describe_ssl_error,
         presented_chain,
     )
-    from tlsmgm_cli.core.sslverify import set_sni
+    from tlsmgm_cli.core.tls.sslverify import set_sni
 
     started = time.monotonic()
     raw: socket.socket | None = None
@@ -416,7 +416,7 @@ class _Expectations:
     def chain_check(self, dom: TlsDomain, chain: list[bytes]) -> dict[str, Any]:
         """The verify result of ``chain`` against ``dom``'s CAs (one store per distinct
         set of trust sources, one result per distinct (sources, chain))."""
-        from tlsmgm_cli.core.truststore import domain_sources
+        from tlsmgm_cli.core.x509.truststore import domain_sources
 
         try:
             sources: Any = domain_sources(dom)
@@ -437,7 +437,7 @@ class _Expectations:
         return {**hit, "against": f"the CAs of [{dom.name}]"}
 
     def _store(self, sources: Any) -> Any:
-        from tlsmgm_cli.core.truststore import build_trust_store
+        from tlsmgm_cli.core.x509.truststore import build_trust_store
 
         with self._lock:
             store = self._stores.get(sources)
@@ -464,7 +464,7 @@ class _Expectations:
         return cert
 
     def _verify(self, sources: Any, chain: list[bytes]) -> dict[str, Any]:
-        from tlsmgm_cli.core.verify import PURPOSE_SSL_SERVER, verify_peer
+        from tlsmgm_cli.core.x509.verify import PURPOSE_SSL_SERVER, verify_peer
 
         store = self._store(sources)
         if isinstance(store, TlsmgmError):
@@ -485,7 +485,7 @@ def _expected_certificate(dom: TlsDomain) -> Expected:
     """The leaf of ``dom``'s certificate (file, or PEM of a DB row)."""
     from cryptography.hazmat.primitives import serialization
 
-    from tlsmgm_cli.core.certload import CertLoadError, load_certificates, read_certificate_file
+    from tlsmgm_cli.core.x509.load import CertLoadError, load_certificates, read_certificate_file
 
     source = dom.eff_certificate
     if source is None:
@@ -609,7 +609,7 @@ def run_probe(plan: ProbePlan, *, jobs: int = 8, handshake_timeout: float = PROB
 
 def config_targets(domset: DomainSet) -> tuple[list[Target], list[str]]:
     """Every TLS listener of the config with an IP address (warnings for the others)."""
-    from tlsmgm_cli.core.matcher import tls_listeners
+    from tlsmgm_cli.core.matching.matcher import tls_listeners
 
     if domset.config is None:
         return [], []
@@ -626,7 +626,7 @@ def config_targets(domset: DomainSet) -> tuple[list[Target], list[str]]:
 def apply_connect(targets: list[Target], connect: list[str]) -> None:
     """``--connect [KEY=]HOST:PORT``: connect to HOST:PORT for the listener KEY (without
     KEY: for the only listener probed). Raises TlsmgmError for a usage problem."""
-    from tlsmgm_cli.core.addresses import parse_hostport
+    from tlsmgm_cli.core.net.addresses import parse_hostport
 
     by_key = {(t.ip, t.port): t for t in targets}
     for item in connect:

@@ -24,7 +24,7 @@ from typing import Any
 
 from cryptography import x509
 
-from tlsmgm_cli.core.tlsvars import (
+from tlsmgm_cli.core.x509.tlsvars import (
     DerError,
     asn1_string_to_utf8,
     asn1_time_print,
@@ -581,7 +581,7 @@ def public_key_text(cert: x509.Certificate) -> dict[str, Any]:
     from cryptography.exceptions import UnsupportedAlgorithm
     from cryptography.hazmat.primitives.asymmetric import dsa, ec, rsa
 
-    from tlsmgm_cli.core.certfacts import key_description, public_key_oid
+    from tlsmgm_cli.core.x509.facts import key_description, public_key_oid
 
     oid = public_key_oid(cert)
     key_type, bits = key_description(cert)

@@ -7,7 +7,7 @@
   kept) and answered with an error. Lines end at ``\\n``, ``\\r\\n`` or ``\\r``, like
   ``bytes.splitlines``; line numbers count blank lines too.
 * :class:`BatchEngine` parses each line into a query and answers it with the one matcher
-  (``core.matcher``): a :class:`~tlsmgm_cli.core.matcher.MatchResult` or a
+  (``core.matching.matcher``): a :class:`~tlsmgm_cli.core.matching.matcher.MatchResult` or a
   :class:`BatchError` per non-blank line, in order. :meth:`BatchEngine.encoded` is the
   fast path of the default JSON-lines output: it asks an injected encoder (the renderer's)
   to write each answer, and caches, per server-side decision (address key, chosen entry,
@@ -27,11 +27,11 @@ import re
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, Protocol
 
-from tlsmgm_cli.core.addresses import parse_hostport, socket_text
 from tlsmgm_cli.core.domain import CLIENT, SERVER
 from tlsmgm_cli.core.errors import TlsmgmError
 from tlsmgm_cli.core.limits import BATCH_LINE_MAX_BYTES
-from tlsmgm_cli.core.matcher import DomainMatcher, MatchResult
+from tlsmgm_cli.core.matching.matcher import DomainMatcher, MatchResult
+from tlsmgm_cli.core.net.addresses import parse_hostport, socket_text
 
 #: bytes asked for per read: a pipe read returns what is there, at most this much
 READ_CHUNK_BYTES = 64 * 1024

@@ -15,8 +15,8 @@ from cryptography.hazmat.primitives.serialization import pkcs7
 
 from tlsmgm_cli.core.errors import TlsmgmError
 from tlsmgm_cli.core.limits import PKI_FILE_MAX_BYTES
-from tlsmgm_cli.core.pem import CERTIFICATE_LABELS, der_length, is_pem, pem_blocks, scan_pem
-from tlsmgm_cli.core.safeio import UnsafeInput, limit_text, read_bytes_limited
+from tlsmgm_cli.core.util.safeio import UnsafeInput, limit_text, read_bytes_limited
+from tlsmgm_cli.core.x509.pem import CERTIFICATE_LABELS, der_length, is_pem, pem_blocks, scan_pem
 
 MAX_INPUT_BYTES = PKI_FILE_MAX_BYTES
 

@@ -1,6 +1,6 @@
 """One real TLS handshake as OpenSIPS's client side would make it (``tlsmgm handshake``).
 
-:class:`ClientEndpoint` holds a client domain's context (``core.tlsctx``) and its
+:class:`ClientEndpoint` holds a client domain's context (``core.tls.context``) and its
 ``$tls_my_*`` values; :func:`run_handshake` connects to a resolved address, shakes hands
 (no SNI unless asked: OpenSIPS sends none; an SNI asked for is sent byte for byte, IP
 literals included, see :func:`sni_problem`), and returns a :class:`HandshakeResult` with
@@ -16,7 +16,7 @@ How the values are obtained with the stdlib (Python 3.11+):
 * **verify result** (``SSL_get_verify_result`` is not exposed): with ``verify_cert=1``
   an established connection means OpenSSL returned ``X509_V_OK`` and a failure carries
   ``verify_code``; with ``verify_cert=0`` OpenSSL still evaluates the chain without
-  enforcing it, and ``core.verify`` computes that code from the presented chain and the
+  enforcing it, and ``core.x509.verify`` computes that code from the presented chain and the
   domain's trust store. The depth-3 limit is checked on the verified chain.
 * **TLS 1.3**: the server checks the client certificate (or its absence) *after* the
   client considers the handshake done. Unless ``--sip-options`` reads a reply anyway,
@@ -35,11 +35,11 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from tlsmgm_cli.core.addresses import parse_hostport, socket_text
 from tlsmgm_cli.core.domain import TlsDomain
 from tlsmgm_cli.core.errors import TlsmgmError
-from tlsmgm_cli.core.tlsctx import build_context, chain_too_long, local_certificate_der
-from tlsmgm_cli.core.tlsvars import (
+from tlsmgm_cli.core.net.addresses import parse_hostport, socket_text
+from tlsmgm_cli.core.tls.context import build_context, chain_too_long, local_certificate_der
+from tlsmgm_cli.core.x509.tlsvars import (
     MY,
     PEER,
     asn1_time_print,
@@ -120,8 +120,8 @@ class ClientEndpoint:
         """The verify result OpenSSL stores when it does not enforce it (verify_cert=0)."""
         from cryptography import x509
 
-        from tlsmgm_cli.core.truststore import domain_trust_store
-        from tlsmgm_cli.core.verify import PURPOSE_SSL_SERVER, verify_peer
+        from tlsmgm_cli.core.x509.truststore import domain_trust_store
+        from tlsmgm_cli.core.x509.verify import PURPOSE_SSL_SERVER, verify_peer
 
         if self._store is None:
             self._store = domain_trust_store(self.domain)
@@ -279,7 +279,7 @@ def _stdlib_sends_exactly(sni: str) -> bool:
 def sni_problem(sni: str) -> str | None:
     """Why ``sni`` cannot be sent as the ClientHello's server_name (None: it can, exactly
     as given, UTF-8 encoded, as ``openssl s_client -servername`` sends it)."""
-    from tlsmgm_cli.core.sslverify import TLSEXT_MAXLEN_host_name, can_set_sni
+    from tlsmgm_cli.core.tls.sslverify import TLSEXT_MAXLEN_host_name, can_set_sni
 
     raw = sni.encode("utf-8", "surrogateescape")
     if not raw:
@@ -296,7 +296,7 @@ def sni_problem(sni: str) -> str | None:
 
 def _send_sni(sock: ssl.SSLSocket, sni: str) -> bool:
     """Put exactly ``sni`` into the ClientHello (before ``do_handshake``)."""
-    from tlsmgm_cli.core.sslverify import set_sni
+    from tlsmgm_cli.core.tls.sslverify import set_sni
 
     return set_sni(sock, sni.encode("utf-8", "surrogateescape"))
 

@@ -19,7 +19,7 @@ response; the server closes the FIFO after writing it.
 mi_http URLs are checked up front (``check_mi_url``: http or https, a host, a numeric
 port). A ``user:password@`` in the URL is sent as an ``Authorization: Basic`` header (for
 an authenticating proxy in front of mi_http), never as part of the request URL, and the URL
-is only ever shown through ``core.urls.mask_url``.
+is only ever shown through ``core.net.urls.mask_url``.
 
 Every failure (nothing listening, timeout, a reply that is not JSON-RPC, a JSON-RPC error
 object) is raised as ``MiError`` with a message that names the endpoint (password masked).
@@ -48,7 +48,7 @@ from urllib.parse import SplitResult, unquote, urlsplit, urlunsplit
 from tlsmgm_cli.core import limits
 from tlsmgm_cli.core.errors import TlsmgmError
 from tlsmgm_cli.core.limits import MI_TIMEOUT_S
-from tlsmgm_cli.core.urls import mask_url
+from tlsmgm_cli.core.net.urls import mask_url
 
 DEFAULT_URL = "http://127.0.0.1:8888/mi"
 DEFAULT_FIFO = "/run/opensips/opensips_fifo"
@@ -122,7 +122,7 @@ def find_opensips_cli_cfg(explicit: str | None = None) -> Path | None:
     """The opensips-cli config file to read: ``explicit`` (must exist), else the first
     of opensips-cli's own search paths that exists, else None."""
     if explicit:
-        from tlsmgm_cli.core.safeio import check_regular
+        from tlsmgm_cli.core.util.safeio import check_regular
 
         path = Path(explicit).expanduser()
         if not os.path.lexists(path):
@@ -150,7 +150,7 @@ CLI_CFG_KEYS = ("communication_type", "url", "fifo_file", "fifo_reply_dir")
 def parse_opensips_cli_cfg(path: Path) -> configparser.ConfigParser:
     """opensips-cli's config file as a ConfigParser (``[default]`` applies to every
     section); read through the safe reader with the settings-file size limit."""
-    from tlsmgm_cli.core.safeio import read_bytes_limited
+    from tlsmgm_cli.core.util.safeio import read_bytes_limited
 
     parser = configparser.ConfigParser(default_section=OPENSIPS_CLI_SECTION, interpolation=None)
     if _is_devnull(path):
@@ -335,7 +335,7 @@ class _DeadlineSocket:
 
 
 def _too_large(cap: int) -> str:
-    from tlsmgm_cli.core.safeio import limit_text
+    from tlsmgm_cli.core.util.safeio import limit_text
 
     return f"the reply is larger than the {limit_text(cap)} limit tlsmgm reads (MI reply size)"
 

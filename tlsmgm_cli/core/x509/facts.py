@@ -43,7 +43,7 @@ def public_key_oid(cert: x509.Certificate) -> str:
         pass
     from cryptography.hazmat.primitives.serialization import Encoding
 
-    from tlsmgm_cli.core.tlsvars import der_first, oid_text
+    from tlsmgm_cli.core.x509.tlsvars import der_first, oid_text
 
     try:
         tbs = der_first(cert.public_bytes(Encoding.DER)).children()[0].children()
@@ -78,7 +78,7 @@ def key_description(cert: x509.Certificate) -> tuple[str, int | None]:
 def extended_key_usages(cert: x509.Certificate) -> list[str] | None:
     """EKU names (dotted OIDs for unknown ones); ``None`` without the extension;
     ``["<unparsed>"]`` when the certificate's extensions cannot be read."""
-    from tlsmgm_cli.core.certtext import readable_extensions
+    from tlsmgm_cli.core.x509.text import readable_extensions
 
     try:
         extensions = readable_extensions(cert)
@@ -94,11 +94,11 @@ def extended_key_usages(cert: x509.Certificate) -> list[str] | None:
 
 def _eku_from_der(cert: x509.Certificate) -> list[str] | None:
     """The EKU names when cryptography cannot read the certificate's extensions as a
-    whole (``core.certtext`` decodes them one by one); ``["<unparsed>"]`` for a
+    whole (``core.x509.text`` decodes them one by one); ``["<unparsed>"]`` for a
     malformed EKU extension."""
     from cryptography.hazmat.primitives.serialization import Encoding
 
-    from tlsmgm_cli.core.certtext import extensions_text
+    from tlsmgm_cli.core.x509.text import extensions_text
 
     try:
         found = [e for e in extensions_text(cert, cert.public_bytes(Encoding.DER))
@@ -181,7 +181,7 @@ def resolve_within(host: str, port: int, timeout: float) -> str:
     ``timeout`` seconds (getaddrinfo cannot be interrupted: it runs in a daemon thread)."""
     import threading
 
-    from tlsmgm_cli.core.handshake import HandshakeFailure, resolve
+    from tlsmgm_cli.core.tls.handshake import HandshakeFailure, resolve
 
     answer: list[Any] = []
 
@@ -207,10 +207,10 @@ def fetch_live_chain(source: str, host: str, port: int, sni: str | None, timeout
     """Connect to ``host:port`` and take the chain it presents: nothing verified, ``sni``
     sent byte for byte (None: no SNI), connect + handshake within ``timeout`` seconds
     (resolving a host name within ``limits.RESOLVE_TIMEOUT_S``). Raises LiveChainError."""
-    from tlsmgm_cli.core.addresses import socket_text
-    from tlsmgm_cli.core.certload import LoadedCert
     from tlsmgm_cli.core.limits import RESOLVE_TIMEOUT_S
-    from tlsmgm_cli.core.probe import client_context, handshake_once
+    from tlsmgm_cli.core.net.addresses import socket_text
+    from tlsmgm_cli.core.tls.probe import client_context, handshake_once
+    from tlsmgm_cli.core.x509.load import LoadedCert
 
     ip = resolve_within(host, port, RESOLVE_TIMEOUT_S)
     live = handshake_once(client_context(), ip, port, sni, timeout)

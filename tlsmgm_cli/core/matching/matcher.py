@@ -20,10 +20,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from tlsmgm_cli.core.addresses import socket_text, split_key
 from tlsmgm_cli.core.domain import CLIENT, SERVER, DomainSet, TlsDomain
 from tlsmgm_cli.core.errors import Diagnostic, Loc, TlsmgmError
-from tlsmgm_cli.core.fnmatch_posix import compile_pattern, linear_regex, to_c_text
+from tlsmgm_cli.core.matching.fnmatch_posix import compile_pattern, linear_regex, to_c_text
+from tlsmgm_cli.core.net.addresses import socket_text, split_key
 
 RANK_EXACT, RANK_WILDCARD, RANK_ANY = 0, 1, 2
 RANK_NAMES = ("exact", "wildcard", "any")
@@ -684,7 +684,7 @@ class Listener:
 
 def _tls_port(parsed: Any) -> int:
     """proto_tls ``tls_port`` (the last setting), else 5061."""
-    from tlsmgm_cli.core.modparams import module_regex_matches
+    from tlsmgm_cli.core.cfg.modparams import module_regex_matches
 
     port = DEFAULT_TLS_PORT
     for mp in parsed.modparams:
@@ -696,7 +696,7 @@ def _tls_port(parsed: Any) -> int:
 def tls_listeners(parsed: Any) -> list[Listener]:
     """Every TLS listener of a ParsedConfig, expanded to the keys OpenSIPS uses (spec
     §3.3: the listening socket's own address, not the address a client connected to)."""
-    from tlsmgm_cli.core.addresses import canonical_ip
+    from tlsmgm_cli.core.net.addresses import canonical_ip
 
     default_port = _tls_port(parsed)
     out: list[Listener] = []

@@ -17,14 +17,14 @@ Nodes come from three places, in this order, all of them usable together:
 
   A password is never written in the nodes file itself (only inside the URL, where it is
   still never shown): ``password_env`` names an environment variable, ``password_file`` a
-  file whose first line is the password. The file is read through ``core.safeio`` with the
+  file whose first line is the password. The file is read through ``core.util.safeio`` with the
   settings-file limit and parsed with ``yaml.safe_load``;
 * every instance (INI section) of an opensips-cli config (``--all-instances``) that has an
   MI connection (communication_type, url or fifo_file, its own or inherited from
   ``[default]``); ``[default]`` alone when there is no other section.
 
 Every node keeps its URL as given (it may carry the password) and shows it only through
-``MiEndpoint.__str__`` (``core.urls.mask_url``). ``query_nodes`` asks all nodes at once in a
+``MiEndpoint.__str__`` (``core.net.urls.mask_url``). ``query_nodes`` asks all nodes at once in a
 thread pool; each request is bounded by its endpoint's timeout, so a silent node costs
 at most that long and never stalls the others.
 """
@@ -40,7 +40,7 @@ from urllib.parse import quote, urlsplit, urlunsplit
 
 from tlsmgm_cli.core import limits
 from tlsmgm_cli.core.errors import TlsmgmError
-from tlsmgm_cli.core.miclient import (
+from tlsmgm_cli.core.mi.client import (
     DEFAULT_REPLY_DIR,
     OPENSIPS_CLI_SECTION,
     MiEndpoint,
@@ -159,7 +159,7 @@ def _with_userinfo(url: str, user: str, password: str | None) -> str:
 
 
 def _password(entry: dict[str, Any], where: str, env: dict[str, str]) -> str | None:
-    from tlsmgm_cli.core.safeio import read_bytes_limited
+    from tlsmgm_cli.core.util.safeio import read_bytes_limited
 
     if "password_env" in entry:
         var = entry["password_env"]
@@ -187,7 +187,7 @@ def _password(entry: dict[str, Any], where: str, env: dict[str, str]) -> str | N
 
 def _node_from_entry(entry: Any, index: int, path: str, *, timeout: float, reply_dir: str | None,
                      env: dict[str, str]) -> Node:
-    from tlsmgm_cli.core.urls import mask_url
+    from tlsmgm_cli.core.net.urls import mask_url
 
     where = f"{path}: node {index + 1}"
     if not isinstance(entry, dict):
@@ -241,7 +241,7 @@ def read_nodes_file(path: str, *, timeout: float, reply_dir: str | None = None,
     """The nodes a YAML nodes file lists (see the module docstring)."""
     import yaml
 
-    from tlsmgm_cli.core.safeio import read_bytes_limited
+    from tlsmgm_cli.core.util.safeio import read_bytes_limited
 
     raw = read_bytes_limited(Path(path).expanduser(), limit=limits.SETTINGS_MAX_BYTES, what="nodes file")
     try:
@@ -280,7 +280,7 @@ def query_nodes(nodes: list[Node], method: str, *, validate: Any = None) -> list
     reported unreachable with that reason."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from tlsmgm_cli.core.miclient import call
+    from tlsmgm_cli.core.mi.client import call
 
     def ask(node: Node) -> NodeResult:
         if node.endpoint is None:
@@ -313,7 +313,7 @@ def resolve_nodes(*, mi_urls: list[str] | tuple[str, ...] = (), fifo: str | None
                   env: dict[str, str] | None = None) -> list[Node]:
     """Every node the options name: the --mi-url ones, then --fifo, then the nodes file's,
     then the opensips-cli instances; names unique."""
-    from tlsmgm_cli.core.miclient import find_opensips_cli_cfg
+    from tlsmgm_cli.core.mi.client import find_opensips_cli_cfg
 
     if not 0 < timeout < float("inf"):
         raise MiError(f"--timeout must be a positive number of seconds, not {timeout}")

@@ -54,9 +54,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tlsmgm_cli import exitcodes
-from tlsmgm_cli.core.addresses import canonical_ip, parse_ipv4, parse_ipv6
 from tlsmgm_cli.core.errors import TlsmgmError
 from tlsmgm_cli.core.limits import DNS_MAX_QUERIES, DNS_TIMEOUT_S, DNS_TOTAL_TIMEOUT_S, SETTINGS_MAX_BYTES
+from tlsmgm_cli.core.net.addresses import canonical_ip, parse_ipv4, parse_ipv6
 
 #: protocols of a SIP URI ``transport`` parameter, and their default ports (protos[].default_port)
 DEFAULT_PORTS = {"udp": 5060, "tcp": 5060, "tls": 5061, "sctp": 5060, "ws": 80, "wss": 443}
@@ -326,7 +326,7 @@ class _Dns:
             return None, None
         if self._hosts is None:
             self._hosts = []
-            from tlsmgm_cli.core.safeio import read_bytes_limited
+            from tlsmgm_cli.core.util.safeio import read_bytes_limited
 
             try:
                 data = read_bytes_limited(self.hosts_file, limit=SETTINGS_MAX_BYTES, what="hosts file")

@@ -1,7 +1,7 @@
 """What the local OpenSSL (stdlib ``ssl``) makes of a domain's ``ciphers_list`` and
 ``ec_curve``, the way tls_openssl sets them (spec §7.3); used by ``check``, by the DB
 init simulation (``core.db.tlsinit``) and by the SSL contexts of ``handshake``/``serve``
-(``core.tlsctx``).
+(``core.tls.context``).
 """
 
 from __future__ import annotations
