@@ -5,7 +5,10 @@ certificates with `cryptography`, the time of a full `tlsmgm check` run (a separ
 process: config reading, every rule, JSON output) and its peak memory (max RSS).
 Targets: check <= 3x the bare loop, peak memory < 400 MB.
 
-    python bench/bench_check.py [--domains N] [--keep DIR]
+    python bench/bench_check.py [--domains N] [--keep DIR] [--jobs 1,2]
+
+--jobs runs `check` once per value (TLSMGM_JOBS: 1 = one process, 2 = a forked child
+checks half of the domains), to decide the default of `check --jobs`.
 """
 
 from __future__ import annotations
@@ -67,13 +70,14 @@ def bare_loop(ca_path: Path, certs: list[Path]) -> float:
     return time.perf_counter() - start
 
 
-def run_check(cfg: Path) -> tuple[float, float, float, int]:
+def run_check(cfg: Path, jobs: int | None = None) -> tuple[float, float, float, int]:
     """(seconds, CPU seconds, peak RSS in MB, exit status) of `tlsmgm check` in a child
     process (CPU time exceeds wall time when signatures are checked on the second thread)."""
+    env = dict(os.environ, **({"TLSMGM_JOBS": str(jobs)} if jobs is not None else {}))
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     proc = subprocess.run([sys.executable, "-m", "tlsmgm_cli", "check", "-c", str(cfg), "--format", "json"],
-                          capture_output=True, text=True)
+                          capture_output=True, text=True, env=env)
     elapsed = time.perf_counter() - start
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
@@ -85,6 +89,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--domains", type=int, default=10_000)
     parser.add_argument("--keep", metavar="DIR", help="generate into DIR and keep it")
+    parser.add_argument("--jobs", default="", metavar="N,M",
+                        help="run check once per value of TLSMGM_JOBS (default: its default)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as scratch:
         directory = Path(args.keep or scratch)
@@ -93,10 +99,12 @@ def main() -> None:
         cfg, certs = generate(directory, args.domains)
         print(f"generated {args.domains} domains in {time.perf_counter() - t0:.1f} s")
         bare = bare_loop(directory / "ca.crt", certs)
-        check, cpu, peak_mb, status = run_check(cfg)
         print(f"bare loop (load + chain-verify with cryptography): {bare:.2f} s")
-        print(f"tlsmgm check (all rules, JSON output, exit {status}):  {check:.2f} s  "
-              f"= {check / bare:.2f}x the bare loop (target <= 3x); CPU {cpu:.2f} s")
+        for jobs in [int(j) for j in args.jobs.split(",") if j] or [None]:
+            check, cpu, peak_mb, status = run_check(cfg, jobs)
+            label = "" if jobs is None else f", jobs {jobs}"
+            print(f"tlsmgm check (all rules, JSON output{label}, exit {status}):  {check:.2f} s  "
+                  f"= {check / bare:.2f}x the bare loop (target <= 3x); CPU {cpu:.2f} s; peak {peak_mb:.0f} MB")
         print(f"load average: {' '.join(f'{x:.2f}' for x in os.getloadavg())} on {os.cpu_count()} CPUs")
         print(f"tlsmgm check peak memory (max RSS): {peak_mb:.0f} MB (target < 400 MB)")
 

@@ -27,7 +27,7 @@ def load(tmp_path: Path, body: str, *, header: str = HEADER, **kw):
 
 
 def _config_s() -> dict[str, str]:
-    """Config S of spec §3.7 (the OpenSIPS README multi-domain example), by domain."""
+    """Config S of behaviour §4.12 (the OpenSIPS README multi-domain example), by domain."""
     doms: dict[str, str] = {}
     for name, side, ip, sip, base in (
             ("dom1", "server", "10.0.0.10:5061", "atlanta.com", "atlanta.com"),
@@ -57,3 +57,44 @@ def _config_s() -> dict[str, str]:
 
 CONFIG_S_DOMAINS = _config_s()
 CONFIG_S = "".join(CONFIG_S_DOMAINS.values()) + mp("client_sip_domain_avp", "tls_sip_dom")
+
+
+# -- shared config bodies (check, db import/export tests) ------------------------------
+
+def server(pki, name: str = "d", *, cert: str | None = None, key: str | None = None,
+           sni: str = "atlanta.com, none", extra: str = "") -> str:
+    """A healthy server domain (every file present and matching), plus ``extra`` lines."""
+    return (mp("server_domain", name)
+            + mp("match_sip_domain", f"[{name}]{sni}")
+            + mp("tls_method", f"[{name}]TLSv1_2-TLSv1_3")
+            + mp("certificate", f"[{name}]{cert or pki.server.cert_path}")
+            + mp("private_key", f"[{name}]{key or pki.server.key_path}")
+            + mp("ca_list", f"[{name}]{pki.ca_bundle_path}")
+            + extra)
+
+
+def script_body(pki) -> str:
+    """Server and client domains using most parameters (a chain, a CA list, a cert-less
+    client, a client sharing a server's name)."""
+    s, c = pki.server, pki.client
+    return (
+        mp("server_domain", "srv1") + mp("match_ip_address", "[srv1]10.0.0.10:5061, [::1]:5061")
+        + mp("match_sip_domain", "[srv1]atlanta.com, *.atlanta.com") + mp("tls_method", "[srv1]TLSv1_2-")
+        + mp("certificate", f"[srv1]{s.cert_path}") + mp("private_key", f"[srv1]{s.key_path}")
+        + mp("ca_list", f"[srv1]{pki.ca_bundle_path}") + mp("verify_cert", "[srv1]0")
+        + mp("server_domain", "srv2") + mp("match_sip_domain", "[srv2]biloxi.com")
+        + mp("certificate", f"[srv2]{pki.server_chain.cert_path}")
+        + mp("private_key", f"[srv2]{pki.server_chain.key_path}") + mp("ciphers_list", "[srv2]HIGH")
+        + mp("client_domain", "cli1") + mp("match_ip_address", "[cli1]1.2.3.4:6677")
+        + mp("certificate", f"[cli1]{c.cert_path}") + mp("private_key", f"[cli1]{c.key_path}")
+        + mp("require_cert", "[cli1]1") + mp("crl_check_all", "[cli1]1")
+        + mp("client_domain", "nocert") + mp("match_sip_domain", "[nocert]example.org")
+        + mp("client_domain", "srv1"))
+
+
+#: the tls_list keys that name files (they differ between a script and a DB domain)
+FILE_KEYS = ("CERT_FILE", "CA_FILE", "PKEY_FILE", "DH_PARAMS_FILE")
+
+
+def strip_files(reply: dict) -> list[dict]:
+    return [{k: v for k, v in e.items() if k not in FILE_KEYS} for e in reply["Domains"]]

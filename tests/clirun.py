@@ -28,10 +28,11 @@ def assert_no_internal_error(exit_code: int, *outputs: str | bytes | None) -> No
         assert marker not in text, f"the run hit an internal error:\n{text}"
 
 
-def run(*args: str, input: str | bytes | None = None, env: dict[str, str] | None = None,
-        **kwargs: Any) -> Result:
-    """``tlsmgm ARGS`` through click's CliRunner; stdout and stderr stay separate."""
-    result = CliRunner().invoke(cli, list(args), input=input, env=env, **kwargs)
+def run(*args: str | os.PathLike[str], input: str | bytes | None = None,
+        env: dict[str, str] | None = None, **kwargs: Any) -> Result:
+    """``tlsmgm ARGS`` through click's CliRunner; stdout and stderr stay separate (a path
+    argument is passed as its text)."""
+    result = CliRunner().invoke(cli, [os.fspath(a) for a in args], input=input, env=env, **kwargs)
     check_result(result)
     return result
 

@@ -4,12 +4,13 @@ server_url: see tests/dbservers.py for where the servers come from)."""
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 from dbservers import db_url, mysql_server_url, postgres_server_url, server_url  # noqa: F401
 from pki import Pki, build_pki
+from tlsserving import ClientCerts, make_client_pki
 
 
 @pytest.hookimpl(optionalhook=True)  # a pytest-xdist hook: harmless where xdist is absent
@@ -34,6 +35,21 @@ def make_pki(tmp_path: Path) -> Callable[..., Pki]:
         return build_pki(tmp_path / subdir)
 
     return _make
+
+
+@pytest.fixture(scope="module")
+def client_pki(pki: Pki, tmp_path_factory: pytest.TempPathFactory) -> ClientCerts:
+    """Client-auth certificates issued by ``pki``'s root: valid, expired, self-signed,
+    revoked (with a hashed CRL dir); see tlsserving.ClientCerts."""
+    return make_client_pki(pki, tmp_path_factory.mktemp("clients"))
+
+
+@pytest.fixture
+def umask_022() -> Iterator[None]:
+    """A umask that would make new files 0644 (the process's umask restored after)."""
+    old = os.umask(0o022)
+    yield
+    os.umask(old)
 
 
 @pytest.fixture(autouse=True)

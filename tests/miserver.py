@@ -29,7 +29,7 @@ from typing import Any
 
 Responder = Callable[[dict[str, Any]], "bytes | None"]
 
-# spec §5.5: a script client domain, a script server domain and the DB server domain "db1"
+# behaviour §7.4: a script client domain, a script server domain and the DB server domain "db1"
 # (DB domains omit CERT_FILE, CA_FILE, PKEY_FILE, DH_PARAMS_FILE)
 SPEC_REPLY = {"Domains": [
     {"name": "dom6", "type": "TLS_DOMAIN_CLI",

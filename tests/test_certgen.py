@@ -22,6 +22,7 @@ from pki import PASSWORD, Pki
 from tlsmgm_cli.core.errors import TlsmgmError
 from tlsmgm_cli.core.util.atomicio import atomic_write
 from tlsmgm_cli.core.x509 import certgen
+from tlsmgm_cli.core.x509 import facts as x509_facts
 from tlsmgm_cli.core.x509.hash import name_hash
 
 OPENSSL = shutil.which("openssl")
@@ -100,7 +101,7 @@ def test_explicit_sans_in_order() -> None:
     leaf = certgen.make_cert(certgen.make_ca(), "atlanta.com",
                              sans=["atlanta.com", "IP:::1", "URI:sip:a@b", "email:x@y", "10.0.0.1"])
     names = ext(leaf.cert, x509.SubjectAlternativeName).value
-    assert [certgen.general_name_text(n) for n in names] == [
+    assert [x509_facts.general_name_text(n) for n in names] == [
         "DNS:atlanta.com", "IP:::1", "URI:sip:a@b", "email:x@y", "IP:10.0.0.1"]
 
 
@@ -137,7 +138,7 @@ def test_key_types_and_key_usage(kind: str, key_class: type, encipherment: bool)
 
 def test_curve_choice() -> None:
     leaf = certgen.make_cert(certgen.make_ca(), "a.com", curve="P-384")
-    assert certgen.key_description(leaf.cert.public_key()) == "EC P-384"
+    assert x509_facts.key_text(leaf.cert) == "EC P-384"
     with pytest.raises(TlsmgmError, match="unknown EC curve"):
         certgen.make_cert(certgen.make_ca(), "a.com", curve="P-999")
 
@@ -229,7 +230,7 @@ def test_parse_san_ip_roundtrip(address: ipaddress.IPv4Address | ipaddress.IPv6A
     parsed = certgen.parse_san(f"IP:{address}")
     assert parsed == x509.IPAddress(address)
     assert certgen.parse_san(str(address)) == parsed
-    assert certgen.general_name_text(parsed) == f"IP:{address}"
+    assert x509_facts.general_name_text(parsed) == f"IP:{address}"
 
 
 @given(st.from_regex(r"\A[a-z0-9]([a-z0-9-]{0,10}[a-z0-9])?(\.[a-z]{2,6}){1,3}\Z"))
@@ -384,12 +385,12 @@ def test_load_issued_errors_name_the_file(pki: Pki, tmp_path: Path) -> None:
 
 def test_summary() -> None:
     ca = certgen.make_ca("Root", key="rsa", bits=1024)
-    facts = certgen.summary(certgen.make_cert(ca, "a.com", serial=255, sans=["a.com", "IP:::1"]).cert)
+    facts = x509_facts.cert_summary(certgen.make_cert(ca, "a.com", serial=255, sans=["a.com", "IP:::1"]).cert)
     assert facts["serial"] == "0xff"
     assert facts["sans"] == ["DNS:a.com", "IP:::1"]
     assert facts["subject"] == "CN=a.com" and facts["issuer"] == "CN=Root"
     assert facts["key"] == "EC P-256" and facts["ca"] is False
-    assert certgen.summary(ca.cert)["key"] == "RSA 1024"
+    assert x509_facts.cert_summary(ca.cert)["key"] == "RSA 1024"
 
 
 # ---- the shared test PKI --------------------------------------------------------------------
@@ -412,7 +413,7 @@ def test_pki_chain_of_trust(pki: Pki) -> None:
     assert pki.expired.cert.not_valid_after_utc < now < pki.not_yet_valid.cert.not_valid_before_utc
     assert pki.self_signed.cert.issuer == pki.self_signed.cert.subject
     assert isinstance(pki.sha1.cert.signature_hash_algorithm, hashes.SHA1)
-    assert certgen.key_description(pki.rsa1024.cert.public_key()) == "RSA 1024"
+    assert x509_facts.key_text(pki.rsa1024.cert) == "RSA 1024"
     assert list(ext(pki.client.cert, x509.ExtendedKeyUsage).value) == [ExtendedKeyUsageOID.CLIENT_AUTH]
 
 

@@ -1,4 +1,4 @@
-"""The config reader over the real-world corpus (cfg-grammar.md §7 and §8)."""
+"""The config reader over the real-world corpus (behaviour §1.11)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""issue 11, "Config reader: five things OpenSIPS does that tlsmgm did not" (spec §10,
-"Config reader (observed on 3.6.8 ...)"). Each case is a real config file read by the
+"""issue 11, "Config reader: five things OpenSIPS does that tlsmgm did not" (observed on 3.6.8:
+behaviour §1.1, §1.3, §1.6, §1.8). Each case is a real config file read by the
 commands (check, list, match) and carries OpenSIPS's own message text."""
 
 from __future__ import annotations
@@ -65,7 +65,7 @@ def test_semicolon_after_a_top_level_statement_stops_opensips(tmp_path: Path) ->
 
 
 def _lines_12_13(tmp_path: Path, name: str, value_12: str, value_13: str, after: str = "") -> str:
-    """A config whose line 12 ends inside a string with a backslash (the §10 example)."""
+    """A config whose line 12 ends inside a string with a backslash (the behaviour §1.3 example)."""
     filler = "".join(f"# line {n}\n" for n in range(4, 12))
     return write(tmp_path / name, HEADER + filler + value_12 + "\\\n" + value_13 + after)
 
@@ -84,7 +84,7 @@ def test_backslash_newline_puts_the_line_marker_into_a_filter(tmp_path: Path) ->
     pc = read_config(cfg)
     (filt,) = [m for m in pc.modparams if m.param == "match_sip_domain"]
     assert filt.loc.line == 12
-    assert filt.value == "[a]atlanta__OSSPP_LINE__ 13\n.com"  # as MI tls_list shows it (§10)
+    assert filt.value == "[a]atlanta__OSSPP_LINE__ 13\n.com"  # as MI tls_list shows it (behaviour §1.3, §7.3)
     assert [(d.code, d.loc.line) for d in build(cfg) if d.severity != "note"] == [("listen-deprecated", 14)]
     # the filter matches no SNI: atlanta.com falls through to the next domain
     res = run("match", "-c", cfg, "--sni", "atlanta.com", "--format", "json")

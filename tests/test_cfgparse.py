@@ -1,5 +1,5 @@
 """Unit tests of the opensips.cfg reader: lexical rules, statements, sockets, includes,
-templates and the preprocessor (spec: cfg-grammar.md, tls_mgm.md §1 and §8)."""
+templates and the preprocessor (behaviour §1)."""
 
 from __future__ import annotations
 
@@ -43,7 +43,7 @@ def codes(pc) -> list[str]:
         (r'"\0x"', "\\0x"),  # a single octal digit is not an escape
         (r'"^sip:\+1\d"', "^sip:\\+1\\d"),  # other sequences kept, backslash included
         (r'"\q"', "\\q"),
-        ('"ab\\\ncd"', "ab__OSSPP_LINE__ 2\ncd"),  # backslash-newline: the line marker stays (spec §10)
+        ('"ab\\\ncd"', "ab__OSSPP_LINE__ 2\ncd"),  # backslash-newline: the line marker stays (behaviour §1.3)
         ('"ab\ncd"', "ab\ncd"),  # raw newline kept
     ],
 )
@@ -199,7 +199,7 @@ def test_assignments() -> None:
         ("advertised_address", "ab", "str", 7),
     ]
     assert all(isinstance(s, Assign) for s in pc.statements)
-    # a ';' after a top-level statement is a syntax error in OpenSIPS (spec §10)
+    # a ';' after a top-level statement is a syntax error in OpenSIPS (behaviour §1.1)
     assert [(d.code, d.message, d.loc.line) for d in pc.diagnostics] == [
         ("syntax", "parse error in t.cfg:6:18-19: syntax error", 6)]
 
@@ -305,7 +305,7 @@ def test_listen_is_deprecated_and_spaces_around_equal() -> None:
     assert [(d.severity, d.code, d.message, d.loc.line) for d in pc.diagnostics][:1] == [
         ("warning", "listen-deprecated", "'listen' is deprecated, use 'socket' instead", 1),
     ]
-    # OpenSIPS resolves listener host names at startup (spec §10); these do not resolve
+    # OpenSIPS resolves listener host names at startup (behaviour §1.6); these do not resolve
     assert [(d.code, d.loc.line) for d in pc.diagnostics[1:]] == [("socket-unresolved", 1), ("socket-unresolved", 2)]
 
 

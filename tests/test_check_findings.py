@@ -8,9 +8,8 @@ import os
 from pathlib import Path
 
 import pytest
-from cfgtext import load, mp
+from cfgtext import load, mp, server
 from pki import Pki
-from test_check_rules import server
 
 from tlsmgm_cli.core.checks import fails, run_checks
 from tlsmgm_cli.core.checks.certs import san_covers

@@ -14,12 +14,11 @@ import sys
 from pathlib import Path
 
 import pytest
-from cfgtext import mp, write_cfg
+from cfgtext import mp, server, write_cfg
 from clirun import run, run_proc
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from pki import Pki
-from test_check_rules import server
 
 from tlsmgm_cli import exitcodes
 from tlsmgm_cli.core.x509 import certgen

@@ -9,10 +9,9 @@ from pathlib import Path
 
 import jsonschema
 import pytest
-from cfgtext import mp, write_cfg
+from cfgtext import mp, server, write_cfg
 from click.testing import CliRunner
 from pki import Pki
-from test_check_rules import server
 
 from tlsmgm_cli.cli import cli
 from tlsmgm_cli.core.checks.rules import RULES

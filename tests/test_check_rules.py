@@ -1,4 +1,4 @@
-"""tlsmgm check: every condition on which OpenSIPS refuses to start (spec §1, §2, §7.3)
+"""tlsmgm check: every condition on which OpenSIPS refuses to start (behaviour §9.1, §9.2)
 is a finding that makes `check` exit 1 with its rule; a clean multi-domain config
 exits 0; many faults are all reported in one run."""
 
@@ -10,10 +10,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from cfgtext import HEADER, mp, write_cfg
+from cfgtext import HEADER, mp, server, write_cfg
 from click.testing import CliRunner
+from clirun import run
 from pki import Pki
 
+from tlsmgm_cli import exitcodes
 from tlsmgm_cli.cli import cli
 
 NOW = "2030-01-01T00:00:00Z"  # unused by most tests: they check as of the real time
@@ -29,22 +31,10 @@ def rules_of(doc: dict, severity: str | None = None) -> set[str]:
     return {f["rule"] for f in doc["findings"] if severity is None or f["severity"] == severity}
 
 
-def server(pki: Pki, name: str = "d", *, cert: str | None = None, key: str | None = None,
-           sni: str = "atlanta.com, none", extra: str = "") -> str:
-    """A healthy server domain (every file present and matching), plus ``extra`` lines."""
-    return (mp("server_domain", name)
-            + mp("match_sip_domain", f"[{name}]{sni}")
-            + mp("tls_method", f"[{name}]TLSv1_2-TLSv1_3")
-            + mp("certificate", f"[{name}]{cert or pki.server.cert_path}")
-            + mp("private_key", f"[{name}]{key or pki.server.key_path}")
-            + mp("ca_list", f"[{name}]{pki.ca_bundle_path}")
-            + extra)
-
-
 # (id, body builder, expected rule). Each body is a config that OpenSIPS 3.6.8 refuses.
 Case = tuple[str, Callable[[Pki, Path], str], str]
 ABORTS: list[Case] = [
-    # §1.2 / §7.3 at cfg parse
+    # behaviour §2.2 / §9.1: at cfg parse
     ("no-domain-prefix", lambda p, t: server(p) + mp("certificate", "/etc/c.pem"), "TLS016"),
     ("no-closing-bracket", lambda p, t: server(p) + mp("certificate", "[d/etc/c.pem"), "TLS017"),
     ("empty-domain-name", lambda p, t: server(p) + mp("certificate", "[]/etc/c.pem"), "TLS018"),
@@ -60,11 +50,11 @@ ABORTS: list[Case] = [
     ("unknown-param", lambda p, t: server(p) + mp("tls_handshake_timeout", "100"), "TLS012"),
     ("cipher-list-col", lambda p, t: server(p) + mp("cipher_list_col", "ciphers"), "TLS013"),
     ("legacy-core-tls", lambda p, t: 'tls_certificate = "/etc/opensips/cert.pem"\n' + server(p), "TLS015"),
-    # §7.1 library
+    # behaviour §6.1: library
     ("bad-tls-library", lambda p, t: mp("tls_library", "OpenSSL") + server(p), "TLS025"),
     ("library-module-missing", lambda p, t: mp("tls_library", "wolfssl") + server(p), "TLS026"),
     ("two-libraries", lambda p, t: 'loadmodule "tls_wolfssl.so"\n' + server(p), "TLS026"),
-    # §7.3 mod_init
+    # behaviour §9.2: mod_init
     ("db-url-tls-domain", lambda p, t: mp("db_url", "mysql://u@db/opensips?tls_domain=x") + server(p), "TLS027"),
     ("empty-db-table", lambda p, t: mp("db_url", "mysql://u@db/opensips") + mp("db_table", "") + server(p),
      "TLS027"),
@@ -167,3 +157,45 @@ def test_relative_path_resolves_against_root_dir(pki: Pki, tmp_path: Path) -> No
     code, doc = run_check(write_cfg(tmp_path, server(pki, cert=rel)))
     assert "TLS212" in rules_of(doc, "warning")
     assert "TLS200" not in rules_of(doc)  # found at /<rel>, like OpenSIPS in its '/' working dir
+
+
+# -- a rule selection that selects nothing ---------------------------------------------
+@pytest.mark.parametrize("args, words", [
+    (["--select", ""], "names no rule"),
+    (["--select", ","], "names no rule"),
+    (["--ignore", "TLS"], "leave no rule to run"),
+    (["--select", "TLS00", "--ignore", "TLS0"], "leave no rule to run"),
+])
+def test_empty_rule_selection_is_a_usage_error(tmp_path: Path, args: list[str], words: str) -> None:
+    cfg = write_cfg(tmp_path, mp("server_domain", "d"))
+    result = run("check", "-c", str(cfg), *args)
+    assert result.exit_code == exitcodes.USAGE, result.output
+    assert words in result.stderr and "Traceback" not in result.output
+
+
+def test_nonempty_rule_selection_still_runs(tmp_path: Path) -> None:
+    cfg = write_cfg(tmp_path, mp("server_domain", "d"))
+    result = run("check", "-c", str(cfg), "--select", "TLS0", "--ignore", "TLS00", "--format", "json")
+    assert result.exit_code in (0, 1), result.output
+    assert '"findings"' in result.stdout
+
+
+
+
+def test_tls_library_none_downgrades_library_level_errors(tmp_path):
+    """behaviour §6.1: with tls_library "none" no file is opened at startup - a missing
+    certificate or a bad cipher list does not stop OpenSIPS (warning, not error)."""
+    body = (mp("server_domain", "d") + mp("certificate", f"[d]{tmp_path}/missing.pem")
+            + mp("private_key", f"[d]{tmp_path}/missing.key") + mp("ciphers_list", "[d]NOPE"))
+    strict = write_cfg(tmp_path, body, name="strict.cfg")
+    none = write_cfg(tmp_path, mp("tls_library", "none") + body, name="none.cfg")
+    def check(path):
+        return run("check", "-c", str(path), "--format", "json")
+
+    strict_doc, none_doc = json.loads(check(strict).stdout), json.loads(check(none).stdout)
+    strict_errors = {f["rule"] for f in strict_doc["findings"] if f["severity"] == "error"}
+    assert {"TLS200"} <= strict_errors
+    assert check(none).exit_code == 0
+    downgraded = {f["rule"] for f in none_doc["findings"] if f["severity"] == "warning"}
+    assert strict_errors - downgraded == set()
+    assert all("tls_library is" in f["hint"] for f in none_doc["findings"] if f["rule"] in strict_errors)

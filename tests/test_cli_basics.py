@@ -4,14 +4,19 @@ and the error contract (exit 2, file:line, never a traceback)."""
 from __future__ import annotations
 
 import json
+import socket
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from cfgtext import mp, write_cfg
 from click.testing import CliRunner
+from clirun import run
 
+from tlsmgm_cli import exitcodes
 from tlsmgm_cli.cli import COMMANDS, cli
+from tlsmgm_cli.cli.options import parse_version
 
 HEAVY = ("cryptography", "rich", "yaml", "ssl", "tabulate", "sqlite3")
 
@@ -62,6 +67,42 @@ def test_registry_short_help_matches_command(name):
     assert cmd.help, f"{name} has no --help text"
     first_line = cmd.help.strip().splitlines()[0]
     assert first_line == COMMANDS[name][2]
+
+
+def test_error_classes_carry_their_exit_status():
+    from tlsmgm_cli.core.errors import TlsmgmError, UsageError
+    from tlsmgm_cli.core.mi.client import MiError, MiUsageError
+    from tlsmgm_cli.core.mi.nodes import NodesError
+
+    assert TlsmgmError("x").exit_code == exitcodes.PROBLEMS  # an operation that failed
+    assert UsageError("x").exit_code == exitcodes.USAGE and isinstance(UsageError("x"), TlsmgmError)
+    assert MiError("x").exit_code == exitcodes.PROBLEMS
+    assert isinstance(MiUsageError("x"), MiError) and MiUsageError("x").exit_code == exitcodes.USAGE
+    assert NodesError("x").exit_code == exitcodes.USAGE
+    assert TlsmgmError("x", exit_code=exitcodes.USAGE).exit_code == exitcodes.USAGE
+
+
+def test_usage_error_is_2_and_operational_failure_is_1(tmp_path):
+    """A wrong command line exits USAGE; a command that could not do its work, PROBLEMS."""
+    ca = tmp_path / "ca"
+    assert run("gen", "ca", "--out", str(ca)).exit_code == exitcodes.OK
+    again = run("gen", "ca", "--out", str(ca))
+    assert again.exit_code == exitcodes.USAGE and "use --force" in again.stderr
+    blocker = tmp_path / "plain-file"
+    blocker.write_text("x")
+    unwritable = run("gen", "ca", "--out", str(blocker / "sub"))
+    assert unwritable.exit_code == exitcodes.PROBLEMS and "cannot write into" in unwritable.stderr
+    with socket.socket() as sock:  # a port nobody listens on
+        sock.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{sock.getsockname()[1]}/mi"
+    down = run("mi", "tls_list", "--mi-url", url, "--timeout", "5")
+    assert down.exit_code == exitcodes.PROBLEMS and "cannot reach" in down.stderr
+    bad_url = run("mi", "tls_list", "--mi-url", "ftp://127.0.0.1/mi")
+    assert bad_url.exit_code == exitcodes.USAGE and "not a usable MI URL" in bad_url.stderr
+    # diff is the one specified exception: an OpenSIPS that cannot be reached is 2 (issue 14)
+    cfg = write_cfg(tmp_path, mp("server_domain", "dom"))
+    drift = run("diff", "-c", str(cfg), "--mi-url", url, "--timeout", "5")
+    assert drift.exit_code == exitcodes.USAGE and "cannot reach" in drift.stderr
 
 
 def test_unreadable_config_exit_2(tmp_path):
@@ -146,3 +187,22 @@ def test_db_url_password_is_masked(tmp_path):
     masked = "mysql://opensips:***@db.example.com/opensips"
     assert f"warning: cannot read the DB domains from {masked}" in result.stderr
     assert json.loads(result.stdout)["globals"]["db_url"] == masked
+
+
+# -- --opensips-version ----------------------------------------------------------------
+@pytest.mark.parametrize("text, expected", [
+    ("3.6.8", (3, 6, 8)), ("3.6", (3, 6, 0)), ("3.5", (3, 5, 0)), ("003.005.012", (3, 5, 12)),
+    (" 3.6.5 ", (3, 6, 5)),  # releases tlsmgm does not model: tests/hostile/test_output_hygiene.py
+])
+def test_parse_version_accepts(text: str, expected: tuple[int, int, int]) -> None:
+    assert parse_version(text) == expected
+
+
+@pytest.mark.parametrize("text", ["-1", "99999999999999999999.1", "1000", "3.6.8.1", "", "3..6", "3.6.",
+                                  "v3.6", "3.6.8a", "+3", "3.\u00b2", "1" * 5000])
+def test_bad_opensips_version_is_a_usage_error(tmp_path: Path, text: str) -> None:
+    cfg = write_cfg(tmp_path, mp("server_domain", "d"))
+    result = run("list", "-c", str(cfg), "--no-certs", "--opensips-version", text)
+    assert result.exit_code == exitcodes.USAGE, result.output
+    assert "--opensips-version" in result.stderr and "not a version like 3.6.8" in result.stderr
+    assert "Traceback" not in result.output

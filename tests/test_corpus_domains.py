@@ -1,5 +1,5 @@
 """The real-world corpus (../shared/corpus/real-world) through the domain model:
-the domains found match ../shared/spec/cfg-grammar.md §7. Skipped when the corpus is absent."""
+the domains found match behaviour §1.11. Skipped when the corpus is absent."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """The database is part of the config (issue 11): every command reads the config's
 db_url as OpenSIPS does at startup, --no-db keeps a run offline, an unreachable DB is a
 TLS047 warning naming the URL (password masked), and the from_file bug as observed on
-3.6.8 (spec §10 "DB rows, the default-key (from_file) bug, observed")."""
+3.6.8 (behaviour §8.8)."""
 
 from __future__ import annotations
 

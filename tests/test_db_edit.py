@@ -3,20 +3,15 @@
 from __future__ import annotations
 
 import pytest
-from click.testing import CliRunner
+from clirun import run
 
-from tlsmgm_cli.cli import cli
 from tlsmgm_cli.core.db.backend import connect
 from tlsmgm_cli.core.db.edit import parse_assignments
 from tlsmgm_cli.core.db.rows import fetch_rows
 from tlsmgm_cli.core.errors import TlsmgmError
 
 
-def run(*args: str):
-    return CliRunner().invoke(cli, list(args))
-
-
-def test_add_update_remove(db_url, tmp_path, pki):  # noqa: F811
+def test_add_update_remove(db_url, tmp_path, pki):
     assert run("db", "init", "--db", db_url).exit_code == 0
     added = run("db", "add", "--db", db_url, "sip.example.com", "server",
                 f"certificate={pki.server_chain.cert_path}", f"private_key={pki.server_chain.key_path}",
@@ -61,3 +56,26 @@ def test_pem_columns_take_pem_files(tmp_path):
     assert parse_assignments(["d"], require_type=False) == ("d", 2, {})
     assert parse_assignments(["type=client", "domain=d", "verify_cert=1"], require_type=True) == \
         ("d", 1, {"verify_cert": 1})
+
+
+def test_edit_plan_is_plain_data_with_named_types(pki):
+    """The load policy of db add/update/remove lives in the core (no click): the side comes
+    from TYPE_SERVER/TYPE_CLIENT, a row OpenSIPS would refuse is marked, nothing is written."""
+    from tlsmgm_cli.core.db.edit import parse_edit, plan_edit
+    from tlsmgm_cli.core.db.rows import TlsRow
+    from tlsmgm_cli.core.db.schema import TYPE_CLIENT
+
+    add = plan_edit(parse_edit(["sip.example.com", f"certificate={pki.server.cert_path}",
+                                f"private_key={pki.server.key_path}"], "add"), [])
+    assert (add.side, add.done, add.refused, add.new.type) == ("server", "added", False, 2)
+    assert add.sources == {"certificate": str(pki.server.cert_path), "private_key": str(pki.server.key_path)}
+    wrong = plan_edit(parse_edit(["sip.example.com", f"certificate={pki.server.cert_path}",
+                                  f"private_key={pki.wrong_key.key_path}"], "add"), [])
+    assert wrong.refused and any("does not match" in p.message for p in wrong.problems)
+    row = TlsRow(id=7, domain="peer", type=TYPE_CLIENT)
+    gone = plan_edit(parse_edit(["peer", "client"], "remove"), [row])
+    assert (gone.side, gone.done, gone.current.id, gone.new) == ("client", "removed", 7, None)
+    with pytest.raises(TlsmgmError, match="TLS client domain 'peer' already exists \\(id 7\\)"):
+        plan_edit(parse_edit(["peer", "client"], "add"), [row])
+    with pytest.raises(TlsmgmError, match="no column to update"):
+        parse_edit(["peer", "client"], "update")

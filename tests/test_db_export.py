@@ -6,22 +6,16 @@ from __future__ import annotations
 import json
 import stat
 
-from cfgtext import load, write_cfg
-from click.testing import CliRunner
-from test_db_import import script_body, strip_files
+from cfgtext import load, script_body, strip_files, write_cfg
+from clirun import run
 
-from tlsmgm_cli.cli import cli
 from tlsmgm_cli.core.db.backend import connect
 from tlsmgm_cli.core.db.export import cfg_string, export_rows
 from tlsmgm_cli.core.db.rows import TlsRow, fetch_rows, insert_rows
 from tlsmgm_cli.core.mi.tls_list import tls_list
 
 
-def run(*args: str):
-    return CliRunner().invoke(cli, list(args))
-
-
-def test_export_then_list_snippet_gives_the_same_domains(db_url, tmp_path, pki):  # noqa: F811
+def test_export_then_list_snippet_gives_the_same_domains(db_url, tmp_path, pki):
     assert run("db", "init", "--db", db_url).exit_code == 0
     cfg = write_cfg(tmp_path, script_body(pki))
     assert run("db", "import", "-c", str(cfg), "--db", db_url).exit_code == 0
@@ -73,7 +67,7 @@ def test_cfg_string_escapes():
     assert cfg_string('a\\b"c\nd') == '"a\\\\b\\"c\\nd"'
 
 
-def test_export_reads_what_other_tools_stored(db_url, tmp_path, pki):  # noqa: F811
+def test_export_reads_what_other_tools_stored(db_url, tmp_path, pki):
     """A BLOB column holding text (as some tools store it) exports byte for byte."""
     with connect(db_url, create=True) as db:
         db.init_schema()

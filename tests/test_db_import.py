@@ -1,27 +1,29 @@
-"""db init / import: exact schema, round trip through tls_list, all-or-nothing writes,
+"""db init / import: exact schema, round trip through tls_list, all-or-nothing writes, the
+mode of SQLite files that hold private keys (init, import, add/update),
 passwords never shown."""
 
 from __future__ import annotations
 
 import os
 import signal
+import stat
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import pytest
-from cfgtext import load, mp, write_cfg
-from click.testing import CliRunner
+from cfgtext import load, mp, script_body, strip_files, write_cfg
+from clirun import run
+from pki import Pki
 
-from tlsmgm_cli.cli import cli
+from tlsmgm_cli import exitcodes
 from tlsmgm_cli.core.db.backend import DbError, connect
 from tlsmgm_cli.core.db.importer import apply_import, plan_import
 from tlsmgm_cli.core.db.rows import TlsRow, fetch_rows
 from tlsmgm_cli.core.db.schema import create_table_sql
 from tlsmgm_cli.core.db.url import parse_db_url
 from tlsmgm_cli.core.mi.tls_list import tls_list
-
-FILE_KEYS = ("CERT_FILE", "CA_FILE", "PKEY_FILE", "DH_PARAMS_FILE")
 
 # scripts/sqlite/tls_mgm-create.sql of OpenSIPS 3.6 (without its INSERT line)
 OPENSIPS_SQLITE = """CREATE TABLE tls_mgm (
@@ -46,38 +48,11 @@ OPENSIPS_SQLITE = """CREATE TABLE tls_mgm (
 )"""
 
 
-def run(*args: str):
-    return CliRunner().invoke(cli, list(args))
-
-
-def strip_files(reply: dict) -> list[dict]:
-    return [{k: v for k, v in e.items() if k not in FILE_KEYS} for e in reply["Domains"]]
-
-
-def script_body(pki) -> str:
-    """Server and client domains using most parameters (a chain, a CA list, a cert-less
-    client, a client sharing a server's name)."""
-    s, c = pki.server, pki.client
-    return (
-        mp("server_domain", "srv1") + mp("match_ip_address", "[srv1]10.0.0.10:5061, [::1]:5061")
-        + mp("match_sip_domain", "[srv1]atlanta.com, *.atlanta.com") + mp("tls_method", "[srv1]TLSv1_2-")
-        + mp("certificate", f"[srv1]{s.cert_path}") + mp("private_key", f"[srv1]{s.key_path}")
-        + mp("ca_list", f"[srv1]{pki.ca_bundle_path}") + mp("verify_cert", "[srv1]0")
-        + mp("server_domain", "srv2") + mp("match_sip_domain", "[srv2]biloxi.com")
-        + mp("certificate", f"[srv2]{pki.server_chain.cert_path}")
-        + mp("private_key", f"[srv2]{pki.server_chain.key_path}") + mp("ciphers_list", "[srv2]HIGH")
-        + mp("client_domain", "cli1") + mp("match_ip_address", "[cli1]1.2.3.4:6677")
-        + mp("certificate", f"[cli1]{c.cert_path}") + mp("private_key", f"[cli1]{c.key_path}")
-        + mp("require_cert", "[cli1]1") + mp("crl_check_all", "[cli1]1")
-        + mp("client_domain", "nocert") + mp("match_sip_domain", "[nocert]example.org")
-        + mp("client_domain", "srv1"))
-
-
 def test_schema_matches_opensips_script():
     assert create_table_sql("sqlite") == [OPENSIPS_SQLITE]
 
 
-def test_init_creates_table_and_version_row(db_url):  # noqa: F811
+def test_init_creates_table_and_version_row(db_url):
     result = run("db", "init", "--db", db_url)
     assert result.exit_code == 0, result.output
     with connect(db_url) as db:
@@ -87,10 +62,10 @@ def test_init_creates_table_and_version_row(db_url):  # noqa: F811
         db.execute("INSERT INTO tls_mgm (domain) VALUES ('x')")
         assert fetch_rows(db)[0].type == 1 and fetch_rows(db)[0].method == "SSLv23"
     again = run("db", "init", "--db", db_url)
-    assert again.exit_code == 2 and "already exists" in again.output
+    assert again.exit_code == exitcodes.PROBLEMS and "already exists" in again.output
 
 
-def test_init_keeps_an_existing_version_table(db_url):  # noqa: F811
+def test_init_keeps_an_existing_version_table(db_url):
     with connect(db_url, create=True) as db:
         from tlsmgm_cli.core.db.schema import version_table_sql
 
@@ -110,7 +85,7 @@ def test_print_sql():
     assert "ca_list MEDIUMBLOB DEFAULT NULL" in both.output and "secret" not in both.output
 
 
-def test_import_round_trip_equals_script_listing(db_url, tmp_path, pki):  # noqa: F811
+def test_import_round_trip_equals_script_listing(db_url, tmp_path, pki):
     assert run("db", "init", "--db", db_url).exit_code == 0
     cfg = write_cfg(tmp_path, script_body(pki))
     script_reply = tls_list(load(tmp_path, script_body(pki)))
@@ -142,7 +117,7 @@ def test_import_round_trip_equals_script_listing(db_url, tmp_path, pki):  # noqa
     assert "wrote" not in diff.output and "would write 0 new and 1 changed" in diff.output
 
 
-def test_import_refuses_errors_unless_forced(db_url, tmp_path, pki):  # noqa: F811
+def test_import_refuses_errors_unless_forced(db_url, tmp_path, pki):
     assert run("db", "init", "--db", db_url).exit_code == 0
     body = (mp("server_domain", "good") + mp("certificate", f"[good]{pki.server.cert_path}")
             + mp("private_key", f"[good]{pki.server.key_path}")
@@ -171,7 +146,7 @@ def _rows(n: int, bad_at: int | None = None) -> list[TlsRow]:
     return rows
 
 
-def test_constraint_violation_mid_import_leaves_table_unchanged(db_url):  # noqa: F811
+def test_constraint_violation_mid_import_leaves_table_unchanged(db_url):
     with connect(db_url, create=True) as db:
         db.init_schema()
         apply_import(db, plan_import(_rows(3), []))
@@ -201,7 +176,7 @@ KILLER = textwrap.dedent("""
 """)
 
 
-def test_killed_import_leaves_table_unchanged(db_url):  # noqa: F811
+def test_killed_import_leaves_table_unchanged(db_url):
     with connect(db_url, create=True) as db:
         db.init_schema()
         apply_import(db, plan_import(_rows(2), []))
@@ -225,11 +200,11 @@ def test_wrong_password_never_shown(server_url, tmp_path):
     for result in outputs:
         assert secret not in result.output
         assert result.exception is None or isinstance(result.exception, SystemExit)
-    assert "***" in outputs[0].output and outputs[0].exit_code == 2
+    assert "***" in outputs[0].output and outputs[0].exit_code == exitcodes.PROBLEMS
     env = dict(os.environ, TLSMGM_DB=bad)
     proc = subprocess.run([sys.executable, "-m", "tlsmgm_cli", "db", "export", "--out", str(tmp_path)],
                           capture_output=True, text=True, env=env, timeout=60)
-    assert proc.returncode == 2 and secret not in proc.stdout + proc.stderr
+    assert proc.returncode == exitcodes.PROBLEMS and secret not in proc.stdout + proc.stderr
     assert "cannot connect" in proc.stderr
 
 
@@ -239,6 +214,61 @@ def test_missing_driver_names_the_extra(tmp_path):
             "r = CliRunner().invoke(cli, ['db', 'init', '--db', 'postgres://u:pw@127.0.0.1/x'])\n"
             "print(r.exit_code, r.output)")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
-    assert proc.stdout.startswith("2 ")
+    assert proc.stdout.startswith(f"{exitcodes.PROBLEMS} ")
     assert "pip install 'tlsmgm[postgres]'" in proc.stdout and ":pw@" not in proc.stdout
 
+
+# -- SQLite files holding private keys (init, import, add/update) --------------------------
+EXPOSED = "holds private keys and is readable by group/others"
+
+
+def file_mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+def test_db_init_creates_the_sqlite_file_0600(tmp_path: Path, umask_022: None) -> None:
+    path = tmp_path / "opensips.db"
+    result = run("db", "init", "--db", f"sqlite:///{path}")
+    assert result.exit_code == 0, result.output
+    assert file_mode(path) == 0o600
+
+
+def test_db_init_leaves_an_existing_files_mode(tmp_path: Path, umask_022: None) -> None:
+    path = tmp_path / "shared.db"
+    path.touch(mode=0o640)
+    assert run("db", "init", "--db", f"sqlite:///{path}").exit_code == 0
+    assert file_mode(path) == 0o640
+
+
+def test_add_and_update_warn_about_a_readable_sqlite_file(tmp_path: Path, pki: Pki, umask_022: None) -> None:
+    path = tmp_path / "opensips.db"
+    url = f"sqlite:///{path}"
+    assert run("db", "init", "--db", url).exit_code == 0
+    private = run("db", "add", "--db", url, "d1", "server", f"certificate={pki.server.cert_path}",
+                  f"private_key={pki.server.key_path}", "verify_cert=0")
+    assert private.exit_code == 0, private.output
+    assert EXPOSED not in private.stderr
+    path.chmod(0o644)
+    added = run("db", "add", "--db", url, "d2", "server", f"certificate={pki.server.cert_path}",
+                f"private_key={pki.server.key_path}", "verify_cert=0")
+    assert added.exit_code == 0, added.output
+    assert f"{path} (mode 0644) {EXPOSED}" in added.stderr
+    assert f"chmod 600 {path}" in added.stderr
+    updated = run("db", "update", "--db", url, "d1", "server", "cipher_list=HIGH")
+    assert updated.exit_code == 0 and EXPOSED in updated.stderr
+
+
+def test_import_warns_about_a_readable_sqlite_file(tmp_path: Path, pki: Pki, umask_022: None) -> None:
+    cfg = write_cfg(tmp_path, mp("server_domain", "srv") + mp("verify_cert", "[srv]0")
+                    + mp("certificate", f"[srv]{pki.server.cert_path}")
+                    + mp("private_key", f"[srv]{pki.server.key_path}"))
+    path = tmp_path / "opensips.db"
+    url = f"sqlite:///{path}"
+    assert run("db", "init", "--db", url).exit_code == 0
+    path.chmod(0o604)
+    dry = run("db", "import", "-c", str(cfg), "--db", url, "--dry-run")
+    assert dry.exit_code == 0, dry.output
+    assert EXPOSED not in dry.stderr  # the table holds no row yet
+    imported = run("db", "import", "-c", str(cfg), "--db", url)
+    assert imported.exit_code == 0, imported.output
+    assert f"(mode 0604) {EXPOSED}" in imported.stderr

@@ -1,4 +1,4 @@
-"""DB rows -> domains, with OpenSIPS 3.6.8's rules (spec §3.6, §4.2, §5.2-5.3, §10)."""
+"""DB rows -> domains, with OpenSIPS 3.6.8's rules (behaviour §4.11, §8.3 to §8.9)."""
 
 from __future__ import annotations
 
@@ -92,7 +92,7 @@ def test_null_and_empty_values(pki):
 
 
 def test_spec_example_db1(tmp_path):
-    """Spec §5.5: a DB server domain with only domain/type set (default files present)."""
+    """behaviour §7.4: a DB server domain with only domain/type set (default files present)."""
     from tlsmgm_cli.core.x509 import certgen
 
     cfg_dir = tmp_path / "etc"
@@ -167,7 +167,7 @@ def test_half_added_row_is_fatal_when_its_defaults_fail(pki):
 
 
 def test_half_added_row_starts_when_the_default_files_load(tmp_path, pki):
-    """Spec §5.3: startup aborts only if the half-added domain fails to initialise."""
+    """behaviour §8.6: startup aborts only if the half-added domain fails to initialise."""
     cfg_dir = tmp_path / "etc"
     (cfg_dir / "tls").mkdir(parents=True)
     (cfg_dir / "tls" / "cert.pem").write_bytes(pki.server.cert_path.read_bytes())
@@ -180,7 +180,7 @@ def test_half_added_row_starts_when_the_default_files_load(tmp_path, pki):
 
 def test_from_file_bug(tmp_path, pki):
     """A DB domain that falls back to the default key file makes every later DB domain of
-    the same list read its key BLOB as a file name (spec §4.2)."""
+    the same list read its key BLOB as a file name (behaviour §8.8)."""
     cfg_dir = tmp_path / "etc"
     (cfg_dir / "tls").mkdir(parents=True)
     (cfg_dir / "tls" / "ckey.pem").write_bytes(pki.server.key_path.read_bytes())
@@ -204,7 +204,7 @@ def test_library_none_skips_no_row(tmp_path, pki):
     assert tls_list(domset)["Domains"][0]["METHOD"] == "UNKNOWN"
 
 
-def test_merge_from_real_database(db_url, tmp_path, pki):  # noqa: F811
+def test_merge_from_real_database(db_url, tmp_path, pki):
     with connect(db_url, create=True) as db:
         db.init_schema()
         with db.transaction():
@@ -218,7 +218,7 @@ def test_merge_from_real_database(db_url, tmp_path, pki):  # noqa: F811
     assert domset.client[0].name == "c" and domset.client[0].certificate is None
 
 
-def test_custom_table_and_columns(db_url, tmp_path, pki):  # noqa: F811
+def test_custom_table_and_columns(db_url, tmp_path, pki):
     with connect(db_url, create=True) as db:
         db.init_schema("tls_custom")
         db.execute("ALTER TABLE tls_custom RENAME COLUMN match_sip_domain TO sni")
@@ -230,7 +230,7 @@ def test_custom_table_and_columns(db_url, tmp_path, pki):  # noqa: F811
     assert domset.server[0].sip_domains == ["x.com"]
 
 
-def test_table_version_mismatch_is_an_error(db_url, tmp_path):  # noqa: F811
+def test_table_version_mismatch_is_an_error(db_url, tmp_path):
     with connect(db_url, create=True) as db:
         db.init_schema()
         db.execute("UPDATE version SET table_version = 2 WHERE table_name = 'tls_mgm'")

@@ -11,19 +11,20 @@ from tlsmgm_cli.core.db.schema import MYSQL_BLOB_MAX
 from tlsmgm_cli.core.domain import DomainSet
 
 
-def test_minimal_checks_catch_what_opensips_init_rejects(tmp_path, pki):
+def test_validate_for_import_catches_what_opensips_init_rejects(tmp_path, pki):
     body = (mp("server_domain", "ok") + mp("certificate", f"[ok]{pki.server.cert_path}")
             + mp("private_key", f"[ok]{pki.server.key_path}")
             + mp("server_domain", "bad") + mp("certificate", f"[bad]{pki.wrong_key.cert_path}")
             + mp("private_key", f"[bad]{pki.wrong_key.key_path}")
             + mp("ca_list", f"[bad]{tmp_path}/missing.pem") + mp("tls_method", "[bad]TLSv1_2"))
     domset = load(tmp_path, body)
-    found = validate._minimal_checks(domset, domset.server)
-    assert {(f.domain, f.code) for f in found} == {("bad", "init-failure"), ("bad", "file-unreadable")}
-    assert any("does not match the public key" in f.message for f in found)
+    errors = [f for f in validate.validate_for_import(domset) if f.severity == "error"]
+    assert {f.domain for f in errors} == {"bad"}
+    assert any("does not match" in f.message for f in errors)
+    assert any("missing.pem" in f.message for f in errors)
     method = load(tmp_path, body.replace("TLSv1_2", "TLSv1_1"))
-    assert any(f.message == "unsupported method [TLSv1_1]"
-               for f in validate._minimal_checks(method, method.server))
+    assert any("TLSv1_1" in f.message for f in validate.validate_for_import(method)
+               if f.severity == "error")
 
 
 def test_validate_for_import_selects_domains(tmp_path, pki):

@@ -11,16 +11,15 @@ import time
 
 import pytest
 from cfgtext import CONFIG_S_DOMAINS, mp, write_cfg
-from click.testing import CliRunner
+from clirun import run
 from miserver import SPEC_REPLY, FifoMi, HttpMi, answer
 
-from tlsmgm_cli.cli import cli
 from tlsmgm_cli.core.errors import TlsmgmError
 from tlsmgm_cli.core.mi.drift import compare_tls_list, validate_tls_list
 
-# dom6 (client) and dom3 (server) of spec §3.7 config S
+# dom6 (client) and dom3 (server) of behaviour §4.12 config S
 CONFIG = CONFIG_S_DOMAINS["dom3"] + CONFIG_S_DOMAINS["dom6"]
-# what a server started from CONFIG answers (spec §5.5 entries, client domains first)
+# what a server started from CONFIG answers (behaviour §7.4 entries, client domains first, §7.2)
 LIVE_OK = {"Domains": [SPEC_REPLY["Domains"][0], SPEC_REPLY["Domains"][2]]}
 DB1 = SPEC_REPLY["Domains"][1]
 
@@ -37,10 +36,6 @@ def no_opensips_cli_cfg(tmp_path, monkeypatch):
 @pytest.fixture
 def cfg(tmp_path):
     return str(write_cfg(tmp_path, CONFIG))
-
-
-def run(*args: str):
-    return CliRunner().invoke(cli, list(args))
 
 
 def diff_against(reply, cfg, *extra):

@@ -1,4 +1,4 @@
-"""The domain model: tls_mgm modparams applied as OpenSIPS 3.6.8 does (spec §1-§4)."""
+"""The domain model: tls_mgm modparams applied as OpenSIPS 3.6.8 does (behaviour §1.8, §2)."""
 
 from __future__ import annotations
 
@@ -256,7 +256,7 @@ def test_module_regex_and_case(tmp_path):
         modparam("TLS_MGM|proto_tls", "server_domain", "d")
         modparam("tls_m.*", "certificate", "[d]/c.pem")
         modparam("auth_db|usrloc", "use_domain", 1)
-    """)  # "tls_.*" would also match tls_openssl, which has no certificate (spec §10)
+    """)  # "tls_.*" would also match tls_openssl, which has no certificate (behaviour §1.8)
     assert not ds.errors
     assert ds.find("d").certificate == "/c.pem"
 
@@ -295,7 +295,7 @@ def test_legacy_core_tls_globals(tmp_path):
 
 
 def test_setter_failure_also_names_the_parser_line(tmp_path):
-    """A setter returning <0 makes the cfg parser log a misleading second line (spec §1)."""
+    """A setter returning <0 makes the cfg parser log a misleading second line (behaviour §1.8)."""
     ds = load(tmp_path, 'modparam("tls_mgm", "certificate", "/etc/c.pem")\n')
     (err,) = ds.errors
     assert err.extra["opensips_log"] == [

@@ -21,6 +21,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from miserver import SPEC_REPLY, FifoMi, HttpMi, SilentMi, answer, free_port, isolate_mi_settings
 
+from tlsmgm_cli import exitcodes
 from tlsmgm_cli.core.errors import TlsmgmError
 from tlsmgm_cli.core.mi.drift import compare_fleet
 from tlsmgm_cli.core.mi.nodes import read_nodes_file, resolve_nodes
@@ -85,7 +86,7 @@ def test_diff_fleet_table_marks_each_node_and_survives_silent_and_401(cfg, fleet
     result = run("diff", "-c", cfg, *url_args(fleet, "sync", "drift", "silent", "locked", secret_in=("locked",)),
                  "--timeout", str(TIMEOUT))
     elapsed = time.monotonic() - start
-    assert result.exit_code == 2, result.output  # a node did not answer: 2 even though one drifts
+    assert result.exit_code == exitcodes.USAGE, result.output  # a node did not answer: 2 even though one drifts
     assert elapsed < TIMEOUT + 1.5, elapsed  # the silent node costs one --timeout, concurrently
     lines = result.stdout.splitlines()
     assert lines[0].startswith("drift: 1 of 4 node(s) differ from ") and lines[0].endswith("; 2 unreachable")
@@ -112,7 +113,7 @@ def test_diff_fleet_table_marks_each_node_and_survives_silent_and_401(cfg, fleet
 def test_diff_fleet_json_per_node_status_and_per_domain_presence(cfg, fleet):
     result = run("diff", "-c", cfg, *url_args(fleet, "sync", "drift", "silent", "locked", secret_in=("locked",)),
                  "--timeout", str(TIMEOUT), "--format", "json")
-    assert result.exit_code == 2
+    assert result.exit_code == exitcodes.USAGE
     doc = json.loads(result.stdout)
     assert (doc["in_sync"], doc["drift"], doc["unreachable"]) == (False, True, ["silent", "locked"])
     nodes = {n["name"]: n for n in doc["nodes"]}
@@ -214,7 +215,7 @@ def test_diff_fleet_nodes_are_asked_concurrently(cfg):
         result = run("diff", "-c", cfg, *[a for i, s in enumerate(silent) for a in ("--mi-url", f"s{i}={s.url}")],
                      "--timeout", "1")
         elapsed = time.monotonic() - start
-    assert result.exit_code == 2
+    assert result.exit_code == exitcodes.USAGE
     assert elapsed < 2.5, elapsed  # three silent nodes, one --timeout
     assert result.stdout.count("unreachable: no answer within 1s") == 3
 
@@ -222,7 +223,7 @@ def test_diff_fleet_nodes_are_asked_concurrently(cfg):
 def test_diff_fleet_as_a_real_process(cfg, fleet):
     proc = run_proc(["diff", "-c", cfg, *url_args(fleet, "sync", "silent", "locked", secret_in=("locked",)),
                      "--timeout", "1", "--format", "json"], timeout=30)
-    assert proc.returncode == 2
+    assert proc.returncode == exitcodes.USAGE
     doc = json.loads(proc.stdout)
     assert [n["status"] for n in doc["nodes"]] == ["ok", "unreachable", "unreachable"]
     assert SECRET not in proc.stdout + proc.stderr
@@ -251,11 +252,11 @@ def test_nodes_file_password_env_is_sent_and_never_shown(cfg, tmp_path, fleet):
     assert good.exit_code == 0, good.output
     assert fleet["locked"].authorizations[-1] == "Basic b3BlbnNpcHM6cmlnaHQtcGFzc3dvcmQ="
     bad = run("diff", "-c", cfg, "--nodes", nodes, "--format", "json", env={"LOCKED_PW": SECRET})
-    assert bad.exit_code == 2
+    assert bad.exit_code == exitcodes.USAGE  # diff: an unreachable node is 2 (issue 14)
     locked = json.loads(bad.stdout)["nodes"][1]
     assert locked["error"].startswith("HTTP 401") and locked["url"].startswith("http://opensips:***@")
     listed = run("mi", "tls_list", "--nodes", nodes, env={"LOCKED_PW": SECRET})
-    assert listed.exit_code == 2 and "== locked (http://opensips:***@127.0.0.1" in listed.stdout
+    assert listed.exit_code == exitcodes.PROBLEMS and "== locked (http://opensips:***@127.0.0.1" in listed.stdout
     assert_no_secret(good, bad, listed)
 
 
@@ -294,7 +295,7 @@ def test_nodes_file_errors_are_one_line_usage_errors(cfg, tmp_path, content, mes
     nodes = write_nodes(tmp_path, content)
     for args in (("diff", "-c", cfg), ("mi", "tls_list")):
         result = run(*args, "--nodes", nodes)
-        assert result.exit_code == 2, result.output
+        assert result.exit_code == exitcodes.USAGE, result.output
         assert message in result.stderr
         assert_no_secret(result)
 
@@ -367,7 +368,7 @@ def test_all_instances_of_an_opensips_cli_config(cfg, tmp_path, fleet):
     only = run("mi", "tls_list", "--cli-config", str(plain), "--all-instances", "--format", "json")
     assert only.exit_code == 0 and list(json.loads(only.stdout)) == ["edge"]
     result = run("diff", "-c", cfg, "--cli-config", str(cli_cfg), "--all-instances", "--format", "json")
-    assert result.exit_code == 2, result.output
+    assert result.exit_code == exitcodes.USAGE, result.output
     doc = json.loads(result.stdout)
     nodes = {n["name"]: n for n in doc["nodes"]}
     assert list(nodes) == ["edge1", "edge2", "legacy"]
@@ -386,7 +387,7 @@ def test_all_instances_of_an_opensips_cli_config(cfg, tmp_path, fleet):
 
 def test_all_instances_without_any_config_is_a_usage_error():
     result = run("mi", "tls_list", "--all-instances")
-    assert result.exit_code == 2 and "--all-instances: no opensips-cli config found" in result.stderr
+    assert result.exit_code == exitcodes.USAGE and "--all-instances: no opensips-cli config found" in result.stderr
 
 
 # ---- mi tls_list across nodes -------------------------------------------------------------
@@ -394,7 +395,7 @@ def test_all_instances_without_any_config_is_a_usage_error():
 def test_mi_tls_list_one_section_per_node_and_json_keyed_by_name(fleet):
     args = url_args(fleet, "sync", "drift", "silent")
     text = run("mi", "tls_list", *args, "--timeout", "1")
-    assert text.exit_code == 2
+    assert text.exit_code == exitcodes.PROBLEMS
     sections = text.stdout.split("\n\n")
     assert sections[0].startswith(f"== sync ({fleet['sync'].url}): 2 TLS domain(s)\nname")
     assert sections[1].startswith(f"== drift ({fleet['drift'].url}): 3 TLS domain(s)\nname")
@@ -410,7 +411,7 @@ def test_mi_tls_list_one_section_per_node_and_json_keyed_by_name(fleet):
 def test_mi_tls_list_fleet_garbage_reply_is_an_unreachable_node(fleet):
     with HttpMi(answer({"tls_list": {"Domains": "all of them", "status": "ok"}})) as odd:
         result = run("mi", "tls_list", *url_args(fleet, "sync"), "--mi-url", f"odd={odd.url}", "--format", "json")
-    assert result.exit_code == 2
+    assert result.exit_code == exitcodes.PROBLEMS
     doc = json.loads(result.stdout)
     assert doc["odd"]["status"] == "unreachable" and "not what OpenSIPS's tls_list returns" in doc["odd"]["error"]
 
@@ -418,7 +419,7 @@ def test_mi_tls_list_fleet_garbage_reply_is_an_unreachable_node(fleet):
 def test_refused_port_is_unreachable_quickly(cfg, fleet):
     result = run("diff", "-c", cfg, *url_args(fleet, "sync"), "--mi-url", f"gone=http://127.0.0.1:{free_port()}/mi",
                  "--format", "json")
-    assert result.exit_code == 2
+    assert result.exit_code == exitcodes.USAGE
     gone = json.loads(result.stdout)["nodes"][1]
     assert "cannot reach OpenSIPS's mi_http (Connection refused)" in gone["error"]
 

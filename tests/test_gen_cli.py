@@ -11,21 +11,17 @@ import sys
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
+from clirun import run
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
-from tlsmgm_cli.cli import COMMANDS, cli
+from tlsmgm_cli.cli import COMMANDS
 from tlsmgm_cli.core.x509 import certgen
+from tlsmgm_cli.core.x509 import facts as x509_facts
 
 OPENSSL = shutil.which("openssl")
 needs_openssl = pytest.mark.skipif(OPENSSL is None, reason="openssl binary not installed")
-
-
-def run(*args: str | Path):
-    result = CliRunner().invoke(cli, [str(a) for a in args])
-    return result
 
 
 def ok(*args: str | Path):
@@ -63,7 +59,7 @@ def test_gen_ca_options(tmp_path: Path) -> None:
     result = ok("gen", "ca", "--out", tmp_path, "--cn", "Example CA", "--rsa", "1024", "--days", "7")
     ca = cert_at(tmp_path / "ca.crt")
     assert ca.subject.rfc4514_string() == "CN=Example CA"
-    assert certgen.key_description(ca.public_key()) == "RSA 1024"
+    assert x509_facts.key_text(ca) == "RSA 1024"
     assert (ca.not_valid_after_utc - ca.not_valid_before_utc).days == 7
     assert "RSA 1024" in result.output and "PRIVATE KEY" not in result.output
 
@@ -76,7 +72,7 @@ def test_gen_cert_is_signed_by_the_ca_with_its_own_key(ca_dir: Path) -> None:
     assert spki(leaf) != spki(ca)
     assert certgen.load_issued(ca_dir / "server.crt", ca_dir / "server.key").cert == leaf
     sans = leaf.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
-    assert [certgen.general_name_text(n) for n in sans] == ["DNS:atlanta.com", "IP:10.0.0.1",
+    assert [x509_facts.general_name_text(n) for n in sans] == ["DNS:atlanta.com", "IP:10.0.0.1",
                                                             "URI:sip:atlanta.com"]
     assert list(leaf.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value) == [
         ExtendedKeyUsageOID.SERVER_AUTH]
@@ -111,7 +107,7 @@ def test_gen_cert_eku_flags(ca_dir: Path, flags: list[str], expected: list) -> N
 ])
 def test_gen_cert_key_flags(ca_dir: Path, flags: list[str], expected: str) -> None:
     ok("gen", "cert", "k", "--out", ca_dir, *flags)
-    assert certgen.key_description(cert_at(ca_dir / "k.crt").public_key()) == expected
+    assert x509_facts.key_text(cert_at(ca_dir / "k.crt")) == expected
 
 
 def test_gen_cert_with_separate_ca_dir(ca_dir: Path, tmp_path: Path) -> None:

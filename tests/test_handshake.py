@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from pki import Pki
-from test_serve import handshake_json, inspect_vars, running_server
+from tlsserving import handshake_json, inspect_vars, running_server
 
 from tlsmgm_cli.core.tls.handshake import alert_name, split_target
 

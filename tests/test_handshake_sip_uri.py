@@ -12,7 +12,7 @@ from pathlib import Path
 from clirun import run
 from dnsserver import DnsServer
 from pki import Pki
-from test_serve import running_server, wait_record
+from tlsserving import running_server, wait_record
 
 
 def _server_cfg(tmp_path: Path, pki: Pki) -> Path:

@@ -18,7 +18,7 @@ import pytest
 from clirun import run
 from cryptography import x509
 from cryptography.x509.oid import NameOID
-from test_serve import running_server, wait_record
+from tlsserving import running_server, wait_record
 
 from tlsmgm_cli.core.x509 import certgen
 

@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 import yaml
-from click.testing import CliRunner
+from click.testing import Result
+from clirun import run
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.serialization import pkcs7
 
-from tlsmgm_cli.cli import cli
 from tlsmgm_cli.core.x509.certgen import Issued, crl_pem, make_ca, make_cert, make_crl
 
 NOW = dt.datetime.now(dt.timezone.utc)
@@ -32,8 +32,9 @@ def inter(root: Issued) -> Issued:
     return make_ca("inspect intermediate", parent=root)
 
 
-def run(*args: str, stdin: bytes | None = None):
-    return CliRunner().invoke(cli, ["inspect", *args], input=stdin)
+def run_inspect(*args: str, stdin: bytes | None = None) -> Result:
+    """``tlsmgm inspect ARGS`` (the shared clirun.run)."""
+    return run("inspect", *args, input=stdin)
 
 
 def write(path: Path, data: bytes) -> str:
@@ -45,7 +46,7 @@ def test_json_for_a_bundle_verifies_each_cert_with_the_rest(tmp_path: Path, root
     leaf = make_cert(inter, "sip.biloxi.com", serial=0x3001)
     bundle = write(tmp_path / "chain.pem", leaf.cert_pem() + inter.cert_pem())
     ca = write(tmp_path / "ca.pem", root.cert_pem())
-    result = run(bundle, "--ca", ca, "-f", "json")
+    result = run_inspect(bundle, "--ca", ca, "-f", "json")
     assert result.exit_code == 0, result.output
     items = json.loads(result.output)
     assert [(i["source"], i["index"]) for i in items] == [(bundle, 0), (bundle, 1)]
@@ -66,29 +67,29 @@ def test_json_for_a_bundle_verifies_each_cert_with_the_rest(tmp_path: Path, root
 
 def test_xlog_text_yaml_and_my(tmp_path: Path, root: Issued) -> None:
     path = write(tmp_path / "c.pem", make_cert(root, "a.example").cert_pem())
-    xlog = run(path, "-f", "xlog")
+    xlog = run_inspect(path, "-f", "xlog")
     assert xlog.exit_code == 0
     lines = xlog.output.splitlines()
     assert lines[0] == f"# {path} #0"
     assert "$tls_peer_subject = '/CN=a.example'" in lines
     assert "$tls_peer_san_email = <null>" in lines
     assert "$tls_peer_verified = '0'" in lines  # nothing trusted without --ca
-    mine = run(path, "-f", "xlog", "--as", "my").output
+    mine = run_inspect(path, "-f", "xlog", "--as", "my").output
     assert "$tls_my_issuer = '/CN=inspect root'" in mine and "tls_peer" not in mine and "verified" not in mine
-    text = run(path).output
+    text = run_inspect(path).output
     assert "$tls_peer_subject_cn" in text and "a.example" in text and "20 unable to get local issuer" in text
-    data = yaml.safe_load(run(path, "-f", "yaml").output)
+    data = yaml.safe_load(run_inspect(path, "-f", "yaml").output)
     assert data[0]["vars"]["tls_peer_subject_cn"] == "a.example"
 
 
 def test_var_prints_raw_value_and_null_exits_1(tmp_path: Path, root: Issued) -> None:
     path = write(tmp_path / "c.pem", make_cert(root, "b.example").cert_pem())
-    ok = run(path, "--var", "$tls_peer_subject_cn")
+    ok = run_inspect(path, "--var", "$tls_peer_subject_cn")
     assert (ok.exit_code, ok.output) == (0, "b.example\n")
-    null = run(path, "--var", "tls_peer_san_uri")
+    null = run_inspect(path, "--var", "tls_peer_san_uri")
     assert (null.exit_code, null.output) == (1, "")
-    assert run(path, "--var", "tls_peer_nonsense").exit_code == 2
-    assert run(path, "--var", "tls_peer_notBefore", "--as", "my").exit_code == 2
+    assert run_inspect(path, "--var", "tls_peer_nonsense").exit_code == 2
+    assert run_inspect(path, "--var", "tls_peer_notBefore", "--as", "my").exit_code == 2
 
 
 def test_flags_expired_selfsigned_revoked_and_at(tmp_path: Path) -> None:
@@ -96,16 +97,16 @@ def test_flags_expired_selfsigned_revoked_and_at(tmp_path: Path) -> None:
     ca = write(tmp_path / "ca.pem", root.cert_pem())
     expired = write(tmp_path / "e.pem", make_cert(root, "e.example", not_before=NOW - 9 * DAY,
                                                    not_after=NOW - DAY).cert_pem())
-    assert run(expired, "--ca", ca, "--var", "tls_peer_expired").output == "1\n"
+    assert run_inspect(expired, "--ca", ca, "--var", "tls_peer_expired").output == "1\n"
     at = (NOW - 5 * DAY).strftime("%Y-%m-%dT%H:%M:%S")
-    assert run(expired, "--ca", ca, "--at", at, "--var", "tls_peer_verified").output == "1\n"
+    assert run_inspect(expired, "--ca", ca, "--at", at, "--var", "tls_peer_verified").output == "1\n"
     self_signed = write(tmp_path / "s.pem", make_cert(None, "s.example", self_signed=True).cert_pem())
-    assert run(self_signed, "--var", "tls_peer_selfsigned").output == "1\n"
-    assert run(self_signed, "--ca", self_signed, "--var", "tls_peer_verified").output == "1\n"
+    assert run_inspect(self_signed, "--var", "tls_peer_selfsigned").output == "1\n"
+    assert run_inspect(self_signed, "--ca", self_signed, "--var", "tls_peer_verified").output == "1\n"
     revoked = write(tmp_path / "r.pem", make_cert(root, "r.example", serial=0x4242).cert_pem())
     crl = write(tmp_path / "root.crl", crl_pem(make_crl(root, [0x4242])))
-    assert run(revoked, "--ca", ca, "--crl", crl, "--var", "tls_peer_revoked").output == "1\n"
-    assert run(revoked, "--ca", ca, "--var", "tls_peer_revoked").output == "0\n"
+    assert run_inspect(revoked, "--ca", ca, "--crl", crl, "--var", "tls_peer_revoked").output == "1\n"
+    assert run_inspect(revoked, "--ca", ca, "--var", "tls_peer_revoked").output == "0\n"
 
 
 def test_domain_settings_from_config(tmp_path: Path, root: Issued) -> None:
@@ -124,11 +125,11 @@ def test_domain_settings_from_config(tmp_path: Path, root: Issued) -> None:
     good = write(tmp_path / "ok.pem", make_cert(root, "ok.example", server=False, client=True).cert_pem())
     server_only = write(tmp_path / "srv.pem", make_cert(root, "srv.example").cert_pem())
     base = ["-c", str(cfg), "--domain", "sips", "-f", "json"]
-    assert json.loads(run(client, *base).output)[0]["vars"]["tls_peer_revoked"] == "1"
-    assert json.loads(run(good, *base).output)[0]["vars"]["tls_peer_verified"] == "1"
+    assert json.loads(run_inspect(client, *base).output)[0]["vars"]["tls_peer_revoked"] == "1"
+    assert json.loads(run_inspect(good, *base).output)[0]["vars"]["tls_peer_verified"] == "1"
     # a server domain verifies clients: a serverAuth-only certificate is the wrong purpose
-    assert json.loads(run(server_only, *base).output)[0]["extra"]["verify"]["code"] == 26
-    missing = run(good, "-c", str(cfg), "--domain", "nope")
+    assert json.loads(run_inspect(server_only, *base).output)[0]["extra"]["verify"]["code"] == 26
+    missing = run_inspect(good, "-c", str(cfg), "--domain", "nope")
     assert missing.exit_code == 2 and "no TLS domain named 'nope'" in missing.output
 
 
@@ -138,20 +139,20 @@ def test_der_pkcs7_stdin_and_globs(tmp_path: Path, root: Issued, inter: Issued) 
     write(tmp_path / "a.der", der)
     p7 = pkcs7.serialize_certificates([leaf.cert, inter.cert], serialization.Encoding.DER)
     write(tmp_path / "b.p7b", p7)
-    result = run(str(tmp_path / "*.[dp]*"), "--var", "tls_peer_subject_cn")
+    result = run_inspect(str(tmp_path / "*.[dp]*"), "--var", "tls_peer_subject_cn")
     lines = result.output.splitlines()
     assert lines[0] == "d.example"  # a.der, then b.p7b's certificates in the order stored
     assert sorted(lines[1:]) == ["d.example", "inspect intermediate"]
-    piped = run("-", "--var", "tls_peer_subject_cn", stdin=leaf.cert_pem())
+    piped = run_inspect("-", "--var", "tls_peer_subject_cn", stdin=leaf.cert_pem())
     assert piped.output == "d.example\n"
-    nothing = run(str(tmp_path / "*.none"))
+    nothing = run_inspect(str(tmp_path / "*.none"))
     assert nothing.exit_code == 1 and "no file matches" in nothing.output
 
 
 def test_true_serial(tmp_path: Path, root: Issued) -> None:
     serial = int.from_bytes(bytes(range(0x40, 0x54)), "big")  # 20 bytes
     path = write(tmp_path / "c.pem", make_cert(root, "big.example", serial=serial).cert_pem())
-    item = json.loads(run(path, "--true-serial", "-f", "json").output)[0]
+    item = json.loads(run_inspect(path, "--true-serial", "-f", "json").output)[0]
     assert item["vars"]["tls_peer_serial"] == "18446744073709551615"
     assert item["extra"]["serial_hex"] == f"{serial:X}" and item["extra"]["serial_decimal"] == str(serial)
 
@@ -168,7 +169,7 @@ def test_bad_input_is_reported_and_others_still_inspected(tmp_path: Path, root: 
                                                           message: str) -> None:
     bad = write(tmp_path / "bad.pem", content)
     good = write(tmp_path / "good.pem", make_cert(root, "good.example").cert_pem())
-    result = run(bad, good, "--var", "tls_peer_subject_cn")
+    result = run_inspect(bad, good, "--var", "tls_peer_subject_cn")
     assert result.exit_code == 1
     assert "good.example\n" in result.output
     assert f"tlsmgm: error: {bad}: " in result.output and message in result.output
@@ -186,7 +187,7 @@ def test_private_key_given_by_mistake_never_printed(tmp_path: Path, root: Issued
         data = issued.key.private_bytes(serialization.Encoding.DER, serialization.PrivateFormat.PKCS8,
                                         serialization.NoEncryption())
     key = write(tmp_path / "key.pem", data)
-    result = run(key, "-f", "json")
+    result = run_inspect(key, "-f", "json")
     assert result.exit_code == 1
     assert "is a private key, not a certificate (key material not shown)" in result.output
     body = issued.key_pem().decode().splitlines()[1]
@@ -199,15 +200,15 @@ def test_file_over_the_pki_limit(tmp_path: Path) -> None:
     big = tmp_path / "big.pem"
     with open(big, "wb") as handle:
         handle.truncate(PKI_FILE_MAX_BYTES + 1)
-    result = run(str(big))
+    result = run_inspect(str(big))
     assert result.exit_code == 1 and f"over the {PKI_FILE_MAX_BYTES // 2**20} MiB limit" in result.output
 
 
 def test_usage_errors_exit_2(tmp_path: Path, root: Issued) -> None:
     path = write(tmp_path / "c.pem", make_cert(root, "u.example").cert_pem())
-    assert run(path, "--at", "yesterday-ish").exit_code == 2
-    assert run(path, "--ca", str(tmp_path / "missing.pem")).exit_code == 2
-    assert run().exit_code == 2
+    assert run_inspect(path, "--at", "yesterday-ish").exit_code == 2
+    assert run_inspect(path, "--ca", str(tmp_path / "missing.pem")).exit_code == 2
+    assert run_inspect().exit_code == 2
 
 
 def test_real_subprocess_run(tmp_path: Path, root: Issued) -> None:

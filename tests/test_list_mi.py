@@ -1,4 +1,4 @@
-"""`tlsmgm list --format mi` equals the tls_list reply spec §5.5/§10 predicts (written by hand)."""
+"""`tlsmgm list --format mi` equals the tls_list reply behaviour §7.1 and §7.4 predict (written by hand)."""
 
 from __future__ import annotations
 

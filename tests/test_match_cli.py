@@ -9,7 +9,8 @@ import sys
 import jsonschema
 import pytest
 from cfgtext import mp, write_cfg
-from click.testing import CliRunner
+from click.testing import CliRunner, Result
+from clirun import run
 
 from tlsmgm_cli.cli import cli
 from tlsmgm_cli.core.db.backend import connect
@@ -70,8 +71,9 @@ def cfg(tmp_path) -> str:
     return str(write_cfg(tmp_path, BODY))
 
 
-def run(*args: str, input: str | None = None):
-    return CliRunner().invoke(cli, ["match", *args], input=input)
+def run_match(*args: str, input: str | None = None) -> Result:
+    """``tlsmgm match ARGS`` (the shared clirun.run)."""
+    return run("match", *args, input=input)
 
 
 def results(res) -> list[dict]:
@@ -81,7 +83,7 @@ def results(res) -> list[dict]:
 
 
 def test_server_json_contract(cfg):
-    res = run("-c", cfg, "--socket", "10.0.0.10:5061", "--sni", "atlanta.com", "--format", "json")
+    res = run_match("-c", cfg, "--socket", "10.0.0.10:5061", "--sni", "atlanta.com", "--format", "json")
     assert res.exit_code == 0, res.output
     assert results(res) == [{
         "side": "server", "socket": "10.0.0.10:5061", "sni": "atlanta.com", "sip_domain": None,
@@ -90,13 +92,13 @@ def test_server_json_contract(cfg):
 
 
 def test_rejected_sni_exits_1(cfg):
-    res = run("-c", cfg, "--socket", "10.0.0.10:5061", "--sni", "www.atlanta.com")
+    res = run_match("-c", cfg, "--socket", "10.0.0.10:5061", "--sni", "www.atlanta.com")
     assert res.exit_code == 1
     assert "rejected: fatal alert 112 unrecognized_name" in res.output
 
 
 def test_no_sni_text_line(cfg):
-    res = run("-c", cfg, "--socket", "10.0.0.10:5061")
+    res = run_match("-c", cfg, "--socket", "10.0.0.10:5061")
     assert res.exit_code == 0
     assert res.stdout.startswith("server 10.0.0.10:5061  no SNI  ->  dom3  (exact 'none'")
 
@@ -111,37 +113,37 @@ def test_every_listener_without_socket(cfg):
 
 def test_config_without_tls_listener_is_usage_error(tmp_path):
     path = write_cfg(tmp_path, srv("a"))
-    res = run("-c", str(path))
+    res = run_match("-c", str(path))
     assert res.exit_code == 2
     assert "give --socket IP:PORT" in res.output
 
 
 def test_dropped_listener(tmp_path):
     path = write_cfg(tmp_path, srv("a", "10.0.0.1:5061", "*"))
-    res = run("-c", str(path), "--socket", "10.0.0.1:5999", "--format", "json")
+    res = run_match("-c", str(path), "--socket", "10.0.0.1:5999", "--format", "json")
     assert res.exit_code == 1
     assert results(res)[0]["outcome"] == "dropped"
 
 
 def test_client_side(cfg):
-    res = run("-c", cfg, "--client", "--dest", "5.6.7.8:5061", "--sip-domain", "ATLANTA.com",
+    res = run_match("-c", cfg, "--client", "--dest", "5.6.7.8:5061", "--sip-domain", "ATLANTA.com",
               "--format", "json")
     assert res.exit_code == 0
     row = results(res)[0]
     assert (row["side"], row["domain"], row["rank"], row["socket"]) == ("client", "cli4", "exact", "5.6.7.8:5061")
-    res = run("-c", cfg, "--client", "--dest", "5.6.7.8:5061")
+    res = run_match("-c", cfg, "--client", "--dest", "5.6.7.8:5061")
     assert res.exit_code == 1 and "no TLS client domain found" in res.output
 
 
 def test_unknown_tls_domain_is_no_domain_exit_1(cfg):
-    res = run("-c", cfg, "--client", "--dest", "5.6.7.8:5061", "--tls-domain", "CLI4")
+    res = run_match("-c", cfg, "--client", "--dest", "5.6.7.8:5061", "--tls-domain", "CLI4")
     assert res.exit_code == 1
     assert "no TLS client domain found" in res.output
     assert "case-sensitive" in res.output and "[cli4]" in res.output
 
 
 def test_forced_tls_domain_without_dest(cfg):
-    res = run("-c", cfg, "--client", "--tls-domain", "cli4", "--format", "json")
+    res = run_match("-c", cfg, "--client", "--tls-domain", "cli4", "--format", "json")
     assert res.exit_code == 0
     assert results(res)[0]["domain"] == "cli4"
 
@@ -154,14 +156,14 @@ def test_forced_tls_domain_without_dest(cfg):
     ("sip.example.com:5061", "is not an IP address"),
 ])
 def test_malformed_socket_is_usage_error(cfg, socket, needle):
-    res = run("-c", cfg, "--socket", socket)
+    res = run_match("-c", cfg, "--socket", socket)
     assert res.exit_code == 2
     assert needle in res.output
 
 
 def test_ipv6_socket_in_brackets(tmp_path):
     path = write_cfg(tmp_path, srv("v6", "::1:5061", "*"))
-    res = run("-c", str(path), "--socket", "[::1]:5061", "--format", "json")
+    res = run_match("-c", str(path), "--socket", "[::1]:5061", "--format", "json")
     assert res.exit_code == 0
     assert results(res)[0]["socket"] == "[::1]:5061"
 
@@ -173,19 +175,19 @@ def test_ipv6_socket_in_brackets(tmp_path):
     ["--batch", "-", "--socket", "1.2.3.4:5061"],
 ])
 def test_option_conflicts_are_usage_errors(cfg, args):
-    assert run("-c", cfg, *args).exit_code == 2
+    assert run_match("-c", cfg, *args).exit_code == 2
 
 
 def test_config_errors_exit_2_with_file_line(tmp_path):
     body = srv("big", "10.0.0.1:5061", ", ".join(f"h{i}.x" for i in range(65)))
     path = write_cfg(tmp_path, "socket=tls:10.0.0.1:5061\n" + body)
-    res = run("-c", str(path), "--socket", "10.0.0.1:5061")
+    res = run_match("-c", str(path), "--socket", "10.0.0.1:5061")
     assert res.exit_code == 2
     assert f"{path}:6: error: Too many domain filters per address" in res.stderr
 
 
 def test_explain_text_lists_candidates_and_hidden_domains(cfg):
-    res = run("-c", cfg, "--socket", "10.0.0.10:5061", "--sni", "biloxi.com", "--explain")
+    res = run_match("-c", cfg, "--socket", "10.0.0.10:5061", "--sni", "biloxi.com", "--explain")
     assert res.exit_code == 0
     out = res.output
     assert "rule: SNI 'biloxi.com' matches exact pattern 'biloxi.com'" in out
@@ -194,7 +196,7 @@ def test_explain_text_lists_candidates_and_hidden_domains(cfg):
 
 
 def test_explain_json_adds_rule_notes_and_explain(cfg):
-    res = run("-c", cfg, "--socket", "10.0.0.10:5061", "--sni", "atlanta.com", "--explain",
+    res = run_match("-c", cfg, "--socket", "10.0.0.10:5061", "--sni", "atlanta.com", "--explain",
               "--format", "json")
     row = json.loads(res.stdout)["results"][0]
     assert row["explain"]["key_used"] == "10.0.0.10:5061"
@@ -205,8 +207,8 @@ def test_explain_json_adds_rule_notes_and_explain(cfg):
 
 def test_opensips_version_before_368_is_case_sensitive(cfg):
     args = ["-c", cfg, "--socket", "10.0.0.10:5061", "--sni", "ATLANTA.com"]
-    assert run(*args).exit_code == 0
-    assert run(*args, "--opensips-version", "3.6.7").exit_code == 1
+    assert run_match(*args).exit_code == 0
+    assert run_match(*args, "--opensips-version", "3.6.7").exit_code == 1
 
 
 def test_after_reload_with_sqlite_db(tmp_path, pki):
@@ -220,8 +222,8 @@ def test_after_reload_with_sqlite_db(tmp_path, pki):
     path = write_cfg(tmp_path, srv("S", "*", "*.com"))
     args = ["-c", str(path), "--db", url, "--socket", "10.0.0.1:5061", "--sni", "x.baz.com",
             "--format", "json"]
-    assert results(run(*args))[0]["domain"] == "D"
-    assert results(run(*args, "--after-reload"))[0]["domain"] == "S"
+    assert results(run_match(*args))[0]["domain"] == "D"
+    assert results(run_match(*args, "--after-reload"))[0]["domain"] == "S"
 
 
 BATCH = "\n".join([
@@ -237,7 +239,7 @@ BATCH = "\n".join([
 
 
 def test_batch_in_order_with_error_lines(cfg):
-    res = run("-c", cfg, "--batch", "-", input=BATCH)
+    res = run_match("-c", cfg, "--batch", "-", input=BATCH)
     assert res.exit_code == 1
     rows = [json.loads(line) for line in res.stdout.splitlines()]
     assert [r.get("domain", r.get("line")) for r in rows] == ["dom2", 2, "cli4", 5, "dom3", 7, "dom2"]
@@ -251,18 +253,18 @@ def test_batch_in_order_with_error_lines(cfg):
 def test_batch_all_selected_exits_0_and_json_format(cfg, tmp_path):
     queries = tmp_path / "q.jsonl"
     queries.write_text('{"socket": "10.0.0.10:5061", "sni": "atlanta.com"}\n{"socket": "10.0.0.10:5062"}\n')
-    res = run("-c", cfg, "--batch", str(queries), "--format", "json")
+    res = run_match("-c", cfg, "--batch", str(queries), "--format", "json")
     assert res.exit_code == 0
     assert [r["domain"] for r in results(res)] == ["dom1", "wide"]
 
 
 def test_batch_missing_file_is_usage_error(cfg, tmp_path):
-    assert run("-c", cfg, "--batch", str(tmp_path / "nope.jsonl")).exit_code == 2
+    assert run_match("-c", cfg, "--batch", str(tmp_path / "nope.jsonl")).exit_code == 2
 
 
 def test_batch_lines_equal_single_queries(cfg):
-    batch = run("-c", cfg, "--batch", "-", input=BATCH).stdout.splitlines()
-    single = results(run("-c", cfg, "--socket", "10.0.0.10:5061", "--sni", "biloxi.com", "--format", "json"))
+    batch = run_match("-c", cfg, "--batch", "-", input=BATCH).stdout.splitlines()
+    single = results(run_match("-c", cfg, "--socket", "10.0.0.10:5061", "--sni", "biloxi.com", "--format", "json"))
     assert json.loads(batch[0]) == single[0]
 
 
@@ -286,7 +288,7 @@ HOSTILE = "\n".join([
 
 @pytest.mark.parametrize("fmt", [[], ["--format", "json"], ["--explain"]])
 def test_batch_lone_surrogate_and_deep_nesting_are_line_errors(cfg, fmt):
-    res = run("-c", cfg, "--batch", "-", *fmt, input=HOSTILE)
+    res = run_match("-c", cfg, "--batch", "-", *fmt, input=HOSTILE)
     assert res.exit_code == 1, res.output
     rows = results_any(res)
     assert [r.get("line") if "error" in r else r["outcome"] for r in rows] == [
@@ -306,7 +308,7 @@ def results_any(res) -> list[dict]:
 
 
 def test_batch_lone_surrogate_text_format(cfg):
-    res = run("-c", cfg, "--batch", "-", "--format", "text", input=HOSTILE)
+    res = run_match("-c", cfg, "--batch", "-", "--format", "text", input=HOSTILE)
     assert res.exit_code == 1
     lines = res.stdout.splitlines()
     assert lines[0] == "line 1: error: not valid Unicode: lone surrogate \\ud800 (an unpaired \\u escape)"
@@ -324,7 +326,7 @@ def test_batch_hostile_lines_real_subprocess(cfg):
 
 
 def test_batch_json_lines_byte_exact(cfg):
-    res = run("-c", cfg, "--batch", "-", input='{"socket": "10.0.0.10:5061", "sni": "Bilöxi.com"}\nx\n')
+    res = run_match("-c", cfg, "--batch", "-", input='{"socket": "10.0.0.10:5061", "sni": "Bilöxi.com"}\nx\n')
     assert res.stdout_bytes == (
         '{"side": "server", "socket": "10.0.0.10:5061", "sni": "Bilöxi.com", "sip_domain": null, '
         '"tls_domain": null, "domain": null, "outcome": "rejected", "initial_domain": "dom3", '

@@ -1,6 +1,7 @@
-"""The domain matcher (core/matching/matcher.py, core/matching/fnmatch_posix.py) against spec §2.2, §2.3, §3
-(worked examples §3.7 row by row), §3.6 and §10 "Server-side selection",
-"Client-side selection" and "DB rows". Expectations are derived by hand from the spec.
+"""The domain matcher (core/matching/matcher.py, core/matching/fnmatch_posix.py) against
+behaviour §4.1, §4.2, §4.4 to §4.11 (the observed server and client sides included) and
+the worked examples of behaviour §4.12 row by row. Expectations are derived by hand from
+the behaviour reference (docs/opensips-behaviour.md).
 Configs are real config text read by the real reader."""
 
 from __future__ import annotations
@@ -76,7 +77,7 @@ def client(m: DomainMatcher, dest: str | None, sip_domain: str | None = None,
 SEL, REJ, DROP = "selected", "rejected", "dropped"
 
 # ---------------------------------------------------------------------------------------
-# §3.7 Config S (the README example)
+# behaviour §4.12 Config S (the README example)
 
 CONFIG_S = (
     srv("dom1", "10.0.0.10:5061", "atlanta.com")
@@ -209,7 +210,7 @@ def test_s21_forced_name_is_case_sensitive(config_s):
 
 
 # ---------------------------------------------------------------------------------------
-# §3.7 Config T (server tricky)
+# behaviour §4.12 Config T (server tricky)
 
 CONFIG_T = (
     srv("catchall")
@@ -297,7 +298,7 @@ def test_t32_uppercase_on_367_only_star_matches(tmp_path):
 
 
 # ---------------------------------------------------------------------------------------
-# §3.7 Config U (duplicates), with a real SQLite DB for the DB domain
+# behaviour §4.12 Config U (duplicates), with a real SQLite DB for the DB domain
 
 
 def sqlite_db(tmp_path, pki, rows: list[TlsRow]) -> str:
@@ -328,8 +329,8 @@ def test_u_db_domain_wins_at_startup(tmp_path, pki):
 
 
 def test_u_after_reload_identical_pair_stays_with_db(tmp_path, pki):
-    # §10 "DB rows" (what the server did) wins over §3.7's "it is B": B never inserted
-    # x.com at startup, so after tls_reload D appends it again and keeps it (§3.6 exception)
+    # observed (behaviour §4.11, §4.12 Config U; the source reading predicted B): B never
+    # inserted x.com at startup, so after tls_reload D appends it again and keeps it
     url = sqlite_db(tmp_path, pki, [TlsRow(domain="D", type=2, match_ip_address="*",
                                            match_sip_domain="x.com")])
     m = matcher_for(tmp_path, srv("A", "*", "x.com") + srv("B", "*", "x.com"), db_url=url,
@@ -389,7 +390,7 @@ def test_db_null_filters_behave_as_star(tmp_path, pki):
 
 
 # ---------------------------------------------------------------------------------------
-# §3.7 Config V (no domains)
+# behaviour §4.12 Config V (no domains)
 
 
 def test_v_no_domains_server_dropped_client_fails(tmp_path):
@@ -401,7 +402,7 @@ def test_v_no_domains_server_dropped_client_fails(tmp_path):
 
 
 # ---------------------------------------------------------------------------------------
-# §10 Server-side selection
+# Server-side selection, as observed (behaviour §4.6, §4.8, §4.10)
 
 
 def test_srv_address_first_exact_key_hides_star_domains(tmp_path):
@@ -533,7 +534,7 @@ def test_question_mark_pattern_beats_earlier_wildcard(tmp_path):
 
 
 # ---------------------------------------------------------------------------------------
-# §10 Client-side selection
+# Client-side selection, as observed (behaviour §4.9)
 
 
 CLIENT_CFG = (
@@ -631,7 +632,7 @@ def test_cli_avp_modparams_unset_add_notes(tmp_path):
 
 
 # ---------------------------------------------------------------------------------------
-# filter storage (§2.3), the 64-pattern limit, explanations
+# filter storage (behaviour §4.2), the 64-pattern limit (§4.4), explanations
 
 
 def test_filters_in_stored_order_drive_ownership(tmp_path):

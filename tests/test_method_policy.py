@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from clirun import run
 from pki import Pki
-from test_serve import running_server
+from tlsserving import running_server
 
 
 def _config(tmp_path: Path, pki: Pki, method: str, ciphers: str | None = None, side: str = "server") -> Path:

@@ -1,5 +1,5 @@
 """`tlsmgm mi` and core.mi.client against a JSON-RPC HTTP server and an mi_fifo responder
-written here, answering with the exact tls_list reply shape of spec §5.5/§10."""
+written here, answering with the exact tls_list reply shape of behaviour §7.1."""
 
 from __future__ import annotations
 
@@ -11,12 +11,12 @@ import sys
 import time
 
 import pytest
-from click.testing import CliRunner
+from clirun import run
 from hypothesis import given
 from hypothesis import strategies as st
 from miserver import SPEC_REPLY, FifoMi, HttpMi, answer, free_port, isolate_mi_settings, rpc_error
 
-from tlsmgm_cli.cli import cli
+from tlsmgm_cli import exitcodes
 from tlsmgm_cli.core.mi.client import (
     DEFAULT_URL,
     MiCommandError,
@@ -33,10 +33,6 @@ SPEC_ANSWER = answer({"tls_list": SPEC_REPLY, "tls_reload": "OK"})
 @pytest.fixture(autouse=True)
 def no_opensips_cli_cfg(tmp_path, monkeypatch):
     return isolate_mi_settings(tmp_path, monkeypatch)
-
-
-def run(*args: str):
-    return CliRunner().invoke(cli, list(args))
 
 
 
@@ -79,11 +75,11 @@ def test_quiet_drops_the_reload_note():
     assert result.exit_code == 0 and result.stderr == ""
 
 
-def test_tls_reload_db_url_not_set_is_exit_2_with_hint():
+def test_tls_reload_db_url_not_set_is_exit_1_with_hint():
     respond = answer({"tls_reload": rpc_error(500, "DB url not set")})
     with HttpMi(respond) as mi:
         result = run("mi", "tls_reload", "--mi-url", mi.url)
-    assert result.exit_code == 2
+    assert result.exit_code == exitcodes.PROBLEMS
     assert f"tlsmgm: error: {mi.url}: tls_reload failed: 500: DB url not set" in result.stderr
     assert "restart OpenSIPS" in result.stderr and "Traceback" not in result.output
 
@@ -92,14 +88,14 @@ def test_jsonrpc_error_object_with_http_error_status_is_reported():
     respond = answer({"tls_list": rpc_error(-32601, "Method not found")})
     with HttpMi(respond, status=500) as mi:
         result = run("mi", "tls_list", "--mi-url", mi.url)
-    assert result.exit_code == 2
+    assert result.exit_code == exitcodes.PROBLEMS
     assert "tls_list failed: -32601: Method not found" in result.stderr
 
 
 def test_http_status_without_json_body():
     with HttpMi(lambda req: b"<html>nope</html>", status=404) as mi:
         result = run("mi", "tls_list", "--mi-url", mi.url)
-    assert result.exit_code == 2 and "HTTP 404" in result.stderr
+    assert result.exit_code == exitcodes.PROBLEMS and "HTTP 404" in result.stderr
 
 
 @pytest.mark.parametrize("body, needle", [
@@ -109,10 +105,10 @@ def test_http_status_without_json_body():
     (b'{"jsonrpc": "2.0", "id": 1}', "has no result"),
     (b'{"jsonrpc": "2.0", "error": "boom", "id": 1}', "malformed JSON-RPC error"),
 ])
-def test_http_garbage_is_exit_2(body, needle):
+def test_http_garbage_is_exit_1(body, needle):
     with HttpMi(lambda req: body) as mi:
         result = run("mi", "tls_list", "--mi-url", mi.url)
-    assert result.exit_code == 2
+    assert result.exit_code == exitcodes.PROBLEMS
     assert needle in result.stderr and mi.url in result.stderr and "Traceback" not in result.output
 
 
@@ -121,21 +117,21 @@ def test_reply_with_another_id_is_refused():
         return json.dumps({"jsonrpc": "2.0", "result": SPEC_REPLY, "id": "not-" + str(req["id"])}).encode()
     with HttpMi(respond) as mi:
         result = run("mi", "tls_list", "--mi-url", mi.url)
-    assert result.exit_code == 2 and "answers request id" in result.stderr
+    assert result.exit_code == exitcodes.PROBLEMS and "answers request id" in result.stderr
 
 
-def test_result_that_is_not_a_tls_list_reply_is_exit_2():
+def test_result_that_is_not_a_tls_list_reply_is_exit_1():
     with HttpMi(answer({"tls_list": {"Domains": [{"name": "x", "type": "TLS_DOMAIN_FOO"}]}})) as mi:
         result = run("mi", "tls_list", "--mi-url", mi.url)
-    assert result.exit_code == 2
+    assert result.exit_code == exitcodes.PROBLEMS
     assert "not what OpenSIPS's tls_list returns" in result.stderr and "TLS_DOMAIN_FOO" in result.stderr
 
 
-def test_absent_http_server_is_exit_2_quickly():
+def test_absent_http_server_is_exit_1_quickly():
     url = f"http://127.0.0.1:{free_port()}/mi"
     start = time.monotonic()
     result = run("mi", "tls_list", "--mi-url", url, "--timeout", "2")
-    assert result.exit_code == 2
+    assert result.exit_code == exitcodes.PROBLEMS
     assert f"{url}: cannot reach OpenSIPS's mi_http" in result.stderr
     assert time.monotonic() - start < 2
 
@@ -145,19 +141,19 @@ def test_silent_http_server_times_out():
         start = time.monotonic()
         result = run("mi", "tls_list", "--mi-url", mi.url, "--timeout", "0.5")
         elapsed = time.monotonic() - start
-    assert result.exit_code == 2
+    assert result.exit_code == exitcodes.PROBLEMS
     assert f"{mi.url}: no answer within 0.5s" in result.stderr
     assert elapsed < 2.5
 
 
 def test_malformed_url_is_exit_2():
     result = run("mi", "tls_list", "--mi-url", "not a url")
-    assert result.exit_code == 2 and "not a usable MI URL" in result.stderr
+    assert result.exit_code == exitcodes.USAGE and "not a usable MI URL" in result.stderr
 
 
 def test_non_positive_timeout_is_a_usage_error():
     result = run("mi", "tls_list", "--mi-url", DEFAULT_URL, "--timeout", "0")
-    assert result.exit_code == 2 and "--timeout" in result.stderr
+    assert result.exit_code == exitcodes.USAGE and "--timeout" in result.stderr
 
 
 # ---- FIFO ---------------------------------------------------------------------------
@@ -224,7 +220,7 @@ def test_fifo_silent_server_times_out_and_cleans_up(tmp_path):
                      "--timeout", "0.5")
         elapsed = time.monotonic() - start
         leftovers = os.listdir(mi.reply_dir)
-    assert result.exit_code == 2
+    assert result.exit_code == exitcodes.PROBLEMS
     assert f"FIFO {mi.fifo}: no answer within 0.5s" in result.stderr and mi.reply_dir in result.stderr
     assert elapsed < 2.5 and leftovers == []
 
@@ -232,36 +228,36 @@ def test_fifo_silent_server_times_out_and_cleans_up(tmp_path):
 def test_fifo_garbage_reply(tmp_path):
     with FifoMi(tmp_path, lambda req: b"500 command 'tls_list' not available\n") as mi:
         result = run("mi", "tls_list", "--fifo", mi.fifo, "--fifo-reply-dir", mi.reply_dir)
-    assert result.exit_code == 2 and "is not JSON" in result.stderr
+    assert result.exit_code == exitcodes.PROBLEMS and "is not JSON" in result.stderr
 
 
-def test_absent_fifo_is_exit_2(tmp_path):
+def test_absent_fifo_is_exit_1(tmp_path):
     result = run("mi", "tls_list", "--fifo", str(tmp_path / "nofifo"), "--timeout", "1")
-    assert result.exit_code == 2
+    assert result.exit_code == exitcodes.PROBLEMS
     assert "No such file or directory; is OpenSIPS running with mi_fifo loaded?" in result.stderr
 
 
-def test_fifo_nobody_reads_is_exit_2(tmp_path):
+def test_fifo_nobody_reads_is_exit_1(tmp_path):
     fifo = tmp_path / "stale_fifo"
     os.mkfifo(fifo)
     start = time.monotonic()
     result = run("mi", "tls_list", "--fifo", str(fifo), "--fifo-reply-dir", str(tmp_path))
-    assert result.exit_code == 2 and "nobody is reading it" in result.stderr
+    assert result.exit_code == exitcodes.PROBLEMS and "nobody is reading it" in result.stderr
     assert time.monotonic() - start < 2
     assert sorted(p.name for p in tmp_path.iterdir()) == ["home", "stale_fifo"]
 
 
-def test_regular_file_as_fifo_is_exit_2(tmp_path):
+def test_regular_file_as_fifo_is_exit_1(tmp_path):
     path = tmp_path / "plain"
     path.write_text("x")
     result = run("mi", "tls_list", "--fifo", str(path))
-    assert result.exit_code == 2 and "not a FIFO" in result.stderr
+    assert result.exit_code == exitcodes.PROBLEMS and "not a FIFO" in result.stderr
 
 
-def test_unwritable_reply_dir_is_exit_2(tmp_path):
+def test_unwritable_reply_dir_is_exit_1(tmp_path):
     with FifoMi(tmp_path, SPEC_ANSWER) as mi:
         result = run("mi", "tls_list", "--fifo", mi.fifo, "--fifo-reply-dir", str(tmp_path / "absent"))
-    assert result.exit_code == 2 and "cannot create the reply FIFO" in result.stderr
+    assert result.exit_code == exitcodes.PROBLEMS and "cannot create the reply FIFO" in result.stderr
 
 
 # ---- where to connect -----------------------------------------------------------------
@@ -318,17 +314,17 @@ def test_unsupported_communication_type(tmp_path):
     cfg = tmp_path / "cli.cfg"
     cfg.write_text("[default]\ncommunication_type: datagram\n")
     result = run("mi", "tls_list", "--cli-config", str(cfg))
-    assert result.exit_code == 2 and "communication_type 'datagram' is not supported" in result.stderr
+    assert result.exit_code == exitcodes.PROBLEMS and "communication_type 'datagram' is not supported" in result.stderr
 
 
 def test_missing_cli_config_file(tmp_path):
     result = run("mi", "tls_list", "--cli-config", str(tmp_path / "nope.cfg"))
-    assert result.exit_code == 2 and "opensips-cli config file not found" in result.stderr
+    assert result.exit_code == exitcodes.USAGE and "opensips-cli config file not found" in result.stderr
 
 
 def test_url_and_fifo_together_is_exit_2():
     result = run("mi", "tls_list", "--mi-url", DEFAULT_URL, "--fifo", "/tmp/f")
-    assert result.exit_code == 2 and "either --mi-url or --fifo" in result.stderr
+    assert result.exit_code == exitcodes.USAGE and "either --mi-url or --fifo" in result.stderr
 
 
 def test_subprocess_run_against_http_server():
@@ -366,4 +362,4 @@ def test_parse_reply_error_object():
     with pytest.raises(MiCommandError) as info:
         parse_reply(raw, endpoint="e", method="tls_reload", request_id=7)
     assert (info.value.code, info.value.rpc_message) == (500, "Failed to reload")
-    assert info.value.exit_code == 2
+    assert info.value.exit_code == exitcodes.PROBLEMS

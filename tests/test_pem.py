@@ -14,7 +14,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tlsmgm_cli.core.x509 import certgen
-from tlsmgm_cli.core.x509.pem import der_length, is_pem, pem_blocks, read_private_key, scan_pem
+from tlsmgm_cli.core.x509.der import element_length as der_length
+from tlsmgm_cli.core.x509.pem import is_pem, pem_blocks, read_private_key, scan_pem
 
 OPENSSL = shutil.which("openssl")
 needs_openssl = pytest.mark.skipif(OPENSSL is None, reason="openssl binary not installed")

@@ -2,139 +2,45 @@
 127.0.0.1, domains chosen exactly as the matcher (``match``) predicts, ``$tls_peer_*``
 values equal to ``inspect``'s for the same certificate.
 
-Helpers here (``client_pki``, ``running_server``, ``handshake_json``) are reused by
-test_handshake.py.
+Its helpers (``running_server``, ``handshake_json``...) live in tlsserving.py, the
+``client_pki`` fixture in conftest.py.
 """
 
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import json
 import os
 import shutil
 import signal
 import socket
 import ssl
+import struct
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 from pki import Pki
+from tlsserving import (
+    KEY_IP,
+    KEY_PORT,
+    ClientCerts,
+    handshake_json,
+    inspect_vars,
+    running_server,
+    server_cfg,
+    wait_record,
+)
 
-from tlsmgm_cli.cli import cli
 from tlsmgm_cli.core.loader import load_domains
 from tlsmgm_cli.core.matching.matcher import DomainMatcher
-from tlsmgm_cli.core.tls.server import ListenerSpec, TlsServer, plan_listeners, sip_reply
+from tlsmgm_cli.core.tls.server import ListenerSpec, plan_listeners, sip_reply
 from tlsmgm_cli.core.tls.sslverify import set_verify_mode
-from tlsmgm_cli.core.x509 import certgen
 
-KEY_IP, KEY_PORT = "10.0.0.10", 5061
 PEER_FLAGS = {"tls_peer_verified", "tls_peer_revoked", "tls_peer_expired", "tls_peer_selfsigned"}
-
-
-@dataclass
-class ClientCerts:
-    """Client-auth certificates: valid, expired, self-signed, revoked (+ its CRL dir)."""
-
-    valid: certgen.Issued
-    expired: certgen.Issued
-    self_signed: certgen.Issued
-    revoked: certgen.Issued
-    crl_dir: Path
-    paths: dict[str, tuple[Path, Path]]
-
-
-@pytest.fixture(scope="module")
-def client_pki(pki: Pki, tmp_path_factory: pytest.TempPathFactory) -> ClientCerts:
-    d = tmp_path_factory.mktemp("clients")
-    now = dt.datetime.now(dt.timezone.utc)
-    root = pki.ca.issued
-    certs = {
-        "valid": certgen.make_cert(root, "valid.client.test", server=False, client=True),
-        "expired": certgen.make_cert(root, "expired.client.test", server=False, client=True,
-                                     not_before=now - dt.timedelta(days=30), not_after=now - dt.timedelta(days=1)),
-        "self_signed": certgen.make_cert(None, "self.client.test", server=False, client=True, self_signed=True),
-        "revoked": certgen.make_cert(root, "revoked.client.test", server=False, client=True),
-    }
-    paths = {name: issued.write(d, name, force=True) for name, issued in certs.items()}
-    crl = certgen.make_crl(root, [certs["revoked"].cert.serial_number])
-    certgen.write_hashed_crl_dir(d / "crl", [crl])
-    return ClientCerts(**certs, crl_dir=d / "crl", paths=paths)
-
-
-def server_cfg(tmp_path: Path, pki: Pki, client_pki: ClientCerts, extra: str = "") -> Path:
-    """Three server domains on 10.0.0.10:5061 (no-SNI, atlanta.com, *.biloxi.com) that all
-    verify and require client certificates with CRL checking, plus client domains."""
-    lines = ['socket=tls:10.0.0.10:5061', 'loadmodule "proto_tls.so"', 'loadmodule "tls_openssl.so"',
-             'loadmodule "tls_mgm.so"']
-
-    def mp(param: str, value: str) -> None:
-        lines.append(f'modparam("tls_mgm", "{param}", "{value}")')
-
-    for name, pattern, item in (("nosni", "none", pki.server), ("atl", "atlanta.com", pki.server),
-                                ("blx", "*.biloxi.com", pki.server_chain)):
-        mp("server_domain", name)
-        mp("match_ip_address", f"[{name}]{KEY_IP}:{KEY_PORT}")
-        mp("match_sip_domain", f"[{name}]{pattern}")
-        mp("certificate", f"[{name}]{item.cert_path}")
-        mp("private_key", f"[{name}]{item.key_path}")
-        mp("ca_list", f"[{name}]{pki.ca.cert_path}")
-        mp("crl_dir", f"[{name}]{client_pki.crl_dir}")
-    mp("client_domain", "cli")
-    mp("certificate", f"[cli]{client_pki.paths['valid'][0]}")
-    mp("private_key", f"[cli]{client_pki.paths['valid'][1]}")
-    mp("ca_list", f"[cli]{pki.ca_bundle_path}")
-    path = tmp_path / "opensips.cfg"
-    path.write_text("\n".join(lines) + "\n" + extra)
-    return path
-
-
-@contextlib.contextmanager
-def running_server(cfg: Path, listen: list[str], opensips_version: tuple[int, int, int] = (3, 6, 8)
-                   ) -> Iterator[tuple[TlsServer, list[dict], list[int]]]:
-    """A TlsServer in a thread: (server, records, bound ports)."""
-    domset = load_domains(str(cfg), opensips_version=opensips_version)
-    specs, _warnings = plan_listeners(domset, listen)
-    records: list[dict] = []
-    server = TlsServer(domset, specs, records.append)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll": 0.05}, daemon=True)
-    thread.start()
-    try:
-        yield server, records, [port for _spec, (_host, port) in server.bound]
-    finally:
-        server.stop()
-        thread.join(5)
-
-
-def wait_record(records: list[dict], count: int, timeout: float = 5.0) -> list[dict]:
-    """The connection records once ``count`` of them exist."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        conns = [r for r in records if r.get("event") == "connection"]
-        if len(conns) >= count:
-            return conns
-        time.sleep(0.01)
-    raise AssertionError(f"only {records} after {timeout} s")
-
-
-def handshake_json(*args: str) -> tuple[int, dict]:
-    result = CliRunner().invoke(cli, ["handshake", *args, "--format", "json"])
-    assert result.output.strip(), result.output
-    return result.exit_code, json.loads(result.stdout)
-
-
-def inspect_vars(cert_path: Path) -> dict:
-    """``tlsmgm inspect --format json`` values for a certificate (as a peer)."""
-    result = CliRunner().invoke(cli, ["inspect", str(cert_path), "--format", "json"])
-    assert result.exit_code in (0, 1), result.output
-    return json.loads(result.stdout)[0]["vars"]
 
 
 @pytest.fixture
@@ -392,3 +298,59 @@ def test_set_verify_mode_changes_only_the_one_connection(pki: Pki) -> None:
     assert handshake(required=False) is None
     assert not set_verify_mode(object(), ssl.CERT_REQUIRED)  # type: ignore[arg-type]
     assert not set_verify_mode(client_ctx, ssl.CERT_REQUIRED)  # type: ignore[arg-type]
+
+
+# -- serve survives a client that resets at once -------------------------------------
+@pytest.fixture
+def thread_crashes(monkeypatch: pytest.MonkeyPatch) -> list[threading.ExceptHookArgs]:
+    """Exceptions that escape any thread (threading's excepthook would print a traceback)."""
+    crashes: list[threading.ExceptHookArgs] = []
+    monkeypatch.setattr(threading, "excepthook", crashes.append)
+    return crashes
+
+
+def connect_and_reset(port: int) -> None:
+    """Connect and close with SO_LINGER 0: the server gets an RST instead of a hello."""
+    sock = socket.create_connection(("127.0.0.1", port))
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    sock.close()
+
+
+def test_client_reset_is_recorded_and_the_server_keeps_serving(
+        tmp_path: Path, pki: Pki, client_pki, thread_crashes) -> None:
+    cfg = server_cfg(tmp_path, pki, client_pki)
+    with running_server(cfg, [f"{KEY_IP}:{KEY_PORT}=127.0.0.1:0"]) as (_server, records, ports):
+        for _ in range(5):
+            connect_and_reset(ports[0])
+        reset = wait_record(records, 5)
+        code, out = handshake_json(f"127.0.0.1:{ports[0]}", "-c", str(cfg))
+        after = wait_record(records, 6)[-1]
+    assert thread_crashes == []
+    for record in reset:
+        assert record["outcome"] == "failed", record
+        assert record["error"].startswith("connection error: "), record
+    assert code == 0 and out["connected"], out
+    assert after["outcome"] == "selected" and after["domain"] == "nosni"
+
+
+def test_unexpected_error_is_recorded_not_raised(tmp_path: Path, pki: Pki, client_pki,
+                                                 thread_crashes, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fault injection: no real certificate is known to trip ``cert_vars``, so make it fail."""
+    from tlsmgm_cli.core.tls import server as tlsserver
+
+    def broken_cert_vars(*_args: object) -> dict:
+        raise ValueError("odd certificate")
+
+    monkeypatch.setattr(tlsserver, "cert_vars", broken_cert_vars)
+    cfg = server_cfg(tmp_path, pki, client_pki)
+    with running_server(cfg, [f"{KEY_IP}:{KEY_PORT}=127.0.0.1:0"]) as (_server, records, ports):
+        handshake_json(f"127.0.0.1:{ports[0]}", "-c", str(cfg), "--timeout", "3")
+        record = wait_record(records, 1)[0]
+        monkeypatch.undo()
+        monkeypatch.setattr(threading, "excepthook", thread_crashes.append)
+        code, _out = handshake_json(f"127.0.0.1:{ports[0]}", "-c", str(cfg))
+        after = wait_record(records, 2)[-1]
+    assert thread_crashes == []
+    assert record["outcome"] == "failed"
+    assert record["error"] == "internal error: ValueError: odd certificate"
+    assert code == 0 and after["outcome"] == "selected"

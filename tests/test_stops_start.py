@@ -1,5 +1,5 @@
 """"Will OpenSIPS start?" (issue 11): every finding says whether it stops OpenSIPS 3.6.8 at
-startup (spec §7.3, §10 "Startup"), and the text summary ends with the answer."""
+startup (behaviour §9), and the text summary ends with the answer."""
 
 from __future__ import annotations
 
@@ -56,7 +56,7 @@ def test_every_finding_has_stops_start(tmp_path, pki):
 
 
 def test_errors_that_do_not_stop_start(tmp_path, pki):
-    """§10: a reversed method range and a listener no domain covers are accepted at start."""
+    """behaviour §9.3: a reversed method range and a listener no domain covers are accepted at start."""
     body = ("socket=tls:127.0.0.1:5062\n" + SOCKET
             + _domain(pki).replace("TLSv1_2-TLSv1_3", "TLSv1_3-TLSv1_2"))
     cfg = write_cfg(tmp_path, body)

@@ -124,7 +124,7 @@ def test_chain_depth_limit() -> None:
 
 def test_db_ca_list_reads_trusted_certificate_blocks(pki: Pki) -> None:
     """OpenSIPS reads a DB ca_list with the X509_AUX reader: TRUSTED CERTIFICATE blocks
-    (certificate + trust settings) are CAs too (spec §5.3)."""
+    (certificate + trust settings) are CAs too (behaviour §6.6, §8.7)."""
     import base64
 
     der = pki.ca.cert.public_bytes(Encoding.DER)

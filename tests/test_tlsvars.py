@@ -1,4 +1,4 @@
-"""$tls_* formatting (spec §6, §6.1, §10): exact strings, cross-checked with openssl."""
+"""$tls_* formatting (behaviour §5): exact strings, cross-checked with openssl."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from cryptography.x509.oid import NameOID
 from hypothesis import given
 from hypothesis import strategies as st
 
+from tlsmgm_cli.core.x509 import der as der_reader
 from tlsmgm_cli.core.x509 import tlsvars
 from tlsmgm_cli.core.x509.tlsvars import NameEntry, cert_vars, name_oneline
 
@@ -59,7 +60,7 @@ def tlv(tag: int, body: bytes) -> bytes:
 
 def as_v1(cert: x509.Certificate) -> bytes:
     """The same certificate re-signed without the [0] version field (an X.509 v1)."""
-    whole = tlsvars.der_first(der(cert))
+    whole = der_reader.first(der(cert))
     tbs, sig_alg, _sig = whole.children()
     fields = [f.raw for f in tbs.children() if f.tag != 0xA0]
     new_tbs = tlv(0x30, b"".join(fields))
@@ -97,7 +98,7 @@ def test_full_subject_and_every_single_field_variable() -> None:
     assert values["tls_peer_issuer_state"] is None
     assert "tls_peer_issuer_serial" not in values  # no issuer variant
     assert values["tls_peer_version"] == "2"
-    assert values["tls_peer_serial"] == "12289"  # 0x3001 (spec §10)
+    assert values["tls_peer_serial"] == "12289"  # 0x3001 (behaviour §5.5)
     assert values["tls_peer_notBefore"] == "Jan  5 09:03:07 2026 GMT"
     assert values["tls_peer_notAfter"] == "Dec 25 23:59:59 2036 GMT"
 
@@ -345,7 +346,7 @@ def test_der_walker_never_crashes_otherwise(data: bytes) -> None:
 
 
 def test_first_san_of_a_kind_too_long_gives_null_not_the_next():
-    """get_alt stops at the first entry of the kind: >= 1024 bytes -> NULL (spec §6)."""
+    """get_alt stops at the first entry of the kind: >= 1024 bytes -> NULL (behaviour §5.8)."""
 
     import datetime
 

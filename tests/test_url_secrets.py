@@ -13,12 +13,12 @@ from typing import Any
 
 import pytest
 from cfgtext import mp, write_cfg
-from click.testing import CliRunner
+from clirun import run
 from hypothesis import given
 from hypothesis import strategies as st
 from miserver import SPEC_REPLY, HttpMi, answer, free_port, isolate_mi_settings
 
-from tlsmgm_cli.cli import cli
+from tlsmgm_cli import exitcodes
 from tlsmgm_cli.core.db import url as db_url
 from tlsmgm_cli.core.db.url import parse_db_url
 from tlsmgm_cli.core.mi.client import MiError, check_mi_url, http_request_parts
@@ -31,10 +31,6 @@ SPEC_ANSWER = answer({"tls_list": SPEC_REPLY})
 @pytest.fixture(autouse=True)
 def no_opensips_cli_cfg(tmp_path, monkeypatch):
     return isolate_mi_settings(tmp_path, monkeypatch)
-
-
-def run(*args: str):
-    return CliRunner().invoke(cli, list(args))
 
 
 
@@ -166,7 +162,7 @@ def test_db_command_never_prints_a_query_password(tmp_path):
     port = free_port()
     result = run("db", "export", "--out", str(tmp_path / "out"),
                  "--db", f"mysql://u:USERPW@127.0.0.1:{port}/db?password=LEAKED")
-    assert result.exit_code == 2
+    assert result.exit_code == exitcodes.PROBLEMS
     assert "LEAKED" not in result.output and "USERPW" not in result.output
     assert f"mysql://u:***@127.0.0.1:{port}/db?password=***: cannot connect" in result.stderr
 
@@ -186,7 +182,7 @@ def test_list_never_prints_a_db_url_query_password(tmp_path):
 def test_unreachable_mi_url_never_prints_the_password():
     port = free_port()
     result = run("mi", "tls_list", "--mi-url", f"http://user:MIPASS@127.0.0.1:{port}/mi")
-    assert result.exit_code == 2
+    assert result.exit_code == exitcodes.PROBLEMS
     assert "MIPASS" not in result.output
     assert f"http://user:***@127.0.0.1:{port}/mi: cannot reach OpenSIPS's mi_http" in result.stderr
     assert "Connection refused" in result.stderr  # not a DNS lookup of "user:MIPASS@127.0.0.1"
@@ -210,10 +206,10 @@ def test_percent_encoded_credentials_are_decoded():
     assert "p%40ss" not in result.output
 
 
-def test_wrong_password_is_exit_2_and_never_printed():
+def test_wrong_password_is_exit_1_and_never_printed():
     with HttpMi(SPEC_ANSWER) as mi, AuthProxy(mi.url, "admin", "right") as proxy:
         result = run("mi", "tls_list", "--mi-url", proxy.url("admin:WRONGPW"))
-    assert result.exit_code == 2
+    assert result.exit_code == exitcodes.PROBLEMS
     assert "WRONGPW" not in result.output
     assert f"http://admin:***@127.0.0.1:{proxy.port}/mi: HTTP 401 Unauthorized" in result.stderr
     assert mi.requests == []
@@ -260,7 +256,7 @@ def test_diff_json_shows_the_masked_server(tmp_path):
 ])
 def test_bad_mi_url_is_exit_2_with_a_clear_message(url, why):
     result = run("mi", "tls_list", "--mi-url", url)
-    assert result.exit_code == 2
+    assert result.exit_code == exitcodes.USAGE
     assert result.stderr.startswith(f"tlsmgm: error: --mi-url: {mask_url(url)!r} is not a usable "
                                     f"MI URL: {why}")
     assert "SECRET" not in result.output and "internal error" not in result.output
@@ -270,7 +266,7 @@ def test_bad_url_in_opensips_cli_cfg_names_the_file(no_opensips_cli_cfg):
     cfg = no_opensips_cli_cfg / ".opensips-cli.cfg"
     cfg.write_text("[default]\ncommunication_type: http\nurl: http://u:SECRETPW@127.0.0.1:abc/mi\n")
     result = run("mi", "tls_list")
-    assert result.exit_code == 2
+    assert result.exit_code == exitcodes.USAGE
     assert f"{cfg}: url: 'http://u:***@127.0.0.1:abc/mi' is not a usable MI URL" in result.stderr
     assert "SECRETPW" not in result.output
 

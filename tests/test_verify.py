@@ -158,7 +158,7 @@ def test_crl_problems(tmp_path: Path, root: Issued, inter: Issued) -> None:
 
 def test_crl_check_off_without_crl(tmp_path: Path, root: Issued) -> None:
     revoked = make_cert(root, "revoked.example", serial=0x6001)
-    Case(tmp_path, [revoked], [root]).check(0)  # revoked without crl_dir: verified (spec §10)
+    Case(tmp_path, [revoked], [root]).check(0)  # revoked without crl_dir: verified (behaviour §5.11)
 
 
 def test_intermediate_that_is_not_a_ca(tmp_path: Path, root: Issued) -> None:

@@ -5,9 +5,16 @@ name     value meaning
 ======== ===== ==========================================================================
 OK         0   all is well: no finding at the failing level, every query matched
 PROBLEMS   1   findings, no match, or an operational failure (file, network, database)
-USAGE      2   the command line is wrong (bad option, missing argument, bad value)
+USAGE      2   the command line is wrong (bad option, missing argument, bad value), or the
+               input it names cannot be used as what it was given as (e.g. a config that
+               cannot be read or that OpenSIPS would refuse)
 INTERNAL  70   a bug in tlsmgm (EX_SOFTWARE): please report it with TLSMGM_DEBUG=1
 ======== ===== ==========================================================================
+
+The core raises ``core.errors.TlsmgmError`` (PROBLEMS) or ``core.errors.UsageError``
+(USAGE); the CLI turns either into a message on stderr and its ``exit_code``. One
+exception is specified: ``diff`` exits USAGE when an OpenSIPS node cannot be reached
+(issue 14), where the ``mi`` commands exit PROBLEMS.
 
 ``reached()`` records the worst status a run has come to so far, before its output is
 written: when the reader of a pipe goes away early (``tlsmgm check | head -2``), the

@@ -163,6 +163,6 @@ def test_deep_but_parseable_tls_list_is_refused_by_shape(fmt: str) -> None:
     reply = {"Domains": [{"name": "x", "type": "TLS_DOMAIN_SRV", "IP ADDRESS FILTERS": nested}]}
     with HttpMi(answer({"tls_list": reply})) as mi:
         result = run("mi", "tls_list", "--mi-url", mi.url, "--format", fmt)
-    assert result.exit_code == exitcodes.USAGE
+    assert result.exit_code == exitcodes.PROBLEMS
     assert "not what OpenSIPS's tls_list returns" in result.stderr and "nested" in result.stderr
     assert result.stdout == ""

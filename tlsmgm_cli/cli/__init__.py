@@ -161,8 +161,10 @@ def _version_text() -> str:
 def _print_version(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
     if not value or ctx.resilient_parsing:
         return
+    from tlsmgm_cli import exitcodes
+
     click.echo(_version_text())
-    ctx.exit(0)
+    ctx.exit(exitcodes.OK)
 
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}

@@ -8,10 +8,18 @@ import time
 from typing import Any
 
 import click
-from click.core import ParameterSource
 
 from tlsmgm_cli import exitcodes
-from tlsmgm_cli.cli.options import config_options, db_options, parse_version, read_settings, settings_option
+from tlsmgm_cli.cli.options import (
+    NagiosUsageError,
+    as_nagios,
+    config_options,
+    db_options,
+    parse_version,
+    say_unknown,
+    settings_command,
+    settings_option,
+)
 from tlsmgm_cli.core.errors import TlsmgmError
 from tlsmgm_cli.render.monitoring import NAGIOS_UNKNOWN  # a check that could not run
 
@@ -19,29 +27,13 @@ FORMATS = ["text", "json", "sarif", "github", "prometheus", "nagios"]
 # formats that are one document per run (not several configs at once)
 SINGLE_DOCUMENT = ("json", "sarif", "prometheus", "nagios")
 SEVERITIES = ["error", "warning", "note"]
-PROJECT_FILE = ".tlsmgm.yaml"
-# .tlsmgm.yaml key -> click parameter name
+# settings-file key -> click parameter name (read into click's default_map: options.settings_command)
 _YAML_KEYS = {
     "format": "fmt", "fail-on": "fail_on", "warn-days": "warn_days", "now": "now_text",
     "select": "select", "ignore": "ignore", "root": "root", "cfg-dir": "cfg_dir",
     "opensips-version": "opensips_version", "pp": "preprocessor", "db": "db_url", "no-db": "no_db",
     "crit-days": "crit_days",
 }
-_DEFAULTS = {"fmt": "text", "fail_on": "error", "warn_days": 30, "crit_days": 7}
-
-
-def _project_settings(config: str) -> tuple[dict[str, Any], str | None]:
-    """The options of --settings FILE, else of the first .tlsmgm.yaml next to the config or
-    in the CWD (whose pp is ignored: see ``options.read_settings``)."""
-    return read_settings(config, _YAML_KEYS)
-
-
-def _as_list(value: Any) -> list[str]:
-    if value is None:
-        return []
-    if isinstance(value, (list, tuple)):
-        return [str(v) for v in value]
-    return [str(value)]
 
 
 def _parse_now(text: str | None) -> dt.datetime | None:
@@ -55,86 +47,34 @@ def _parse_now(text: str | None) -> dt.datetime | None:
     return value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)
 
 
-def _validated(name: str, value: Any, where: str) -> Any:
-    if name == "fmt" and value not in FORMATS:
-        raise click.UsageError(f"{where}: format must be one of {', '.join(FORMATS)}")
-    if name == "fail_on" and value not in SEVERITIES:
-        raise click.UsageError(f"{where}: fail-on must be one of {', '.join(SEVERITIES)}")
-    if name in ("warn_days", "crit_days") and (not isinstance(value, int) or isinstance(value, bool) or value < 0):
-        raise click.UsageError(f"{where}: {name.replace('_', '-')} must be a whole number of days")
-    if name == "no_db" and not isinstance(value, bool):
-        raise click.UsageError(f"{where}: no-db must be true or false")
-    return value
-
-
-def _wants_nagios(args: list[str]) -> bool:
-    """Whether the command line asks for --format nagios (before it is parsed)."""
-    for i, arg in enumerate(args):
-        if arg in ("--format", "-f") and i + 1 < len(args) and args[i + 1] == "nagios":
-            return True
-        if arg in ("--format=nagios", "-fnagios"):
-            return True
-    return False
+CHECK_SERVICE = "TLSMGM CHECK"  # render.check.CHECK_SERVICE, the nagios status line's service
 
 
 def _say_unknown(message: str) -> None:
-    """The UNKNOWN status line on stdout (what Nagios shows), never raising."""
-    from tlsmgm_cli.render.check import nagios_unknown
-
-    exitcodes.reached(NAGIOS_UNKNOWN)
-    try:
-        click.echo(nagios_unknown(message))
-    except (OSError, ValueError):
-        pass
+    say_unknown(CHECK_SERVICE, message)
 
 
-class _NagiosUsageError(click.UsageError):
-    """A usage error under --format nagios: an UNKNOWN status line, exit 3 (a monitoring
-    system reads 2 as CRITICAL)."""
-
-    exit_code = NAGIOS_UNKNOWN
-
-    def show(self, file: Any = None) -> None:
-        _say_unknown(f"usage: {self.format_message()}")
-        super().show(file)
+def _as_nagios(err: click.UsageError) -> NagiosUsageError:
+    return as_nagios(err, CHECK_SERVICE)
 
 
-def _as_nagios(err: click.UsageError) -> _NagiosUsageError:
-    return _NagiosUsageError(err.format_message(), ctx=err.ctx)
-
-
-class _CheckCommand(click.Command):
-    """With --format nagios, usage errors exit UNKNOWN (3), also those click finds while
-    parsing the command line."""
-
-    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
-        nagios = _wants_nagios(args)
-        try:
-            return super().parse_args(ctx, args)
-        except click.UsageError as err:
-            if nagios and not isinstance(err, _NagiosUsageError):
-                raise _as_nagios(err) from None
-            raise
-
-
-@click.command("check", cls=_CheckCommand)
+@click.command("check", cls=settings_command(_YAML_KEYS, nagios_service=CHECK_SERVICE))
 @config_options
 @db_options
 @settings_option
-@click.option("--format", "-f", "fmt", type=click.Choice(FORMATS), default=None,
+@click.option("--format", "-f", "fmt", type=click.Choice(FORMATS), default="text", show_default=True,
               help="Output format: text (grouped by domain), json, sarif (2.1.0, for code scanning), "
                    "github (workflow annotations), prometheus (node_exporter textfile) or nagios "
-                   "(monitoring-plugin status line).  [default: text]")
+                   "(monitoring-plugin status line).")
 @click.option("--output", "-o", metavar="FILE", type=click.Path(dir_okay=False),
               help="Write the output (any format but text) to FILE atomically: a reader sees the old "
                    "or the whole new file, e.g. the node_exporter textfile directory's tlsmgm.prom.")
-@click.option("--fail-on", type=click.Choice(SEVERITIES), default=None,
-              help="Exit 1 when a finding of this severity or worse exists.  [default: error]")
-@click.option("--warn-days", type=click.IntRange(min=0), default=None, metavar="DAYS",
-              help="Warn about certificates expiring within DAYS days (--format nagios: WARNING).  "
-                   "[default: 30]")
-@click.option("--crit-days", type=click.IntRange(min=0), default=None, metavar="DAYS",
-              help="--format nagios: CRITICAL when a certificate expires within DAYS days.  [default: 7]")
+@click.option("--fail-on", type=click.Choice(SEVERITIES), default="error", show_default=True,
+              help="Exit 1 when a finding of this severity or worse exists.")
+@click.option("--warn-days", type=click.IntRange(min=0), default=30, show_default=True, metavar="DAYS",
+              help="Warn about certificates expiring within DAYS days (--format nagios: WARNING).")
+@click.option("--crit-days", type=click.IntRange(min=0), default=7, show_default=True, metavar="DAYS",
+              help="--format nagios: CRITICAL when a certificate expires within DAYS days.")
 @click.option("--now", "now_text", metavar="DATETIME",
               help="Check validity as of this time (ISO 8601, UTC unless an offset is given) for "
                    "reproducible runs.")
@@ -143,11 +83,14 @@ class _CheckCommand(click.Command):
 @click.option("--ignore", multiple=True, metavar="RULES", help="Skip these rules (ids or prefixes).")
 @click.option("--root", metavar="DIR", type=click.Path(file_okay=False, exists=True),
               help="Look up the files a domain names under DIR (a copy of the server's file tree).")
+@click.option("--jobs", type=click.IntRange(min=1), envvar="TLSMGM_JOBS", metavar="N",
+              help="Processes to check a big config (2000+ domains) with: 2 splits it in two, 1 never forks "
+                   "[env TLSMGM_JOBS; default: 2 where fork is available].")
 @click.option("--list-rules", is_flag=True, help="Print the rule catalogue and exit.")
 @click.argument("configs", nargs=-1, metavar="[CFG]...")
 @click.pass_context
 def check_cmd(ctx: click.Context, config, preprocessor, cfg_dir, opensips_version, db_url, after_reload,
-              fmt, output, fail_on, warn_days, crit_days, now_text, select, ignore, root, list_rules, configs):
+              fmt, output, fail_on, warn_days, crit_days, now_text, select, ignore, root, jobs, list_rules, configs):
     """Validate every TLS domain (a CI linter with stable rules).
 
     Finds, in one run, what makes OpenSIPS refuse to start (bad modparams,
@@ -168,8 +111,10 @@ def check_cmd(ctx: click.Context, config, preprocessor, cfg_dir, opensips_versio
 
     Options can also come from a settings file: --settings FILE, else a .tlsmgm.yaml
     next to the config or in the working directory (keys: format, fail-on, warn-days,
-    crit-days, now, select, ignore, root, cfg-dir, opensips-version, pp, db, no-db); command-line flags
-    win. pp runs a program, so it is taken only from a file named with --settings: a
+    crit-days, now, select, ignore, root, cfg-dir, opensips-version, pp, db, no-db). The
+    command line (and TLSMGM_CONFIG/TLSMGM_DB) wins over the file, the file over the
+    built-in defaults; a bad value in the file is a usage error naming the file. Several
+    CFG arguments share the settings file found for the first. pp runs a program, so it is taken only from a file named with --settings: a
     .tlsmgm.yaml that is merely found has its pp ignored, with a warning.
 
     \b
@@ -213,25 +158,25 @@ def check_cmd(ctx: click.Context, config, preprocessor, cfg_dir, opensips_versio
     from tlsmgm_cli.render.check import render_rules
 
     if list_rules:
-        render_rules(fmt or "text")
+        render_rules(fmt)
         return
-    given = {"fmt": fmt, "fail_on": fail_on, "warn_days": warn_days, "crit_days": crit_days,
-             "now_text": now_text, "select": list(select), "ignore": list(ignore), "root": root,
-             "cfg_dir": cfg_dir, "opensips_version": opensips_version, "preprocessor": preprocessor,
-             "db_url": db_url, "output": output}
+    opts = {"fmt": fmt, "fail_on": fail_on, "warn_days": warn_days, "crit_days": crit_days,
+            "select": list(select), "ignore": list(ignore), "root": root, "cfg_dir": cfg_dir,
+            "opensips_version": opensips_version, "preprocessor": preprocessor, "db_url": db_url,
+            "output": output, "jobs": jobs}
     paths = list(configs) or [config]
     status = exitcodes.OK
-    seen: dict[str, Any] = {"fmt": fmt}  # the format in force, once a settings file is read
     try:
+        _usage_checks(ctx, opts, several=len(paths) > 1)
+        now = _parse_now(now_text)
         for path in paths:
-            status = max(status, _check_one(ctx, path, dict(given), after_reload, several=len(paths) > 1,
-                                            seen=seen))
+            status = max(status, _run(ctx, path, opts, now, after_reload))
     except click.UsageError as err:
-        if seen["fmt"] == "nagios" and not isinstance(err, _NagiosUsageError):
+        if fmt == "nagios":
             raise _as_nagios(err) from None
         raise
     except TlsmgmError as err:  # the config (or the DB URL...) cannot be read
-        if seen["fmt"] != "nagios":
+        if fmt != "nagios":
             raise
         from tlsmgm_cli.render.safe import visible_lines
 
@@ -242,37 +187,19 @@ def check_cmd(ctx: click.Context, config, preprocessor, cfg_dir, opensips_versio
         raise click.exceptions.Exit(status)
 
 
-def _check_one(ctx: click.Context, config: str, given: dict[str, Any], after_reload: bool,
-               several: bool, seen: dict[str, Any]) -> int:
-    """Check one config with its .tlsmgm.yaml applied; the exit status (PROBLEMS when a
-    finding reaches --fail-on; the plugin status with --format nagios)."""
-    project, project_path = _project_settings(config)
-    if "fmt" in project and ctx.get_parameter_source("fmt") not in (ParameterSource.COMMANDLINE,
-                                                                    ParameterSource.ENVIRONMENT):
-        seen["fmt"] = project["fmt"]
-    for name, value in project.items():
-        if ctx.get_parameter_source(name) in (ParameterSource.COMMANDLINE, ParameterSource.ENVIRONMENT):
-            continue  # flags win
-        given[name] = _as_list(value) if name in ("select", "ignore") else value
-        _validated(name, given[name], project_path or PROJECT_FILE)
-    for name, default in _DEFAULTS.items():
-        if given[name] is None:
-            given[name] = default
-    if given.get("no_db") and ctx.get_parameter_source("db_url") in (ParameterSource.COMMANDLINE,
-                                                                     ParameterSource.ENVIRONMENT):
-        given["no_db"] = False  # --db URL (or TLSMGM_DB) on the command line wins over the file
-    if several and given["fmt"] in SINGLE_DOCUMENT:
-        raise click.UsageError(f"several configs need --format text or github (--format {given['fmt']} "
+def _usage_checks(ctx: click.Context, opts: dict[str, Any], several: bool) -> None:
+    """Option combinations that make no sense (settings file values included)."""
+    if several and opts["fmt"] in SINGLE_DOCUMENT:
+        raise click.UsageError(f"several configs need --format text or github (--format {opts['fmt']} "
                                "writes one document per run)")
-    if several and given["output"]:
+    if several and opts["output"]:
         raise click.UsageError("--output takes one config")
-    if given["output"] and given["fmt"] == "text":
+    if opts["output"] and opts["fmt"] == "text":
         raise click.UsageError("--output writes the machine formats (json, sarif, github, prometheus, nagios)",
                                ctx=ctx)
-    if given["crit_days"] > given["warn_days"] and given["fmt"] == "nagios":
-        raise click.UsageError(f"--crit-days {given['crit_days']} is more than --warn-days {given['warn_days']}",
+    if opts["crit_days"] > opts["warn_days"] and opts["fmt"] == "nagios":
+        raise click.UsageError(f"--crit-days {opts['crit_days']} is more than --warn-days {opts['warn_days']}",
                                ctx=ctx)
-    return _run(ctx, config, given, _parse_now(given["now_text"]), after_reload)
 
 
 def _run(ctx: click.Context, config: str, opts: dict[str, Any], now: dt.datetime | None,
@@ -290,14 +217,14 @@ def _run(ctx: click.Context, config: str, opts: dict[str, Any], now: dt.datetime
                                  "of the server's files)", param_hint="--root")
     domset = load_domset(config, preprocessor=opts["preprocessor"], cfg_dir=str(opts["cfg_dir"]),
                          opensips_version=parse_version(str(opts["opensips_version"])),
-                         db_url=opts["db_url"] or None, use_db=not opts.get("no_db"),
-                         after_reload=after_reload)
+                         db_url=opts["db_url"] or None, after_reload=after_reload)
     started = time.perf_counter()
     now = now or dt.datetime.now(dt.timezone.utc)  # one time for the rules and the expiry metrics
     try:
         with progress_bar("checking domains", len(domset.all), human=opts["fmt"] == "text") as progress:
             report = run_checks(domset, now=now, warn_days=int(opts["warn_days"]), select=opts["select"],
-                                ignore=opts["ignore"], progress=progress, root=opts["root"])
+                                ignore=opts["ignore"], progress=progress, root=opts["root"],
+                                jobs=opts["jobs"])
     except TlsmgmError as err:
         raise click.UsageError(str(err)) from None
     took = time.perf_counter() - started

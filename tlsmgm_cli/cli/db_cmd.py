@@ -57,7 +57,8 @@ def init_cmd(db_url, table, print_sql, backend):
     """Create the tls_mgm table (schema version 3) and its version row.
 
     OpenSIPS's standard 'version' table is created too when it is absent. Refuses to
-    touch an existing table. Exit status: 0 created, 2 on errors.
+    touch an existing table. Exit status: 0 created, 1 database errors (unreachable,
+    refused, the table exists), 2 usage errors (a malformed --db URL or table name).
     """
     from tlsmgm_cli.core.db.schema import DEFAULT_TABLE, init_script
 
@@ -125,8 +126,9 @@ def import_cmd(config, preprocessor, cfg_dir, opensips_version, db_url, table, n
     OpenSIPS lists them in the same order as the script domains.
 
     Exit status: 0 written (or dry run), 1 errors in the config or the rows (nothing
-    written) or a database that does not answer in time, 2 on unreadable input or other
-    database errors.
+    written), an unreadable file, or a database error (unreachable, timed out, refused),
+    2 usage errors (a malformed --db URL, a --domain the config does not define, a config
+    that cannot be read).
     """
     from tlsmgm_cli.core.db.importer import apply_import, plan_import, rows_for, select_domains
     from tlsmgm_cli.core.db.rows import fetch_rows
@@ -185,49 +187,28 @@ def _stop_on_errors(findings, allow: bool, *, already: int = 0) -> int:
 
 
 def _edit(db_url, table, args, *, mode, force):
-    from tlsmgm_cli.core.db.edit import edited_row, parse_assignments, row_problems
-    from tlsmgm_cli.core.db.rows import TlsRow, delete_row, fetch_rows, insert_rows, update_row
-    from tlsmgm_cli.core.db.validate import row_findings
-    from tlsmgm_cli.core.domain import DomainSet
+    """Parse, check (core.db.edit.plan_edit), render, and write unless refused."""
+    from tlsmgm_cli import exitcodes
+    from tlsmgm_cli.core.db.edit import REMOVE, apply_edit, parse_edit, plan_edit
+    from tlsmgm_cli.core.db.rows import fetch_rows
     from tlsmgm_cli.render import db as render
 
-    sources: dict[str, str] = {}
-    domain, dtype, values = parse_assignments(args, require_type=mode != "add",
-                                              allow_columns=mode != "remove", sources=sources)
+    request = parse_edit(args, mode)
     db, table = _open_table(db_url, table)
     with db:
-        rows = fetch_rows(db, table)
-        current = next((r for r in rows if r.key == (domain, dtype)), None)
-        side = "server" if dtype == 2 else "client"
-        if mode == "add" and current is not None:
-            raise click.ClickException(f"TLS {side} domain '{domain}' already exists (id {current.id})")
-        if mode != "add" and current is None:
-            raise click.ClickException(f"TLS {side} domain '{domain}' does not exist")
-        if mode == "remove":
-            with db.transaction():
-                delete_row(db, domain, dtype, table)
-            click.echo(f"removed {side} domain '{domain}' (id {current.id})")
-            return
-        if mode == "update" and not values:
-            raise click.ClickException("no column to update: expected column=value")
-        new = edited_row(current or TlsRow(domain=domain, type=dtype), values)
-        table_rows = [new if r is current else r for r in rows] + ([] if current else [new])
-        problems = row_problems(new, table_rows, DomainSet()) + row_findings(new, db.backend)
-        render.print_findings(problems)
-        # rejected/skipped rows and half-added ones (a stray domain even when OpenSIPS starts)
-        if any(p.severity == "error" or p.code.startswith(("db-row", "db-half-added")) for p in problems) \
-                and not force:
+        plan = plan_edit(request, fetch_rows(db, table), backend=db.backend)
+        render.print_findings(plan.problems)
+        if plan.refused and not force:
+            exitcodes.reached(exitcodes.PROBLEMS)
             click.echo("tlsmgm: OpenSIPS would not load this row: nothing written "
                        "(--force writes anyway)", err=True)
-            raise click.exceptions.Exit(1)
-        render.print_sources(sources)
-        with db.transaction():
-            if mode == "add":
-                insert_rows(db, [new], table)
-            else:
-                update_row(db, new, list(values), table)
-        click.echo(f"{'added' if mode == 'add' else 'updated'} {side} domain '{domain}'")
-        _warn_if_exposed(db, table)
+            raise click.exceptions.Exit(exitcodes.PROBLEMS)
+        render.print_sources(plan.sources)
+        apply_edit(db, plan, table)
+        row_id = f" (id {plan.current.id})" if mode == REMOVE and plan.current is not None else ""
+        click.echo(f"{plan.done} {plan.side} domain '{plan.domain}'{row_id}")
+        if mode != REMOVE:
+            _warn_if_exposed(db, table)
 
 
 _ARGS_HELP = """
@@ -287,8 +268,8 @@ def export_cmd(db_url, table, out_dir, force):
     overwritten without --force. Rows a modparam cannot express (no name, bad type,
     duplicates, ']' in the name, '' filters) are left out of the snippet with a warning.
 
-    Exit status: 0 written, 1 nothing written (name clash, full disk...), 2 existing files
-    or database errors.
+    Exit status: 0 written, 1 nothing written (name clash, full disk, a database error),
+    2 usage errors (existing files without --force, a malformed --db URL).
     """
     from tlsmgm_cli.core.db.export import export_rows
     from tlsmgm_cli.core.db.rows import fetch_rows

@@ -67,13 +67,18 @@ def diff_cmd(config, preprocessor, cfg_dir, opensips_version, db_url, after_relo
     if nodes is not None:
         _fleet_diff(nodes, tls_list(domset), fmt, config)
         return
+    from tlsmgm_cli.core.errors import TlsmgmError
     from tlsmgm_cli.core.mi.client import call
     from tlsmgm_cli.render.mi import render_drift
 
     endpoint = resolve_endpoint_from_options(single_url(mi_url), fifo, reply_dir, timeout,
                                              cli_config)
-    live = call(endpoint, "tls_list")
-    report = compare_tls_list(live, tls_list(domset), origin=str(endpoint))
+    try:
+        live = call(endpoint, "tls_list")
+        report = compare_tls_list(live, tls_list(domset), origin=str(endpoint))
+    except TlsmgmError as err:  # unreachable, timed out or garbage: 2 here (issue 14)
+        err.exit_code = NODE_UNREACHABLE
+        raise
     status = exitcodes.PROBLEMS if report.has_drift else exitcodes.OK
     exitcodes.reached(status)  # before the output: a closed pipe keeps it
     render_drift(report, fmt, endpoint=str(endpoint), config=config)

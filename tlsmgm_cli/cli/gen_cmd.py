@@ -103,13 +103,13 @@ def _file_name(name: str) -> str:
 
 
 def _load_ca(ca_dir: Path):
-    from tlsmgm_cli.core.errors import TlsmgmError
+    from tlsmgm_cli.core.errors import UsageError
     from tlsmgm_cli.core.x509.certgen import load_issued
 
     cert_path, key_path = ca_dir / CA_CERT, ca_dir / CA_KEY
     for path in (cert_path, key_path):
         if not path.exists() and not path.is_symlink():  # a device or loop: load_issued says what
-            raise TlsmgmError(f"{path} not found (create a CA first: tlsmgm gen ca --out {ca_dir})")
+            raise UsageError(f"{path} not found (create a CA first: tlsmgm gen ca --out {ca_dir})")
     return load_issued(cert_path, key_path)
 
 

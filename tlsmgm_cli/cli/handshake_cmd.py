@@ -9,7 +9,13 @@ import os
 import click
 
 from tlsmgm_cli import exitcodes
-from tlsmgm_cli.cli.options import config_options, format_option
+from tlsmgm_cli.cli.options import (
+    config_options,
+    dns_options,
+    format_option,
+    resolution_failure,
+    resolve_destination,
+)
 
 
 def _adhoc_domain(cert: str | None, key: str | None, ca: str | None, no_verify: bool):
@@ -48,6 +54,7 @@ class _ConfigDomains:
 
         if self.fixed is not None:
             return self.fixed, None
+        assert self.matcher is not None  # built whenever no fixed domain is
         result = self.matcher.match_client(canonical_ip(ip) or ip, port, self.sip_domain, self.tls_domain)
         if not result.selected:
             return None, result.rule
@@ -73,10 +80,7 @@ class _ConfigDomains:
 @click.option("--sip-options", is_flag=True, help="Send a SIP OPTIONS over the connection; show the reply's status.")
 @click.option("--repeat", type=click.IntRange(min=1), default=1, show_default=True,
               help="Make N sequential full handshakes (per destination), each reported.")
-@click.option("--dns-server", metavar="IP[:PORT]", help="Send the DNS queries (NAPTR, SRV, A/AAAA) to this "
-              "server (default: the system resolver, /etc/resolv.conf, after /etc/hosts).")
-@click.option("--dns-try-ipv6", is_flag=True, help="OpenSIPS's dns_try_ipv6=1: AAAA records first (then "
-              "IPv6 only when there are any).")
+@dns_options
 @click.option("--explain", is_flag=True, help="Show each resolution step (query, answer, decision) before "
               "the handshakes (also with the global -v).")
 @format_option(["text", "json", "yaml"])
@@ -119,9 +123,6 @@ def handshake_cmd(ctx: click.Context, target: str, config: str, preprocessor: st
     (a TARGET or --dns-server that is not one, --cert without --key, an SNI that cannot
     be sent, a certificate/key that cannot be loaded).
     """
-    from tlsmgm_cli.core.errors import TlsmgmError
-    from tlsmgm_cli.core.limits import DNS_TIMEOUT_S
-    from tlsmgm_cli.core.net.sipresolve import resolve_sip_destination
     from tlsmgm_cli.core.tls.handshake import ClientEndpoint, HandshakeResult, run_handshake, sni_problem
     from tlsmgm_cli.render import settings
     from tlsmgm_cli.render.handshake import emit_handshakes
@@ -136,12 +137,7 @@ def handshake_cmd(ctx: click.Context, target: str, config: str, preprocessor: st
         if why:
             raise click.BadParameter(why, ctx=ctx, param_hint="--sni")
     explain = explain or settings.verbose > 0
-    try:
-        res = resolve_sip_destination(target, resolver_address=dns_server, try_ipv6=dns_try_ipv6,
-                                      timeout=min(timeout, DNS_TIMEOUT_S))
-    except TlsmgmError as err:
-        hint_ = "--dns-server" if str(err).startswith("DNS resolver") else "TARGET"
-        raise click.BadParameter(str(err), ctx=ctx, param_hint=hint_) from None
+    res = resolve_destination(ctx, target, dns_server=dns_server, dns_try_ipv6=dns_try_ipv6, timeout=timeout)
     resolution = res.as_dict()
 
     def finish(results: list[dict], status: int) -> None:
@@ -153,9 +149,7 @@ def handshake_cmd(ctx: click.Context, target: str, config: str, preprocessor: st
         ctx.exit(status)
 
     if not res.ok:
-        why = [s.error for s in res.steps if s.error]
-        error = f"cannot resolve '{res.target.host}'" + (f": {why[-1]}" if why else "") + \
-            (" (--explain shows each step)" if not explain else "")
+        error = resolution_failure(res, explained=explain)
         finish([{**HandshakeResult(target=target, sni=sni, error=error).to_dict(), "destination": None}],
                exitcodes.PROBLEMS)
     adhoc = any(v is not None for v in (cert, key, ca)) or no_verify

@@ -10,7 +10,14 @@ import click
 
 from tlsmgm_cli import exitcodes
 from tlsmgm_cli.cli.common import load_domset_or_exit
-from tlsmgm_cli.cli.options import config_options, db_options, format_option
+from tlsmgm_cli.cli.options import (
+    config_options,
+    db_options,
+    dns_options,
+    format_option,
+    resolution_failure,
+    resolve_destination,
+)
 from tlsmgm_cli.core.errors import TlsmgmError
 
 
@@ -24,7 +31,10 @@ from tlsmgm_cli.core.errors import TlsmgmError
               help="Server side: the SNI the client sent (omit for a client without SNI; "
                    "--sni '' for an empty SNI).")
 @click.option("--client", is_flag=True, help="Client side: an outgoing connection OpenSIPS opens.")
-@click.option("--dest", metavar="IP:PORT", help="Client side: the destination IP:PORT.")
+@click.option("--dest", metavar="DEST",
+              help="Client side: the destination: IP:PORT, a sip:/sips: URI or HOST[:PORT], resolved as "
+                   "OpenSIPS does for TLS (NAPTR, SRV _sips._tcp, A/AAAA); every resulting IP:PORT is matched.")
+@dns_options
 @click.option("--sip-domain", metavar="X",
               help="Client side: the value of the AVP named by client_sip_domain_avp (omit: unset).")
 @click.option("--tls-domain", metavar="NAME",
@@ -38,7 +48,8 @@ from tlsmgm_cli.core.errors import TlsmgmError
 @format_option(["text", "json"])
 @click.pass_context
 def match_cmd(ctx: click.Context, config, preprocessor, cfg_dir, opensips_version, db_url,
-              after_reload, socket_, sni, client, dest, sip_domain, tls_domain, explain, batch, fmt):
+              after_reload, socket_, sni, client, dest, dns_server, dns_try_ipv6, sip_domain, tls_domain,
+              explain, batch, fmt):
     """Show which TLS domain OpenSIPS picks, and why.
 
     Answers from the config (and the tls_mgm DB table) exactly as OpenSIPS 3.6.8 selects:
@@ -64,6 +75,13 @@ def match_cmd(ctx: click.Context, config, preprocessor, cfg_dir, opensips_versio
                  ClientHello, the request fails with 477. A --tls-domain name that no
                  client domain has exactly gives this too (no fallback to the filters).
       No --sip-domain is matched as the text '*'.
+      --dest may be a SIP URI or host name (sips:example.com, sip:bob@example.com;
+      transport=tls, example.com:5061): it is resolved as OpenSIPS 3.6.8 resolves it
+      for sending (RFC 3263; --dns-server, --dns-try-ipv6) and each IP:PORT of the
+      failover order gets its own result, with the "destination" it came from (ip,
+      port, proto, host, via); --explain shows each DNS step ("resolution" in JSON).
+      Destinations OpenSIPS reaches over UDP/TCP use no client domain and are only
+      listed; a name that resolves to no TLS destination exits 1.
 
     \b
     Batch (--batch FILE or -), one JSON object per line:
@@ -85,12 +103,19 @@ def match_cmd(ctx: click.Context, config, preprocessor, cfg_dir, opensips_versio
       tlsmgm match -c opensips.cfg --socket 10.0.0.10:5061 --sni atlanta.com --explain
       tlsmgm match -c opensips.cfg                      (every TLS listener, no SNI)
       tlsmgm match -c opensips.cfg --client --dest 1.2.3.4:5061 --sip-domain biloxi.com
+      tlsmgm match -c opensips.cfg --client --dest sips:biloxi.com --explain
       tlsmgm match -c opensips.cfg --batch queries.jsonl > results.jsonl
 
     Exit status: 0 every query selected a domain, 1 any did not (or a batch line was
     malformed), 2 usage errors or a config OpenSIPS would refuse to start with.
     """
     _check_usage(socket_, sni, client, dest, sip_domain, tls_domain, batch)
+    if (dns_server is not None or dns_try_ipv6) and dest is None:
+        raise click.UsageError("--dns-server and --dns-try-ipv6 resolve --dest: give --client --dest DEST")
+    resolution = None
+    if dest is not None and not _is_ip_port(dest):
+        resolution = resolve_destination(ctx, dest, dns_server=dns_server, dns_try_ipv6=dns_try_ipv6,
+                                         param_hint="--dest")
     domset = load_domset_or_exit(config, preprocessor=preprocessor, cfg_dir=cfg_dir,
                                  opensips_version=opensips_version, db_url=db_url,
                                  after_reload=after_reload)
@@ -101,6 +126,8 @@ def match_cmd(ctx: click.Context, config, preprocessor, cfg_dir, opensips_versio
         batch_fmt = fmt if ctx.get_parameter_source("fmt") == click.core.ParameterSource.COMMANDLINE \
             else "jsonl"
         ctx.exit(_run_batch(matcher, batch, batch_fmt, explain))
+    if resolution is not None:
+        ctx.exit(_resolved_client(matcher, resolution, sip_domain, tls_domain, explain, fmt))
     try:
         if client:
             results = [_client_query(matcher, dest, sip_domain, tls_domain)]
@@ -137,6 +164,36 @@ def _check_usage(socket_, sni, client, dest, sip_domain, tls_domain, batch) -> N
                                    "works on any destination)")
     elif client_opts:
         raise click.UsageError(f"{', '.join(client_opts)}: client-side options need --client")
+
+
+def _is_ip_port(text: str) -> bool:
+    """Whether --dest is a plain IP:PORT (matched as it is, no resolution)."""
+    from tlsmgm_cli.core.net.addresses import parse_hostport
+
+    try:
+        parse_hostport(text, what="--dest")
+    except TlsmgmError:
+        return False
+    return True
+
+
+def _resolved_client(matcher, resolution, sip_domain: str | None, tls_domain: str | None, explain: bool,
+                     fmt: str) -> int:
+    """Match every TLS destination a resolved --dest gives; render; the exit status."""
+    from tlsmgm_cli.render.match import emit_resolved
+
+    rows = []
+    for dest in resolution.tls_destinations:
+        row = _result_dict(matcher, matcher.match_client(dest.ip, dest.port, sip_domain, tls_domain),
+                           explain, notes=explain or fmt == "text")
+        row["destination"] = dest.as_dict()
+        rows.append(row)
+    error = None if resolution.ok else resolution_failure(resolution, explained=explain)
+    ok = bool(rows) and all(r["outcome"] == "selected" for r in rows)
+    status = exitcodes.OK if ok else exitcodes.PROBLEMS
+    exitcodes.reached(status)
+    emit_resolved(rows, resolution.as_dict(), fmt, explain, error=error)
+    return status
 
 
 def _server_query(matcher, socket_text: str, sni: str | None):

@@ -11,8 +11,8 @@ from tlsmgm_cli import exitcodes
 from tlsmgm_cli.cli.options import format_option
 from tlsmgm_cli.core.limits import MI_TIMEOUT_S
 
-#: a node that does not answer: the status a single unreachable OpenSIPS has always given
-#: (issue 14: "exit 2 usage or unreachable")
+#: ``diff``: a node that does not answer (issue 14: "exit 2 usage or unreachable"); the mi
+#: commands themselves exit PROBLEMS (1), as for any operational failure
 NODE_UNREACHABLE = exitcodes.USAGE
 
 # a longer wait is a typo (and time.monotonic() + 1e308 overflows nothing useful)
@@ -42,44 +42,43 @@ def mi_options(fn: Callable[..., Any]) -> Callable[..., Any]:
 def fleet_mi_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     """``mi_options`` for commands that ask several nodes: --mi-url repeatable (NAME=URL),
     --nodes FILE and --all-instances."""
-    fn = click.option(
-        "--all-instances", is_flag=True,
-        help="Ask every instance ([section]) of the opensips-cli config (--cli-config or the "
-             "first one found), each with the [default] keys it inherits.")(fn)
-    fn = click.option(
-        "--nodes", "nodes_file", metavar="FILE", envvar="TLSMGM_NODES",
-        help="Ask the nodes this YAML file lists (name, url or fifo, user, password_env or "
-             "password_file, timeout); see the examples below (env TLSMGM_NODES).")(fn)
     return _mi_options(fn, fleet=True)
 
 
 def _mi_options(fn: Callable[..., Any], *, fleet: bool) -> Callable[..., Any]:
-    fn = click.option(
-        "--cli-config", metavar="FILE", envvar="TLSMGM_OPENSIPS_CLI_CFG",
-        help="Take MI defaults from this opensips-cli config file instead of the first of "
-             "~/.opensips-cli.cfg, /etc/opensips-cli.cfg, /etc/opensips/opensips-cli.cfg "
-             "(env TLSMGM_OPENSIPS_CLI_CFG).")(fn)
-    fn = click.option(
-        "--timeout", type=click.FloatRange(min=0, min_open=True, max=MI_TIMEOUT_MAX_S),
-        default=MI_TIMEOUT_S, show_default=True, metavar="SECONDS",
-        help="Give up when the whole request (connect, send, complete reply) has not finished "
-             "within this time" + (" (per node; nodes are asked concurrently)." if fleet else "."))(fn)
-    fn = click.option(
-        "--fifo-reply-dir", "reply_dir", metavar="DIR", envvar="TLSMGM_MI_REPLY_DIR",
-        help="mi_fifo's reply_dir, where the reply FIFO is created "
-             "(default: opensips-cli's fifo_reply_dir, else /tmp).")(fn)
-    fn = click.option(
-        "--fifo", metavar="PATH", envvar="TLSMGM_MI_FIFO",
-        help="Talk to OpenSIPS's mi_fifo through this FIFO (env TLSMGM_MI_FIFO).")(fn)
+    url_help = ("Talk to OpenSIPS's mi_http at this URL, e.g. http://127.0.0.1:8888/mi; repeat "
+                "it to ask several nodes, NAME= names one (env TLSMGM_MI_URL, space-separated)." if fleet else
+                "Talk to OpenSIPS's mi_http at this URL, e.g. http://127.0.0.1:8888/mi (env TLSMGM_MI_URL).")
+    per_node = " (per node; nodes are asked concurrently)." if fleet else "."
+    options = [  # in --help order
+        click.option("--mi-url", metavar="[NAME=]URL" if fleet else "URL", envvar="TLSMGM_MI_URL",
+                     multiple=fleet, help=url_help),
+        click.option("--fifo", metavar="PATH", envvar="TLSMGM_MI_FIFO",
+                     help="Talk to OpenSIPS's mi_fifo through this FIFO (env TLSMGM_MI_FIFO)."),
+        click.option("--fifo-reply-dir", "reply_dir", metavar="DIR", envvar="TLSMGM_MI_REPLY_DIR",
+                     help="mi_fifo's reply_dir, where the reply FIFO is created "
+                          "(default: opensips-cli's fifo_reply_dir, else /tmp)."),
+        click.option("--timeout", type=click.FloatRange(min=0, min_open=True, max=MI_TIMEOUT_MAX_S),
+                     default=MI_TIMEOUT_S, show_default=True, metavar="SECONDS",
+                     help="Give up when the whole request (connect, send, complete reply) has not "
+                          "finished within this time" + per_node),
+        click.option("--cli-config", metavar="FILE", envvar="TLSMGM_OPENSIPS_CLI_CFG",
+                     help="Take MI defaults from this opensips-cli config file instead of the first of "
+                          "~/.opensips-cli.cfg, /etc/opensips-cli.cfg, /etc/opensips/opensips-cli.cfg "
+                          "(env TLSMGM_OPENSIPS_CLI_CFG)."),
+    ]
     if fleet:
-        return click.option(
-            "--mi-url", metavar="[NAME=]URL", envvar="TLSMGM_MI_URL", multiple=True,
-            help="Talk to OpenSIPS's mi_http at this URL, e.g. http://127.0.0.1:8888/mi; repeat "
-                 "it to ask several nodes, NAME= names one (env TLSMGM_MI_URL, space-separated).")(fn)
-    return click.option(
-        "--mi-url", metavar="URL", envvar="TLSMGM_MI_URL",
-        help="Talk to OpenSIPS's mi_http at this URL, e.g. http://127.0.0.1:8888/mi "
-             "(env TLSMGM_MI_URL).")(fn)
+        options += [
+            click.option("--nodes", "nodes_file", metavar="FILE", envvar="TLSMGM_NODES",
+                         help="Ask the nodes this YAML file lists (name, url or fifo, user, password_env "
+                              "or password_file, timeout); see the examples below (env TLSMGM_NODES)."),
+            click.option("--all-instances", is_flag=True,
+                         help="Ask every instance ([section]) of the opensips-cli config (--cli-config or "
+                              "the first one found), each with the [default] keys it inherits."),
+        ]
+    for option in reversed(options):
+        fn = option(fn)
+    return fn
 
 
 def single_url(mi_url: tuple[str, ...]) -> str | None:
@@ -122,11 +121,11 @@ def mi_group() -> None:
     same connection settings opensips-cli uses. --timeout bounds the whole request
     (connect, send and the complete reply); a reply over 64 MiB is refused.
 
-    Exit status: 0 ok, 1 when the opensips-cli config file is not a regular file (a FIFO,
-    a device) or is too large, 2 when OpenSIPS cannot be reached, does not answer within
+    Exit status: 0 ok; 1 when OpenSIPS cannot be reached, does not answer within
     --timeout, answers something that is not a JSON-RPC reply (HTTP 401: credentials
-    needed), or answers with an error; with several nodes (tls_list), 2 when any of them
-    does so, the others still shown.
+    needed) or answers with an error, or the opensips-cli config file cannot be read (with
+    several nodes (tls_list): when any of them fails, the others still shown); 2 usage
+    errors (a malformed --mi-url, a bad --timeout, a bad nodes file).
     """
 
 
@@ -159,7 +158,7 @@ def tls_list_cmd(mi_url, fifo, reply_dir, timeout, cli_config, nodes_file, all_i
 
     With several nodes (--mi-url more than once, --nodes or --all-instances), text shows
     one section per node, json an object keyed by node name, each {"url", "status":
-    "ok", "Domains": [...]} or {"url", "status": "unreachable", "error"}; exit 2 when a
+    "ok", "Domains": [...]} or {"url", "status": "unreachable", "error"}; exit 1 when a
     node does not answer.
 
     \b
@@ -183,7 +182,7 @@ def tls_list_cmd(mi_url, fifo, reply_dir, timeout, cli_config, nodes_file, all_i
 
         results = query_nodes(nodes, "tls_list",
                               validate=lambda reply, origin: validate_tls_list(reply, origin=origin))
-        status = exitcodes.OK if all(r.ok for r in results) else NODE_UNREACHABLE
+        status = exitcodes.OK if all(r.ok for r in results) else exitcodes.PROBLEMS
         exitcodes.reached(status)  # before the output: a closed pipe keeps it
         render_fleet_tls_list(results, fmt)
         if status != exitcodes.OK:

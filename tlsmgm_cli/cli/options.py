@@ -8,6 +8,12 @@ Settings files (``check``): ``--settings FILE`` names one; without it, the first
 ``.tlsmgm.yaml`` next to the config or in the working directory is used. Such a file
 is found, not chosen, so it may never run a program: its ``pp`` key is ignored with a
 warning (issue 12). ``pp`` comes only from ``--pp`` or a file named with ``--settings``.
+The file's values become click's ``default_map`` (``settings_command``), so precedence is
+click's: command line (and environment) > settings file > built-in default.
+
+Also shared here: the --dns-server/--dns-try-ipv6 bundle and SIP destination resolution
+(``handshake``, ``match --client --dest``), and the --format nagios usage error (UNKNOWN,
+exit 3) of ``check`` and ``probe``.
 """
 
 from __future__ import annotations
@@ -80,6 +86,44 @@ def format_option(choices: list[str], default: str = "text") -> Callable[..., An
         help="Output format: " + ", ".join(choices) + ".")
 
 
+def dns_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """--dns-server and --dns-try-ipv6: how a SIP destination (``handshake TARGET``,
+    ``match --client --dest``) is resolved (see ``resolve_destination``)."""
+    fn = click.option(
+        "--dns-try-ipv6", is_flag=True,
+        help="OpenSIPS's dns_try_ipv6=1: AAAA records first (then IPv6 only when there are any).")(fn)
+    fn = click.option(
+        "--dns-server", metavar="IP[:PORT]",
+        help="Send the DNS queries (NAPTR, SRV, A/AAAA) to this server (default: the system "
+             "resolver, /etc/resolv.conf, after /etc/hosts).")(fn)
+    return fn
+
+
+def resolve_destination(ctx: click.Context, target: str, *, dns_server: str | None, dns_try_ipv6: bool,
+                        timeout: float | None = None, param_hint: str = "TARGET") -> Any:
+    """``core.net.sipresolve.resolve_sip_destination`` with the --dns-* options; a target or
+    --dns-server that is not one is a usage error naming the option. DNS trouble is not an
+    error: it is in the returned ``Resolution`` (``ok``, ``steps``)."""
+    from tlsmgm_cli.core.errors import TlsmgmError
+    from tlsmgm_cli.core.limits import DNS_TIMEOUT_S
+    from tlsmgm_cli.core.net.sipresolve import resolve_sip_destination
+
+    wait = DNS_TIMEOUT_S if timeout is None else min(timeout, DNS_TIMEOUT_S)
+    try:
+        return resolve_sip_destination(target, resolver_address=dns_server, try_ipv6=dns_try_ipv6,
+                                       timeout=wait)
+    except TlsmgmError as err:
+        hint_ = "--dns-server" if str(err).startswith("DNS resolver") else param_hint
+        raise click.BadParameter(str(err), ctx=ctx, param_hint=hint_) from None
+
+
+def resolution_failure(res: Any, *, explained: bool) -> str:
+    """Why a SIP destination gave no destination, in one line."""
+    step_errors = [s.error for s in res.steps if s.error]
+    return f"cannot resolve '{res.target.host}'" + (f": {step_errors[-1]}" if step_errors else "") + \
+        (" (--explain shows each step)" if not explained else "")
+
+
 def _version_part(text: str) -> bool:
     """Whether ``text`` is a whole number 0-999 (leading zeros allowed)."""
     return text.isascii() and text.isdigit() and len(text.lstrip("0")) <= 3
@@ -100,7 +144,7 @@ def parse_version(text: str) -> tuple[int, int, int]:
     return version
 
 
-#: the releases whose tls_mgm behaviour tlsmgm reproduces (spec §0: branch 3.5 equals 3.6.0
+#: the releases whose tls_mgm behaviour tlsmgm reproduces (behaviour §0.1, §10.1: branch 3.5 equals 3.6.0
 #: for tls_mgm and tls_openssl; 3.6.8 is the newest modelled release)
 SUPPORTED_VERSIONS_TEXT = "3.5.x and 3.6.0 to 3.6.8 (3.6.8 by default)"
 _NEWEST_MODELLED = (3, 6, 8)
@@ -109,6 +153,70 @@ _NEWEST_MODELLED = (3, 6, 8)
 def is_modelled_version(version: tuple[int, int, int]) -> bool:
     """Whether tlsmgm reproduces OpenSIPS ``version``: any 3.5 release, 3.6.0 to 3.6.8."""
     return version[:2] == (3, 5) or (3, 6, 0) <= version <= _NEWEST_MODELLED
+
+
+# ---------------------------------------------------------------------------------------
+# --format nagios: usage errors are UNKNOWN (3), not 2 (which a monitoring system reads as
+# CRITICAL), with the plugin's status line on stdout (``check`` and ``probe``)
+
+
+def wants_nagios(args: list[str]) -> bool:
+    """Whether the command line asks for --format nagios (before it is parsed)."""
+    for i, arg in enumerate(args):
+        if arg in ("--format", "-f") and i + 1 < len(args) and args[i + 1] == "nagios":
+            return True
+        if arg in ("--format=nagios", "-fnagios"):
+            return True
+    return False
+
+
+def say_unknown(service: str, message: str) -> None:
+    """``SERVICE UNKNOWN - message`` on stdout (what Nagios shows), never raising."""
+    from tlsmgm_cli import exitcodes
+    from tlsmgm_cli.render.monitoring import NAGIOS_UNKNOWN, status_line
+
+    exitcodes.reached(NAGIOS_UNKNOWN)
+    try:
+        click.echo(status_line(service, NAGIOS_UNKNOWN, message))
+    except (OSError, ValueError):
+        pass
+
+
+class NagiosUsageError(click.UsageError):
+    """A usage error under --format nagios: the UNKNOWN status line of ``service``, then
+    click's usage message on stderr; exit UNKNOWN (3)."""
+
+    exit_code = 3  # render.monitoring.NAGIOS_UNKNOWN (not imported here: --help stays fast)
+
+    def __init__(self, message: str, ctx: click.Context | None = None, *, service: str) -> None:
+        super().__init__(message, ctx=ctx)
+        self.service = service
+
+    def show(self, file: Any = None) -> None:
+        say_unknown(self.service, f"usage: {self.format_message()}")
+        super().show(file)
+
+
+def as_nagios(err: click.UsageError, service: str) -> NagiosUsageError:
+    return err if isinstance(err, NagiosUsageError) else NagiosUsageError(
+        err.format_message(), ctx=err.ctx, service=service)
+
+
+def nagios_command(service: str) -> type[click.Command]:
+    """A click.Command class whose command-line usage errors become ``NagiosUsageError``
+    when the line asks for --format nagios."""
+
+    class NagiosAwareCommand(click.Command):
+        def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+            nagios = wants_nagios(args)
+            try:
+                return super().parse_args(ctx, args)
+            except click.UsageError as err:
+                if nagios:
+                    raise as_nagios(err, service) from None
+                raise
+
+    return NagiosAwareCommand
 
 
 # ---------------------------------------------------------------------------------------
@@ -136,18 +244,20 @@ def _settings_error(path: str, why: str) -> click.UsageError:
     return click.UsageError(f"settings file {visible(path)}: {visible(why)}")
 
 
-def read_settings(config: str, keys: dict[str, str]) -> tuple[dict[str, Any], str | None]:
-    """The options of the settings file (``--settings FILE``, else the first .tlsmgm.yaml
-    next to ``config`` or in the CWD) mapped through ``keys`` (YAML key -> parameter name),
-    and its path. ``preprocessor`` (key ``pp``) is dropped with a warning unless the file
-    was named with ``--settings``: a file found in a directory never runs a program."""
+def read_settings(config: str, keys: dict[str, str], explicit: str | None = None) -> tuple[dict[str, Any], str | None]:
+    """The options of the settings file (``explicit``, i.e. ``--settings FILE``, else the
+    first .tlsmgm.yaml next to ``config`` or in the CWD) mapped through ``keys`` (YAML key
+    -> parameter name), and its path. ``preprocessor`` (key ``pp``) is dropped with a
+    warning unless the file was named with ``--settings``: a file found in a directory
+    never runs a program."""
     import os
 
     from tlsmgm_cli.core.limits import SETTINGS_MAX_BYTES
     from tlsmgm_cli.core.util.safeio import UnsafeInput, read_bytes_limited
 
-    ctx = click.get_current_context(silent=True)
-    explicit = ctx.meta.get(SETTINGS_META) if ctx is not None else None
+    if explicit is None:
+        ctx = click.get_current_context(silent=True)
+        explicit = ctx.meta.get(SETTINGS_META) if ctx is not None else None
     if explicit is not None:
         path = str(explicit)
     else:
@@ -181,6 +291,94 @@ def read_settings(config: str, keys: dict[str, str]) -> tuple[dict[str, Any], st
                    "next to the config or in the working directory never runs a program; pass --pp CMD, "
                    f"or name the file with --settings {visible(path)}", err=True)
     return out, path
+
+
+_FILE_NAGIOS_META = "tlsmgm.settings_nagios"
+
+
+def settings_command(keys: dict[str, str], nagios_service: str | None = None) -> type[click.Command]:
+    """A click.Command class that reads the settings file into click's ``default_map``
+    before parsing, so the precedence is click's own: command line (and environment) >
+    settings file > built-in default. ``keys`` maps the file's keys to parameter names.
+    The file is the one named with --settings, else the first .tlsmgm.yaml next to the
+    config (-c, or the first CFG argument) or in the working directory. Its values go
+    through the options' own types (a bad value is a usage error naming the file).
+    With ``nagios_service``, usage errors under --format nagios (on the command line or in
+    the file) become UNKNOWN (``NagiosUsageError``)."""
+
+    class SettingsCommand(click.Command):
+        def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+            nagios = nagios_service is not None and wants_nagios(args)
+            try:
+                settings = self._settings(ctx, args)
+                if settings:
+                    ctx.default_map = {**(ctx.default_map or {}), **settings}
+                rest = super().parse_args(ctx, args)
+                self._db_flag_wins(ctx)
+                return rest
+            except click.UsageError as err:
+                if nagios_service is not None and (nagios or ctx.meta.get(_FILE_NAGIOS_META)):
+                    raise as_nagios(err, nagios_service) from None
+                raise
+
+        def _settings(self, ctx: click.Context, args: list[str]) -> dict[str, Any]:
+            """The file's values by parameter name (noting in ``ctx.meta`` when the file
+            asks for --format nagios and the command line names no format)."""
+            import os
+
+            if ctx.resilient_parsing or any(a in ctx.help_option_names for a in args):
+                return {}  # completion or --help: the file plays no part
+            try:  # the raw command line, only to find the config and --settings
+                opts, _, _ = self.make_parser(ctx).parse_args(args=list(args))
+            except click.UsageError:
+                return {}  # the real parse reports it
+            # click marks options not given with a sentinel: keep only real values
+            opts = {k: v for k, v in opts.items() if isinstance(v, (str, list, tuple))}
+            configs = opts.get("configs") or ()
+            config = (configs[0] if configs else None) or opts.get("config") \
+                or os.environ.get("TLSMGM_CONFIG") or DEFAULT_CONFIG
+            explicit = opts.get("settings")
+            values, path = read_settings(str(config), keys, explicit=None if explicit is None else str(explicit))
+            if values.get("fmt") == "nagios" and "fmt" not in opts:
+                ctx.meta[_FILE_NAGIOS_META] = True
+            # an empty value ("fail-on:") leaves the option unset: the built-in default applies
+            values = {name: value for name, value in values.items() if value is not None}
+            params = {p.name: p for p in self.params}
+            for name, value in list(values.items()):
+                param = params[name]
+                if isinstance(param, click.Option) and param.is_flag and not isinstance(value, bool):
+                    key = next(k for k, v in keys.items() if v == name)
+                    raise _settings_error(str(path), f"{key} must be true or false")
+                key = next(k for k, v in keys.items() if v == name)
+                if param.multiple and not isinstance(value, (list, tuple)):
+                    value = [value]
+                items = list(value) if param.multiple else [value]
+                if any(isinstance(v, (list, tuple, dict, bool)) or v is None for v in items) \
+                        and not (isinstance(param, click.Option) and param.is_flag):
+                    what = "a list of values" if param.multiple else "one value"
+                    raise _settings_error(str(path), f"{key} ({param.get_error_hint(ctx)}): expected {what}, "
+                                                     f"not {type(value).__name__}")
+                if param.multiple:
+                    value = [str(v) for v in items]
+                values[name] = value
+                try:  # the option's own type says what is valid
+                    param.type_cast_value(ctx, value)
+                except (click.BadParameter, TypeError, ValueError) as err:
+                    why = err.message if isinstance(err, click.BadParameter) else str(err)
+                    raise _settings_error(str(path), f"{key} ({param.get_error_hint(ctx)}): {why}") from None
+            return values
+
+        @staticmethod
+        def _db_flag_wins(ctx: click.Context) -> None:
+            """--db URL (or TLSMGM_DB) given by the user wins over the file's no-db."""
+            from click.core import ParameterSource
+
+            if ctx.get_parameter_source("no_db") == ParameterSource.DEFAULT_MAP and \
+                    ctx.get_parameter_source("db_url") in (ParameterSource.COMMANDLINE,
+                                                           ParameterSource.ENVIRONMENT):
+                ctx.meta.pop(NO_DB_META, None)
+
+    return SettingsCommand
 
 
 def describe_preprocessor(cmd: str) -> str:

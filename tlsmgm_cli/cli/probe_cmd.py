@@ -5,47 +5,26 @@ from __future__ import annotations
 import click
 
 from tlsmgm_cli import exitcodes
-from tlsmgm_cli.cli.options import config_options, db_options, format_option
+from tlsmgm_cli.cli.options import (
+    NagiosUsageError,
+    as_nagios,
+    config_options,
+    db_options,
+    format_option,
+    nagios_command,
+    say_unknown,
+)
 from tlsmgm_cli.core.limits import PROBE_HANDSHAKE_TIMEOUT_S, PROBE_TOTAL_TIMEOUT_S
 
-NAGIOS_UNKNOWN = 3  # the monitoring-plugin status for "the check itself could not run"
+NAGIOS_UNKNOWN = NagiosUsageError.exit_code  # the plugin status "the check itself could not run"
+PROBE_SERVICE = "TLSMGM PROBE"  # the nagios status line's service (render.probe)
 
 
-class _NagiosUsageError(click.UsageError):
-    """A usage error under --format nagios: exit UNKNOWN."""
-
-    exit_code = NAGIOS_UNKNOWN
+def _as_nagios(err: click.UsageError) -> NagiosUsageError:
+    return as_nagios(err, PROBE_SERVICE)
 
 
-def _as_nagios(err: click.UsageError) -> _NagiosUsageError:
-    return _NagiosUsageError(err.format_message(), ctx=err.ctx)
-
-
-def _wants_nagios(args: list[str]) -> bool:
-    """Whether the command line asks for --format nagios (before it is parsed)."""
-    for i, arg in enumerate(args):
-        if arg in ("--format", "-f") and i + 1 < len(args) and args[i + 1] == "nagios":
-            return True
-        if arg in ("--format=nagios", "-fnagios"):
-            return True
-    return False
-
-
-class _ProbeCommand(click.Command):
-    """With --format nagios, a usage error exits UNKNOWN (3), as monitoring plugins do,
-    not 2 (which a monitoring system reads as CRITICAL)."""
-
-    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
-        nagios = _wants_nagios(args)
-        try:
-            return super().parse_args(ctx, args)
-        except click.UsageError as err:
-            if nagios:
-                raise _as_nagios(err) from None
-            raise
-
-
-@click.command("probe", cls=_ProbeCommand)
+@click.command("probe", cls=nagios_command(PROBE_SERVICE))
 @config_options
 @db_options
 @click.option("--socket", "sockets", multiple=True, metavar="IP:PORT",
@@ -143,12 +122,15 @@ def probe_cmd(ctx: click.Context, config: str, preprocessor: str | None, cfg_dir
     except TlsmgmError as err:
         if not nagios:
             raise
+        say_unknown(PROBE_SERVICE, str(err))
         click.echo(f"tlsmgm: error: {err}", err=True)
         raise click.exceptions.Exit(NAGIOS_UNKNOWN) from None
 
 
 def _usage(ctx: click.Context, nagios: bool, message: str) -> None:
-    raise (_NagiosUsageError if nagios else click.UsageError)(message, ctx=ctx)
+    if nagios:
+        raise NagiosUsageError(message, ctx=ctx, service=PROBE_SERVICE)
+    raise click.UsageError(message, ctx=ctx)
 
 
 def _probe(ctx: click.Context, config: str, preprocessor: str | None, cfg_dir: str, opensips_version: str,
@@ -176,6 +158,7 @@ def _probe(ctx: click.Context, config: str, preprocessor: str | None, cfg_dir: s
                                      opensips_version=opensips_version, db_url=db_url, after_reload=after_reload)
     except click.exceptions.Exit as done:
         if fmt == "nagios" and done.exit_code == exitcodes.USAGE:  # a config OpenSIPS would refuse
+            say_unknown(PROBE_SERVICE, f"{config}: a config OpenSIPS would refuse")
             raise click.exceptions.Exit(NAGIOS_UNKNOWN) from None
         raise
     warnings: list[str] = []

@@ -7,7 +7,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from tlsmgm_cli.core.errors import TlsmgmError
+from tlsmgm_cli.core.errors import UsageError
 from tlsmgm_cli.core.util.atomicio import atomic_write
 
 LISTEN_IP = "127.0.0.1"
@@ -85,9 +85,9 @@ def write_demo(directory: str, *, force: bool = False) -> dict[str, str]:
     target = Path(directory).resolve()
     if target.exists():
         if not force:
-            raise TlsmgmError(f"{target} already exists (use --force to replace it)")
+            raise UsageError(f"{target} already exists (use --force to replace it)")
         if not target.is_dir():
-            raise TlsmgmError(f"{target} is not a directory")
+            raise UsageError(f"{target} is not a directory")
         shutil.rmtree(target)
     target.mkdir(parents=True)
     ca = make_ca("tlsmgm demo CA")

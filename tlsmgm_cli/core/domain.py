@@ -2,7 +2,7 @@
 and the ``DomainSet`` that holds them in OpenSIPS's list order.
 
 Raw fields hold what the config (or DB row) set, ``None`` meaning "never set". The
-``eff_*`` accessors apply OpenSIPS 3.6.8's defaults (spec §4): use them for anything that
+``eff_*`` accessors apply OpenSIPS 3.6.8's defaults (behaviour §2.7, §2.8): use them for anything that
 describes behaviour. ``locs`` maps a parameter name to where it was last set.
 """
 
@@ -17,7 +17,7 @@ SERVER = "server"
 CLIENT = "client"
 DEFAULT_CA_DIR = "/etc/pki/CA/"
 
-# per-domain parameters that take a "[dom]value" string (spec §1.1), in tls_list order
+# per-domain parameters that take a "[dom]value" string (behaviour §2.2, §2.3), in tls_list order
 PER_DOMAIN_PARAMS = (
     "match_ip_address", "match_sip_domain", "tls_method", "verify_cert", "require_cert",
     "crl_check_all", "certificate", "private_key", "ca_list", "ca_dir", "crl_dir",
@@ -54,7 +54,7 @@ class TlsDomain:
     cfg_dir: str = "/etc/opensips/"
     opensips_version: tuple[int, int, int] = (3, 6, 8)
 
-    # ---- effective values (spec §4) ----------------------------------------------
+    # ---- effective values (behaviour §2.7, §2.8) ---------------------------------
     @property
     def key(self) -> tuple[str, str]:
         return (self.side, self.name)

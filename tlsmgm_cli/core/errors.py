@@ -1,8 +1,17 @@
 """Errors and diagnostics shared by the whole core.
 
-* ``TlsmgmError`` is raised for input tlsmgm cannot work with (unreadable config, bad
-  usage of a core function, malformed address...). The CLI turns it into a message on
-  stderr and exit code 2 (``exit_code`` may override).
+* ``TlsmgmError`` is raised when a command cannot do its work. Its class says which exit
+  status (``tlsmgm_cli.exitcodes``) the CLI ends with, after printing the message on stderr:
+
+  - ``TlsmgmError`` itself is an *operational* failure, ``PROBLEMS`` (1): a file that
+    cannot be read or written, a DB or MI server that cannot be reached or answers an
+    error, a failed handshake, a port that cannot be bound.
+  - ``UsageError`` is a *usage* error, ``USAGE`` (2): a bad option value, a malformed
+    argument (address, URL, column, subjectAltName...), ``--force`` needed, or a config
+    OpenSIPS would refuse given as the command's input.
+
+  ``exit_code=`` overrides the class's status for one error (e.g. ``diff``: an unreachable
+  node is 2, as issue 14 specifies).
 * ``Diagnostic`` is a finding collected while reading a config: OpenSIPS would abort on
   ``severity == "error"``; warnings and notes are informative. Diagnostics are returned,
   never raised, so that every problem of a config is reported in one run.
@@ -12,6 +21,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
+
+from tlsmgm_cli.exitcodes import PROBLEMS, USAGE
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,9 +37,10 @@ class Loc:
 
 
 class TlsmgmError(Exception):
-    """An input tlsmgm cannot use. ``str(err)`` is the whole user-facing message."""
+    """An operation that failed (exit status ``PROBLEMS``). ``str(err)`` is the whole
+    user-facing message."""
 
-    exit_code = 2
+    exit_code = PROBLEMS
 
     def __init__(self, message: str, loc: Loc | None = None, exit_code: int | None = None):
         self.message = message
@@ -36,6 +48,13 @@ class TlsmgmError(Exception):
         if exit_code is not None:
             self.exit_code = exit_code
         super().__init__(f"{loc}: {message}" if loc else message)
+
+
+class UsageError(TlsmgmError):
+    """The command was given something it cannot use: a bad option value, a malformed
+    argument, a config OpenSIPS would refuse (exit status ``USAGE``)."""
+
+    exit_code = USAGE
 
 
 @dataclass(slots=True)

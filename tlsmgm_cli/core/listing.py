@@ -33,7 +33,6 @@ def certificate_summary(dom: TlsDomain, now: _dt.datetime | None = None) -> dict
     if source is None:
         return None
     from cryptography import x509
-    from cryptography.x509.oid import NameOID
 
     from tlsmgm_cli.core.limits import PKI_FILE_MAX_BYTES
     from tlsmgm_cli.core.util.safeio import UnsafeInput, read_bytes_limited
@@ -49,23 +48,20 @@ def certificate_summary(dom: TlsDomain, now: _dt.datetime | None = None) -> dict
         return {"error": err.message}
     except ValueError:
         return {"error": f"{source}: not a PEM/DER certificate"}
-    cert = certs[0]
-    cns = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
-    sans: list[str] = []
+    from tlsmgm_cli.core.x509.facts import cert_summary
+
     try:
-        ext = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
-        sans = [str(v) for v in ext.get_values_for_type(x509.DNSName)]
-        sans += [str(v) for v in ext.get_values_for_type(x509.IPAddress)]
-    except x509.ExtensionNotFound:
-        pass
-    not_after = cert.not_valid_after_utc
-    now = now or _dt.datetime.now(_dt.timezone.utc)
+        summary = cert_summary(certs[0], now)
+    except ValueError as err:  # an extension cryptography cannot read
+        return {"error": f"{source}: the certificate cannot be read: {err}"}
+    sans = [s[4:] for s in summary["sans"] if s.startswith("DNS:")]
+    sans += [s[3:] for s in summary["sans"] if s.startswith("IP:")]
     return {
-        "subject_cn": str(cns[0].value) if cns else None,
+        "subject_cn": summary["subject_cn"],
         "sans": sans[:3],
         "sans_total": len(sans),
-        "not_after": not_after.isoformat(),
-        "days_left": (not_after - now).days,
+        "not_after": summary["not_after"],
+        "days_left": summary["days_left"],
         "chain_length": len(certs),
     }
 

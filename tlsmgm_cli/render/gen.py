@@ -21,9 +21,9 @@ _LABELS = (("subject", "subject"), ("issuer", "issuer"), ("key", "key"), ("seria
 
 def render_issued(cert: x509.Certificate, cert_path: Path, key_path: Path, fmt: str) -> None:
     """Report a written certificate and key (the key's content is never shown)."""
-    from tlsmgm_cli.core.x509.certgen import summary
+    from tlsmgm_cli.core.x509.facts import cert_summary
 
-    facts = summary(cert)
+    facts = cert_summary(cert)
     if fmt == "json":
         emit_json({"certificate": str(cert_path), "private_key": str(key_path), **facts})
         return

@@ -107,6 +107,49 @@ def emit_results(rows: list[dict[str, Any]], fmt: str, explain: bool) -> None:
         echo("\n".join(text_lines(rows, explain=explain)))
 
 
+def resolved_text_lines(rows: list[dict[str, Any]], resolution: dict[str, Any], *, explain: bool,
+                        error: str | None) -> list[str]:
+    """A resolved ``--dest``: (--explain: the DNS steps), then per TLS destination its
+    result line and where it came from, then the destinations that are not TLS."""
+    from tlsmgm_cli.render.handshake import resolution_text
+    from tlsmgm_cli.render.safe import visible
+
+    out = resolution_text(resolution).splitlines() if explain else []
+    for r in rows:
+        d = r["destination"]
+        out.append(result_line(r))
+        out.append(f"  destination: {visible(d['host'])}" + (f" via {visible(d['via'])}" if d["via"] else "")
+                   + (" (weighted: the order among equal-priority SRV records is drawn per request)"
+                      if d["weighted"] else ""))
+        out.extend(explanation_lines(r) if explain else [f"  note: {n}" for n in r.get("notes", [])])
+    tls = {(r["destination"]["ip"], r["destination"]["port"]) for r in rows}
+    for d in resolution["destinations"]:
+        if (d["ip"], d["port"]) not in tls:
+            ip = f"[{d['ip']}]" if ":" in d["ip"] else d["ip"]
+            out.append(f"{visible(ip)}:{d['port']}  ->  OpenSIPS sends over {d['proto'].upper()}, not TLS: "
+                       "no client TLS domain applies")
+    if error:
+        out.append(f"{visible(resolution['target'])}: {visible(error)}")
+    elif not rows:
+        out.append(f"{visible(resolution['target'])}: no TLS destination")
+    return out
+
+
+def emit_resolved(rows: list[dict[str, Any]], resolution: dict[str, Any], fmt: str, explain: bool, *,
+                  error: str | None) -> None:
+    """``match --client --dest URI``: text, or ``{"results": rows, "resolution": ...}`` (rows
+    carry their "destination"; the resolution's steps only with --explain)."""
+    if fmt == "json":
+        from tlsmgm_cli.render import emit_json
+
+        shown = dict(resolution) if explain else {k: v for k, v in resolution.items() if k != "steps"}
+        emit_json({"results": rows, "resolution": shown, "error": error})
+        return
+    from click import echo
+
+    echo("\n".join(resolved_text_lines(rows, resolution, explain=explain, error=error)))
+
+
 _CACHE_MAX_ENTRIES = 4096
 
 

@@ -16,7 +16,7 @@ SCRIPT_RELOAD_WARNING = ("tls_reload reloads DB-defined domains only: script-def
 
 
 def _side(entry: dict[str, Any]) -> str:
-    return {"TLS_DOMAIN_SRV": "server", "TLS_DOMAIN_CLI": "client"}.get(entry.get("type"), "?")
+    return {"TLS_DOMAIN_SRV": "server", "TLS_DOMAIN_CLI": "client"}.get(str(entry.get("type")), "?")
 
 
 def render_tls_list(reply: dict[str, Any], fmt: str) -> None:
@@ -58,17 +58,23 @@ def render_drift(report, fmt: str, *, endpoint: str, config: str) -> None:
         click.echo(f"drift: {len(report.drifts)} TLS domain(s) differ between {endpoint} (live) "
                    f"and {config} (expected)")
         for d in report.drifts:
-            label = f"{d.side} domain [{visible(d.name)}] ({d.source})"
-            if d.kind == "missing":
-                click.echo(f"  missing  {label}: in the config, not on the server")
-            elif d.kind == "extra":
-                click.echo(f"  extra    {label}: on the server, not in the config")
-            else:
-                click.echo(f"  changed  {label}:")
-                for c in d.changes:
-                    click.echo(f"      {visible(c.key)} ({c.group}): expected {_value(c.expected)}, "
-                               f"live {_value(c.live)}")
+            _echo_drift(d, "", "server")
     _drift_notes(report)
+
+
+def _echo_drift(d, prefix: str, where: str) -> None:
+    """One differing domain (a core.mi.drift Drift): missing, extra or changed (with its
+    field changes); ``where`` is what holds the live domains ("server", "node")."""
+    label = f"{prefix}{d.kind:<8} {d.side} domain [{visible(d.name)}] ({d.source})"
+    if d.kind == "missing":
+        click.echo(f"  {label}: in the config, not on the {where}")
+    elif d.kind == "extra":
+        click.echo(f"  {label}: on the {where}, not in the config")
+    else:
+        click.echo(f"  {label}:")
+        for c in d.changes:
+            click.echo(f"      {visible(c.key)} ({c.group}): expected {_value(c.expected)}, "
+                       f"live {_value(c.live)}")
 
 
 def _drift_notes(report) -> None:
@@ -128,16 +134,7 @@ def render_fleet_drift(report, fmt: str, *, config: str) -> None:
             click.echo(f"  {visible(node.name)}: unreachable: {visible(node.error)} ({visible(node.shown)})")
     for node in drifting:
         for d in node.report.drifts:
-            label = f"{visible(node.name)}: {d.kind:<8} {d.side} domain [{visible(d.name)}] ({d.source})"
-            if d.kind == "missing":
-                click.echo(f"  {label}: in the config, not on the node")
-            elif d.kind == "extra":
-                click.echo(f"  {label}: on the node, not in the config")
-            else:
-                click.echo(f"  {label}:")
-                for c in d.changes:
-                    click.echo(f"      {visible(c.key)} ({c.group}): expected {_value(c.expected)}, "
-                               f"live {_value(c.live)}")
+            _echo_drift(d, f"{visible(node.name)}: ", "node")
     _fleet_notes(report)
 
 

@@ -79,7 +79,7 @@ def unescape_dq(body: str, line: int = 1) -> str:
     ``\\n \\r \\a \\t \\" \\\\``, ``\\xH``/``\\xHH`` and ``\\OO``/``\\OOO`` are escapes;
     any other backslash sequence is kept as written.
 
-    A backslash-newline is *not* a continuation (spec §10): OpenSIPS's include pre-pass
+    A backslash-newline is *not* a continuation (behaviour §1.3): OpenSIPS's include pre-pass
     puts a ``__OSSPP_LINE__ N`` line before every line, and the lexer drops only the
     backslash and the newline, so the marker of the next line and a newline end up in
     the value. ``line`` is the line on which ``body`` starts (N is counted from it).
@@ -153,7 +153,7 @@ def _with_line_markers(body: str, line: int) -> str:
                 continue
             char = tok
         elif tok[0] == "\\" and len(tok) > 1:  # an escape (\n, \x0a and \012 give a newline too)
-            char = _unescape_one(_ESCAPE_RE.match(tok))  # type: ignore[arg-type]
+            char = _unescape_one(_ESCAPE_RE.match(tok))  # type: ignore[arg-type]  # '\\' + any char matches
         else:
             tail.append(tok)
             continue
@@ -247,7 +247,7 @@ class Scanner:
         """Offset of the next token at or after ``pos`` (blanks and comments skipped)."""
         text = self.text
         while True:
-            pos = _BLANKS_RE.match(text, pos).end()  # type: ignore[union-attr]
+            pos = _BLANKS_RE.match(text, pos).end()  # type: ignore[union-attr]  # always matches
             if not text.startswith("/*", pos):
                 return pos
             end = skip_block_comment(text, pos)
@@ -368,8 +368,8 @@ def neutral_lines(text: str) -> list[bool]:
             depth = max(0, depth - 1)
             continue
         if ch == "#":
-            end = text.find("\n", pos)
-            pos = len(text) if end < 0 else end
+            newline_at = text.find("\n", pos)
+            pos = len(text) if newline_at < 0 else newline_at
             continue
         if ch == "/*":
             end = skip_block_comment(text, start)

@@ -1,6 +1,7 @@
-"""Apply the tls_mgm modparams of a parsed config the way OpenSIPS 3.6.8 does (spec §1-§2,
-§4, §7.1-7.3): builds the script-defined ``DomainSet`` and collects every error OpenSIPS
-would abort on, with OpenSIPS's own wording and the ``file:line`` of the statement.
+"""Apply the tls_mgm modparams of a parsed config the way OpenSIPS 3.6.8 does
+(behaviour §1.8, §2, §3.1, §3.2, §4.1, §4.2, §6.1, §9.1): builds the script-defined
+``DomainSet`` and collects every error OpenSIPS would abort on, with OpenSIPS's own
+wording and the ``file:line`` of the statement.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from tlsmgm_cli.core.errors import Diagnostic, Loc
 from tlsmgm_cli.core.net.addresses import AddressError, parse_match_ip_address, split_csv, str2int
 from tlsmgm_cli.core.tls.methods import MethodError, parse_method
 
-# column-name parameters and their defaults (spec §1.1)
+# column-name parameters and their defaults (behaviour §2.4)
 COLUMN_PARAMS = {
     "domain_col": "domain", "match_ip_address_col": "match_ip_address",
     "match_sip_domain_col": "match_sip_domain", "tls_method_col": "method",
@@ -131,7 +132,7 @@ class DomainBuilder:
     def _setter_failed(self, st: Modparam, code: str, message: str, *, hint: str | None = None,
                        domain: str | None = None, side: str | None = None) -> None:
         """A tls_mgm setter returned <0: its own message, then the cfg parser's misleading
-        one (spec §1), which is what operators find in the log."""
+        one (behaviour §1.8), which is what operators find in the log."""
         self._setter_failures += 1
         parser_line = f"Parameter <{st.param}> not found in module <{st.module}> - can't set"
         self._diag("error", code, message, st.loc, domain=domain, side=side,

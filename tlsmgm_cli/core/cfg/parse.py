@@ -37,7 +37,9 @@ import subprocess
 import threading
 import time
 from bisect import bisect_right
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import IO
 
 from tlsmgm_cli.core.cfg.lex import (
     DQ_STRING,
@@ -53,10 +55,9 @@ from tlsmgm_cli.core.cfg.lex import (
     unescape_dq,
 )
 from tlsmgm_cli.core.cfg.model import Assign, Loadmodule, Modparam, ParsedConfig, Socket, Statement
-from tlsmgm_cli.core.errors import Diagnostic, Loc, TlsmgmError
+from tlsmgm_cli.core.errors import Diagnostic, Loc, UsageError
 from tlsmgm_cli.core.limits import CONFIG_MAX_BYTES, PREPROCESSOR_TIMEOUT_S, RESOLVE_TIMEOUT_S
 from tlsmgm_cli.core.util.safeio import UnsafeInput, limit_text, read_bytes_limited
-from tlsmgm_cli.exitcodes import USAGE
 
 MAX_INCLUDE_DEPTH = 50
 PREPROCESSOR_TIMEOUT = PREPROCESSOR_TIMEOUT_S
@@ -326,7 +327,7 @@ def preprocessor_argv(cmd: str) -> list[str]:
     return argv
 
 
-def _feed(pipe, data: bytes) -> None:  # type: ignore[no-untyped-def]
+def _feed(pipe: IO[bytes], data: bytes) -> None:
     try:
         pipe.write(data)
     except OSError:  # the program stopped reading (or was stopped): nothing more to say
@@ -535,7 +536,7 @@ class _Parser:
         """Parse the statement at ``pos`` (blanks skipped); return the offset after it."""
         text = self.text
         if self.m4 and text[pos] in "`'":
-            return _M4_JUNK_RE.match(text, pos).end()  # type: ignore[union-attr]
+            return _M4_JUNK_RE.match(text, pos).end()  # type: ignore[union-attr]  # always matches
         tok = self.scanner.token(pos)
         if tok.kind == "ph":
             self.note_placeholders(str(tok.value), pos)
@@ -665,7 +666,7 @@ class _Parser:
         """The value text from ``pos`` to a comment or the end of the line (strings
         may span lines), and the offset after it. A trailing ';' is a syntax error in
         OpenSIPS: it is reported and left out of the value."""
-        end = self._rest_re.match(self.text, pos).end()  # type: ignore[union-attr]
+        end = self._rest_re.match(self.text, pos).end()  # type: ignore[union-attr]  # always matches
         value = self.text[pos:end].strip()
         if value.endswith(";"):
             self.stray_semicolon(self.text.rindex(";", pos, end))
@@ -758,7 +759,7 @@ class _Parser:
         return m.end() if m else end
 
 
-def _join_strings(raw: str, line_at=None) -> str:  # type: ignore[no-untyped-def]
+def _join_strings(raw: str, line_at: Callable[[int], int] | None = None) -> str:
     """The value of adjacent quoted strings (escapes processed in double quotes);
     ``line_at(offset in raw)`` gives file lines for backslash-newlines."""
     parts = []
@@ -822,7 +823,7 @@ _HOST_RE = re.compile(rf"(?:[A-Za-z0-9_.*-]|{PLACEHOLDER_RE.pattern})+")
 
 class UnbracketedIPv6(ValueError):
     """``proto:::1:5061``: cfg.lex reads ``::`` right after the proto as an IPv6 address,
-    so the listener is a syntax error (spec §10)."""
+    so the listener is a syntax error (behaviour §1.6)."""
 
 
 @dataclass
@@ -934,7 +935,7 @@ def read_config(path: str, *, preprocessor: str | None = None, follow_includes: 
     try:
         data = _read_bytes(path)
     except UnsafeInput as err:
-        raise TlsmgmError(err.message, exit_code=USAGE) from None
+        raise UsageError(err.message) from None
     diags: list[Diagnostic] = []
     text = _decode(data, path, diags)
     base_dir = os.path.dirname(os.path.abspath(path))
@@ -1031,7 +1032,7 @@ def resolve_host(name: str, *, try_ipv6: bool = False, timeout: float = RESOLVE_
 
 def resolve_listeners(parsed: ParsedConfig) -> None:
     """Give every TLS listener written with a host name the address OpenSIPS listens on
-    (spec §8, §10: ``socket=tls:localhost:5061`` serves domains of ``127.0.0.1:5061``).
+    (behaviour §1.6: ``socket=tls:localhost:5061`` serves domains of ``127.0.0.1:5061``).
     ``host`` becomes the IP and ``hostname`` keeps the name; a name that does not resolve
     here is a warning (OpenSIPS first tries the name as one of its network interfaces,
     then drops a listener it cannot resolve, logging "could not resolve NAME")."""

@@ -1,5 +1,17 @@
 """``tlsmgm check``: every rule over a DomainSet (script and DB domains, as loaded), in one run.
 
+* ``rules`` — the rule catalogue: IDs, severities, hints, and which rules stop a start.
+* ``context`` — the ``Finding`` and the ``CheckContext`` of one run.
+* ``filecache`` — every file ``check`` reads, parsed once per path.
+* ``config`` — config rules: diagnostics, tls_method, library modules and load order.
+* ``files`` — certificate, key, CA and CRL files as tls_openssl would load them.
+* ``certs`` — certificate rules: chain, validity, key strength, EKU, SAN coverage.
+* ``crypto`` — ciphers_list, dh_params and ec_curve, compiled with the local OpenSSL.
+* ``reach`` — reachability rules answered by the one domain matcher.
+* ``expiry`` — expiry data for ``--format prometheus|nagios``.
+
+Implements behaviour §9 (what stops OpenSIPS: §9.1 to §9.4) over the facts of §1 to §8.
+
 :func:`run_checks` turns every reader/model diagnostic into a finding of a mapped rule,
 then runs the per-domain rules (config, files, certificates, crypto settings) and the
 reachability rules (the domain matcher). Nothing touches the network; files are read once
@@ -9,12 +21,8 @@ per path (``FileCache``).
 from __future__ import annotations
 
 import datetime as dt
-import gc
-import os
-import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,8 +37,9 @@ from tlsmgm_cli.core.checks.rules import (
     Rule,
     expand_rule_selection,
 )
-from tlsmgm_cli.core.domain import DomainSet
-from tlsmgm_cli.core.errors import TlsmgmError
+from tlsmgm_cli.core.domain import DomainSet, TlsDomain
+from tlsmgm_cli.core.errors import UsageError
+from tlsmgm_cli.core.util import parallel
 
 __all__ = ["CheckReport", "Finding", "Rule", "RULES", "run_checks", "fails"]
 
@@ -92,37 +101,25 @@ def _selector(select: list[str] | None, ignore: list[str] | None) -> Callable[[s
         chosen = expand_rule_selection(select)
         dropped = expand_rule_selection(ignore) or set()
     except ValueError as err:
-        raise TlsmgmError(str(err)) from None
+        raise UsageError(str(err)) from None
     if chosen is not None and not chosen:
-        raise TlsmgmError(f"--select {','.join(select or [])!r} names no rule "
-                          "(see tlsmgm check --list-rules)")
+        raise UsageError(f"--select {','.join(select or [])!r} names no rule "
+                         "(see tlsmgm check --list-rules)")
     if not (set(RULES) if chosen is None else chosen) - dropped:
-        raise TlsmgmError("--select/--ignore leave no rule to run (see tlsmgm check --list-rules)")
+        raise UsageError("--select/--ignore leave no rule to run (see tlsmgm check --list-rules)")
     return lambda rule_id: (chosen is None or rule_id in chosen) and rule_id not in dropped
-
-
-@contextmanager
-def _no_cyclic_gc() -> Iterator[None]:
-    """Pause the cyclic garbage collector for a run. A run keeps every parsed certificate
-    (and the objects cryptography caches on it) alive in its FileCache until it ends, so the
-    collector's full passes keep rescanning a growing heap that holds no garbage: about a
-    sixth of the time on 10,000 domains. Reference counting still frees everything else."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 def run_checks(domset: DomainSet, *, now: dt.datetime | None = None, warn_days: int = 30,
                select: list[str] | None = None, ignore: list[str] | None = None,
-               progress: ProgressFn | None = None, root: str | None = None) -> CheckReport:
+               progress: ProgressFn | None = None, root: str | None = None,
+               jobs: int | None = None) -> CheckReport:
     """Check ``domset`` (from ``load_domains``) at time ``now`` (default: the current UTC
     time). ``select``/``ignore`` take rule ids or id prefixes (comma lists allowed);
     ``progress(done, total)`` is called after each domain; ``root`` is a directory that
-    holds a copy of the server's files (absolute paths are looked up under it)."""
+    holds a copy of the server's files (absolute paths are looked up under it); ``jobs``
+    is the number of processes (2: a big config is checked in two halves, 1: no fork;
+    None: ``$TLSMGM_JOBS`` or ``parallel.DEFAULT_JOBS``)."""
     from tlsmgm_cli.core.cfg.modparams import effective_library
     from tlsmgm_cli.core.checks import config, reach
 
@@ -133,10 +130,11 @@ def run_checks(domset: DomainSet, *, now: dt.datetime | None = None, warn_days: 
     ctx = CheckContext(domset=domset, now=now, warn_days=warn_days, library=effective_library(domset),
                        files=FileCache(), wanted=_selector(select, ignore), root=root)
     domains = [d for d in domset.all if d.db_skip is None]
-    with _no_cyclic_gc():
+    jobs = parallel.jobs_setting(None) if jobs is None else jobs
+    with parallel.gc_paused():
         config.check_config(ctx)
-        if len(domains) >= _PARALLEL_MIN_DOMAINS and _can_fork():
-            _check_domains_in_two_processes(ctx, domains, progress)
+        if len(domains) >= _PARALLEL_MIN_DOMAINS and jobs >= 2:
+            _check_domains_in_two_processes(ctx, domains, progress, jobs)
         else:
             _check_domains(ctx, domains, progress)
         reach.check_reachability(ctx)
@@ -150,13 +148,7 @@ def run_checks(domset: DomainSet, *, now: dt.datetime | None = None, warn_days: 
 _PARALLEL_MIN_DOMAINS = 2000
 
 
-def _can_fork() -> bool:
-    """fork() is used only where it is safe and useful: Linux/BSD with 2+ CPUs (macOS does
-    not allow forking a process that has used its system frameworks)."""
-    return hasattr(os, "fork") and sys.platform != "darwin" and (os.cpu_count() or 1) > 1
-
-
-def _check_domains(ctx: CheckContext, domains: list, progress: ProgressFn | None, *,
+def _check_domains(ctx: CheckContext, domains: list[TlsDomain], progress: ProgressFn | None, *,
                    done_before: int = 0, total: int | None = None) -> None:
     """The per-domain rules, in domain order. Chain verifications are started ahead of the
     checks: their signatures are checked on a second thread while this one goes on with
@@ -179,43 +171,29 @@ def _check_domains(ctx: CheckContext, domains: list, progress: ProgressFn | None
         verifier.shutdown(cancel_futures=True)  # after an error, drop the queued verifications
 
 
-def _check_domains_in_two_processes(ctx: CheckContext, domains: list, progress: ProgressFn | None) -> None:
+def _check_domains_in_two_processes(ctx: CheckContext, domains: list[TlsDomain], progress: ProgressFn | None,
+                                   jobs: int) -> None:
     """Many domains: a forked child (sharing the loaded config copy-on-write; forked before
     this run starts its verification thread, and the progress bar runs no thread) checks
-    the second half while this process checks the first; the
-    findings keep domain order. If the child fails, its half is checked here."""
-    import pickle
-
+    the second half while this process checks the first (``parallel.run_in_two``: if the
+    child fails, its half is checked here); the findings keep domain order."""
     from tlsmgm_cli.core.checks import certs, crypto, files  # noqa: F401 - imported before the fork
 
-    mid = len(domains) // 2
-    read_fd, write_fd = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # the child: check the second half, send the findings, exit without cleanup
-        status = 1
+    mid, total = len(domains) // 2, len(domains)
+
+    def second_half(in_child: bool) -> list[Finding]:
+        kept, ctx.findings = ctx.findings, []
         try:
-            os.close(read_fd)
-            ctx.findings = []
-            _check_domains(ctx, domains[mid:], None)
-            with os.fdopen(write_fd, "wb") as pipe:
-                pickle.dump(ctx.findings, pipe, protocol=pickle.HIGHEST_PROTOCOL)
-            status = 0
+            _check_domains(ctx, domains[mid:], None if in_child else progress, done_before=mid, total=total)
+            return ctx.findings
         finally:
-            os._exit(status)
-    os.close(write_fd)
-    try:
-        _check_domains(ctx, domains[:mid], progress, total=len(domains))
-    finally:
-        with os.fdopen(read_fd, "rb") as pipe:
-            received = pipe.read()
-        _, status = os.waitpid(pid, 0)
-    child_findings = pickle.loads(received) if status == 0 and received else None
-    if child_findings is None:
-        _check_domains(ctx, domains[mid:], progress, done_before=mid, total=len(domains))
-        return
-    ctx.findings.extend(child_findings)
+            ctx.findings = kept
+
+    found = parallel.run_in_two(lambda: _check_domains(ctx, domains[:mid], progress, total=total),
+                                second_half, jobs=jobs)
+    ctx.findings.extend(found)
     if progress is not None:
-        progress(len(domains), len(domains))
+        progress(total, total)
 
 
 _LIBRARY_LEVEL_CATEGORIES = ("files", "certificates", "crypto")
@@ -223,7 +201,7 @@ _LIBRARY_LEVEL_CATEGORIES = ("files", "certificates", "crypto")
 
 def _library_none_does_not_abort(findings: list[Finding]) -> None:
     """With tls_library "none" OpenSIPS opens no file and runs none of the library-level
-    checks (spec §7.1): what would abort startup only breaks the module that borrows the
+    checks (behaviour §6.1): what would abort startup only breaks the module that borrows the
     domain later, so file/certificate/crypto errors become warnings."""
     for f in findings:
         if f.severity == ERROR and RULES[f.rule].category in _LIBRARY_LEVEL_CATEGORIES:

@@ -114,7 +114,7 @@ def chain_job(ctx: CheckContext, dom: TlsDomain, certs: tuple[x509.Certificate, 
     store, _ = ctx.files.trust_store(ca_path, ca_blob, ca_dir)
     if store is None:
         return None  # no CA configured or present here: nothing to verify against
-    cert_key = ("blob", hashlib.sha256(dom.eff_certificate.encode()).hexdigest()) \
+    cert_key = ("blob", hashlib.sha256((dom.eff_certificate or "").encode()).hexdigest()) \
         if dom.file_is_content("certificate") else ("file", ctx.resolve(dom.eff_certificate or ""))
     return ChainJob(cert_key, certs, (ca_path, ca_blob, ca_dir), store)
 

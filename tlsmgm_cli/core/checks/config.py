@@ -1,5 +1,5 @@
-"""Config rules: reader/model diagnostics as findings, tls_method readings (spec §1.3),
-TLS library modules and their load order (spec §7.1-7.2)."""
+"""Config rules: reader/model diagnostics as findings, tls_method readings (behaviour §2.9),
+TLS library modules and their load order (behaviour §6.1, §6.2)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from tlsmgm_cli.core.tls.methods import NAMES, SSLV23, TLSV1, MethodError, parse
 
 # Modules whose libraries (libmysqlclient, libpq, libcurl, librdkafka, libjwt...) link
 # OpenSSL and may allocate through it when loaded, before tls_openssl can install its
-# memory functions (spec §7.2).
+# memory functions (behaviour §6.2).
 OPENSSL_LINKING_MODULES = frozenset((
     "db_mysql", "db_postgres", "db_http", "db_unixodbc", "rest_client", "http2d", "httpd",
     "cachedb_mongodb", "cachedb_redis", "cachedb_couchbase", "cachedb_dynamodb", "event_kafka",

@@ -29,7 +29,7 @@ class Finding:
     file: str | None = None
     line: int | None = None
     openssl: str | None = None
-    stops_start: bool = False  # OpenSIPS exits at startup on it (spec §7.3, §10)
+    stops_start: bool = False  # OpenSIPS exits at startup on it (behaviour §9)
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON shape of ``check --format json`` (``openssl`` is text-only)."""
@@ -76,7 +76,7 @@ class CheckContext:
 
     def resolve(self, path: str) -> str:
         """Where OpenSIPS would open ``path``: relative paths against '/', its default
-        working directory (spec §7.3), and under ``root`` when checking a copy of the
+        working directory (behaviour §6.14), and under ``root`` when checking a copy of the
         server's file tree."""
         absolute = path if os.path.isabs(path) else "/" + path
         if self.root:

@@ -1,13 +1,15 @@
 """Crypto-settings rules, compiled with the local OpenSSL (stdlib ``ssl``): ciphers_list
 (``SSL_CTX_set_cipher_list``), dh_params (PEM DH, >= 2048 bits) and ec_curve
-(``OBJ_txt2nid`` + ``EC_KEY_new_by_curve_name``), spec §7.3."""
+(``OBJ_txt2nid`` + ``EC_KEY_new_by_curve_name``), behaviour §6.8, §6.9, §6.10."""
 
 from __future__ import annotations
 
 import re
 import shlex
 import ssl
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from tlsmgm_cli.core.checks.context import CheckContext
 from tlsmgm_cli.core.domain import TlsDomain
@@ -32,7 +34,7 @@ class CipherVerdict:
     dead_items: tuple[str, ...] = field(default=())
 
 
-def _weak_kind(cipher: dict) -> str | None:
+def _weak_kind(cipher: Mapping[str, Any]) -> str | None:
     if cipher.get("auth") == "auth-null":
         return "anonymous"
     name = cipher.get("name", "")

@@ -266,7 +266,7 @@ class FileCache:
             problem = str(err)
         from tlsmgm_cli.core.x509.truststore import usable_ca_dir
 
-        if usable_ca_dir(ca_dir):
+        if ca_dir is not None and usable_ca_dir(ca_dir):
             store.hashed_dirs.append(ca_dir)
         result = (store if store.certs or store.hashed_dirs else None, problem)
         self._stores[cache_key] = result
@@ -353,6 +353,7 @@ class FileCache:
                 obj = loader(data)
             except ValueError:
                 continue
+            # the loop pairs each loader with its kind: mypy sees one union type for obj
             return ([obj], []) if is_cert else ([], [obj])  # type: ignore[list-item]
         return [], []
 

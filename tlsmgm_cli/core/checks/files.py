@@ -1,18 +1,22 @@
 """File rules: what ``SSL_CTX_use_certificate_chain_file``, ``SSL_CTX_use_PrivateKey_file``,
 ``SSL_CTX_check_private_key``, ``SSL_CTX_load_verify_locations`` and tls_openssl's crl_dir
-loader would do with a domain's files (spec §4.2, §7.3)."""
+loader would do with a domain's files (behaviour §2.8, §6.5, §6.6, §6.7, §6.14)."""
 
 from __future__ import annotations
 
 import datetime as dt
 import os
 import shlex
+from typing import TYPE_CHECKING
 
 from cryptography.exceptions import UnsupportedAlgorithm
 
 from tlsmgm_cli.core.checks.context import CheckContext
 from tlsmgm_cli.core.checks.filecache import CertFile, DirScan
 from tlsmgm_cli.core.domain import TlsDomain
+
+if TYPE_CHECKING:
+    from cryptography import x509
 
 FILE_PARAMS = ("certificate", "private_key", "ca_list", "ca_dir", "crl_dir", "dh_params")
 _MAX_LISTED = 5
@@ -162,7 +166,7 @@ def _crl_dir(ctx: CheckContext, dom: TlsDomain) -> None:
         _crl_times(ctx, dom, os.path.join(dom.crl_dir, name), crl)
 
 
-def _crl_times(ctx: CheckContext, dom: TlsDomain, path: str, crl) -> None:
+def _crl_times(ctx: CheckContext, dom: TlsDomain, path: str, crl: x509.CertificateRevocationList) -> None:
     now: dt.datetime = ctx.now
     cmd = f"openssl crl -in {q(path)} -noout -lastupdate -nextupdate"
     if crl.next_update_utc is not None and crl.next_update_utc < now:

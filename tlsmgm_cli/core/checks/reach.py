@@ -1,7 +1,7 @@
 """Reachability rules, all answered by the one domain matcher (``core.matching.matcher``): shadowed
 pairs, ``*``-address domains hidden by exact keys, TLS listeners without a domain or
 without a no-SNI answer, SNI domains whose tls_method the initial domain overrides, and
-address filters no listener uses (spec §3, §10)."""
+address filters no listener uses (behaviour §4.4, §4.6, §4.8, §4.10, §6.11)."""
 
 from __future__ import annotations
 

@@ -3,9 +3,9 @@
 IDs never change meaning once released; a retired rule keeps its number. Ranges:
 
 * ``TLS0xx`` config: the config reader, tls_mgm modparams, tls_method, library and
-  module load order, DB rows (spec §1, §2, §5, §7.1-7.3);
-* ``TLS1xx`` reachability: listeners and the domain matcher (spec §3);
-* ``TLS2xx`` files: certificate, key, CA and CRL files and directories (spec §7.3);
+  module load order, DB rows (behaviour §1, §2, §6.1, §6.2, §8, §9.1, §9.2);
+* ``TLS1xx`` reachability: listeners and the domain matcher (behaviour §1.6, §4);
+* ``TLS2xx`` files: certificate, key, CA and CRL files and directories (behaviour §6.5, §6.6, §6.7);
 * ``TLS3xx`` certificates: chain, validity, key strength, EKU, SAN coverage;
 * ``TLS4xx`` crypto settings: ciphers_list, dh_params, ec_curve.
 
@@ -64,7 +64,7 @@ _ALL = [
        "Kamailio '#!' directives are plain comments in OpenSIPS; 'listen' is deprecated, use 'socket'"),
     _r("TLS007", NOTE, _CFG, "part of the config was not analysed",
        "tlsmgm skipped this construct; results may be incomplete"),
-    # -- tls_mgm modparams (spec §1, §2, §7.3 "at cfg parse") -----------------------------
+    # -- tls_mgm modparams (behaviour §1.8, §2, §9.1) -----------------------------------------
     _r("TLS010", ERROR, _CFG, "modparam(\"tls_mgm\") before loadmodule \"tls_mgm.so\"",
        "move loadmodule \"tls_mgm.so\" above every modparam(\"tls_mgm\", ...)"),
     _r("TLS011", WARNING, _CFG, "tls_mgm is never loaded",
@@ -135,7 +135,7 @@ _ALL = [
        "DB certificate/private_key/ca_list/dh_params columns hold PEM content, not paths"),
     _r("TLS044", NOTE, _CFG, "DB blob content that OpenSIPS ignores or may truncate",
        "check the blob: extra certificates or a size near the column limit"),
-    _r("TLS045", WARNING, _CFG, "DB row method not understood", "use a tls_method value of spec §1.3"),
+    _r("TLS045", WARNING, _CFG, "DB row method not understood", "use SSLv23, TLSv1, TLSv1_2, TLSv1_3 or a LOW-HIGH range of them"),
     _r("TLS046", NOTE, _CFG, "DB row detail", "informational"),
     _r("TLS047", WARNING, _CFG, "config's db_url cannot be reached: DB domains not checked",
        "only the script domains were checked; run where the DB is reachable, pass --db URL (a "
@@ -171,7 +171,7 @@ _ALL = [
     _r("TLS202", ERROR, _FILES, "private key file cannot be loaded",
        "OpenSIPS aborts with 'unable to load private key file'", "openssl pkey -in KEY -noout"),
     _r("TLS203", ERROR, _FILES, "private key does not match the certificate",
-       "OpenSIPS 3.6.8 aborts with 'unable to load private key file' (spec §10): the key is not "
+       "OpenSIPS 3.6.8 aborts with 'unable to load private key file' (seen on a live server): the key is not "
        "the certificate's; configure the key that belongs to it",
        "openssl x509 -in CERT -noout -pubkey | openssl sha256; openssl pkey -in KEY -pubout | openssl sha256"),
     _r("TLS204", ERROR, _FILES, "private key is encrypted",
@@ -282,7 +282,7 @@ DIAGNOSTIC_RULES: dict[str, str] = {
     "db-unreachable": "TLS047", "db-named-unreachable": "TLS048",
 }
 # Rules whose error findings stop OpenSIPS at startup when they concern a script domain or
-# the config itself (spec §7.3 "What aborts startup", §10 "Startup"); DB domains that fail
+# the config itself (behaviour §9.1, §9.2); DB domains that fail
 # are skipped instead (TLS041). A reader/model diagnostic of severity error stops it too,
 # except the codes of NOT_STARTUP_CODES.
 STOPS_START_RULES = frozenset((

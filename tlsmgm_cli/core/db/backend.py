@@ -92,7 +92,7 @@ class Database:
         except Exception as err:  # noqa: BLE001
             raise self.error(err, doing) from None
 
-    def query(self, sql: str, params: Sequence[Any] = (), *, doing: str = "query") -> list[tuple]:
+    def query(self, sql: str, params: Sequence[Any] = (), *, doing: str = "query") -> list[tuple[Any, ...]]:
         cur = self.execute(sql, params, doing=doing)
         try:
             return [tuple(r) for r in cur.fetchall()]

@@ -25,8 +25,8 @@ from pathlib import Path
 from tlsmgm_cli import exitcodes
 from tlsmgm_cli.core.db.rows import TlsRow
 from tlsmgm_cli.core.db.schema import BY_NAME, TYPE_CLIENT, TYPE_SERVER
-from tlsmgm_cli.core.errors import TlsmgmError
-from tlsmgm_cli.core.util.atomicio import PUBLIC_MODE, SECRET_MODE
+from tlsmgm_cli.core.errors import TlsmgmError, UsageError
+from tlsmgm_cli.core.util.atomicio import PUBLIC_MODE, SECRET_MODE, fsync_dir, write_synced
 
 SNIPPET_NAME = "tls_mgm.cfg"
 # BLOB column -> (modparam, file name, mode)
@@ -61,7 +61,7 @@ def cfg_string(value: str) -> str:
     return f'"{escaped}"'
 
 
-def _skip_reason(row: TlsRow, seen: set[tuple[str, int]]) -> str | None:
+def _skip_reason(row: TlsRow, seen: set[tuple[str | None, int | None]]) -> str | None:
     if not row.domain:
         return f"row id {row.id}: no domain name"
     if row.type not in (TYPE_CLIENT, TYPE_SERVER):
@@ -121,7 +121,7 @@ def export_rows(rows: list[TlsRow], out: str | Path, *, force: bool = False,
         "# Client domains come first: a \"[name]\" modparam goes to the server domain of that",
         "# name when one is already declared, so a client domain sharing its name with a",
         "# server domain can be configured only before that server domain is declared.", ""]
-    seen: set[tuple[str, int]] = set()
+    seen: set[tuple[str | None, int | None]] = set()
     used: dict[Path, TlsRow] = {}
     # the server and the client lists keep their own order: only their interleaving changes
     ordered = [r for r in rows if r.type == TYPE_CLIENT] + [r for r in rows if r.type != TYPE_CLIENT]
@@ -157,8 +157,8 @@ def export_rows(rows: list[TlsRow], out: str | Path, *, force: bool = False,
         existing = [str(p) for p, _, _ in planned if p.exists() or p.is_symlink()]
         if existing:
             more = f" (and {len(existing) - 1} more)" if len(existing) > 1 else ""
-            raise TlsmgmError(f"{existing[0]} already exists{more}; nothing written "
-                              "(use --force to overwrite)")
+            raise UsageError(f"{existing[0]} already exists{more}; nothing written "
+                             "(use --force to overwrite)")
     result.files = _write_all(out, planned)
     result.snippet = snippet
     return result
@@ -200,25 +200,12 @@ def _write_all(out: Path, planned: list[tuple[Path, bytes, int]]) -> list[Path]:
 def _write_file(path: Path, data: bytes, mode: int) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), mode & 0o600)
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fchmod(fh.fileno(), mode)
-        os.fsync(fh.fileno())
+    write_synced(fd, data, mode)
 
 
 def _fsync_tree(root: Path) -> None:
     for directory, _, _ in os.walk(root):
-        try:
-            dfd = os.open(directory, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
-        except OSError:
-            continue
-        try:
-            os.fsync(dfd)
-        except OSError:  # some file systems refuse fsync on directories
-            pass
-        finally:
-            os.close(dfd)
+        fsync_dir(directory)
 
 
 def _move_into_place(staging: Path, out: Path) -> None:

@@ -10,7 +10,7 @@ from tlsmgm_cli.core.db.backend import Database
 from tlsmgm_cli.core.db.rows import TlsRow, insert_rows, row_from_domain, update_row
 from tlsmgm_cli.core.db.schema import DEFAULT_TABLE
 from tlsmgm_cli.core.domain import DomainSet, TlsDomain
-from tlsmgm_cli.core.errors import TlsmgmError
+from tlsmgm_cli.core.errors import UsageError
 
 
 @dataclass(slots=True)
@@ -44,8 +44,8 @@ def select_domains(domset: DomainSet, names: Iterable[str] | None) -> list[TlsDo
         wanted = list(dict.fromkeys(names))
         missing = [n for n in wanted if not any(d.name == n for d in script)]
         if missing:
-            raise TlsmgmError("no TLS domain named " + ", ".join(repr(n) for n in missing)
-                              + " in the config")
+            raise UsageError("no TLS domain named " + ", ".join(repr(n) for n in missing)
+                             + " in the config")
         chosen = [d for d in script if d.name in wanted]
     servers = [d for d in chosen if d.side == "server"]
     clients = [d for d in chosen if d.side == "client"]

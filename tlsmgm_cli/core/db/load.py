@@ -1,6 +1,6 @@
 """DB-defined TLS domains, merged into a script ``DomainSet`` the way OpenSIPS 3.6.8's
-``load_info``/``db_add_domain``/``init_tls_domains`` do it (spec §3.6, §4.2, §5.2-5.3, §10
-"DB rows").
+``load_info``/``db_add_domain``/``init_tls_domains`` do it
+(behaviour §8.3, §8.4, §8.5, §8.6, §8.8, §8.9; the list order of §4.3).
 
 * Rows OpenSIPS *rejects* (no name, type not 1/2, duplicate (name, type)) never become
   domains: each gives a warning diagnostic with OpenSIPS's wording.
@@ -132,7 +132,7 @@ def add_db_rows(domset: DomainSet, rows: list[TlsRow]) -> None:
 
 
 def _half_added(domset: DomainSet, row: TlsRow, side: str, addresses: list[str]) -> TlsDomain:
-    """The half-added domain of a row whose match_ip_address does not parse (spec §5.3): it
+    """The half-added domain of a row whose match_ip_address does not parse (behaviour §8.6): it
     behaves as a script domain with defaults. OpenSIPS exits at startup when that domain
     fails to initialise - normally, since the default CFG_DIR certificate and key rarely
     exist - and starts (with a stray domain) when they load."""
@@ -157,7 +157,7 @@ def _half_added(domset: DomainSet, row: TlsRow, side: str, addresses: list[str])
 
 def mark_init_failures(domset: DomainSet) -> None:
     """Set ``db_skip`` on every DB domain OpenSIPS's init would drop (each list in order,
-    modelling the from_file bug of spec §4.2 as observed, §10: the flag is set only by a
+    modelling the from_file bug as observed, behaviour §8.8: the flag is set only by a
     domain that reaches the private-key step and loads the default key *file*; a domain
     that fails earlier, e.g. at its missing default certificate, never sets it)."""
     library = effective_library(domset)

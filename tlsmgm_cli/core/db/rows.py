@@ -56,7 +56,8 @@ class TlsRow:
 
     @property
     def side_name(self) -> str:
-        return {TYPE_SERVER: "server", TYPE_CLIENT: "client"}.get(self.type, f"type {self.type}")
+        names: dict[int | None, str] = {TYPE_SERVER: "server", TYPE_CLIENT: "client"}
+        return names.get(self.type, f"type {self.type}")
 
     def values(self, *, with_id: bool = False) -> list[Any]:
         names = COLUMN_NAMES if with_id else COLUMN_NAMES[1:]
@@ -135,7 +136,8 @@ def update_row(db: Database, row: TlsRow, changed: Iterable[str], table: str = D
     cur = db.execute(f"UPDATE {check_identifier(table)} SET {sets} WHERE {_where_key(db, names)}",
                      [getattr(row, c) for c in changed] + [domain, dtype],
                      doing=f"updating {row.side_name} domain '{domain}'")
-    return cur.rowcount
+    count: int = cur.rowcount
+    return count
 
 
 def delete_row(db: Database, domain: str, dtype: int, table: str = DEFAULT_TABLE,
@@ -143,7 +145,8 @@ def delete_row(db: Database, domain: str, dtype: int, table: str = DEFAULT_TABLE
     names = column_names(columns)
     cur = db.execute(f"DELETE FROM {check_identifier(table)} WHERE {_where_key(db, names)}",
                      [domain, dtype], doing=f"deleting domain '{domain}'")
-    return cur.rowcount
+    count: int = cur.rowcount
+    return count
 
 
 # -- script domain -> row -------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""The ``tls_mgm`` table, version 3, exactly as OpenSIPS 3.6 creates it (spec §5.1,
+"""The ``tls_mgm`` table, version 3, exactly as OpenSIPS 3.6 creates it (behaviour §8.1, §8.2,
 ``scripts/{mysql,postgres,sqlite}/tls_mgm-create.sql``), and OpenSIPS's standard
 ``version`` table (``scripts/*/standard-create.sql``).
 
@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from tlsmgm_cli.core.errors import TlsmgmError
+from tlsmgm_cli.core.errors import UsageError
 
 TABLE_VERSION = 3
 DEFAULT_TABLE = "tls_mgm"
@@ -71,7 +71,7 @@ _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 def check_identifier(name: str, what: str = "table") -> str:
     """Table and column names are spliced into SQL: allow plain identifiers only."""
     if not _IDENT.match(name or ""):
-        raise TlsmgmError(f"unsupported {what} name {name!r} (tlsmgm accepts letters, digits and '_')")
+        raise UsageError(f"unsupported {what} name {name!r} (tlsmgm accepts letters, digits and '_')")
     return name
 
 

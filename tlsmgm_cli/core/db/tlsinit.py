@@ -1,5 +1,5 @@
 """What OpenSIPS 3.6.8's ``init_tls_dom`` (OpenSSL) does with one domain, reduced to
-"would it fail, and why" (spec §4.2, §5.3 "BLOB interpretation", §7.3).
+"would it fail, and why" (behaviour §2.8, §6.13, §8.5, §8.7).
 
 A DB domain that fails is skipped with ``Failed to init TLS domain 'x', skipping...``; a
 script domain that fails aborts startup. DB BLOBs are PEM text; files are read from disk.
@@ -54,7 +54,8 @@ def private_key_spki(data: bytes) -> bytes | None:
         return None
     if read.problem is not None:
         raise KeyProblem(read.detail)
-    return read.key.public_key().public_bytes(*_SPKI)
+    spki: bytes = read.key.public_key().public_bytes(*_SPKI)
+    return spki
 
 
 def _read_file(path: str) -> bytes | None:
@@ -73,7 +74,7 @@ def _read_file(path: str) -> bytes | None:
 def init_failure(dom: TlsDomain, library: str, *, key_blob_as_file: bool = False) -> str | None:
     """The reason OpenSIPS's domain initialisation fails for ``dom``, or None.
 
-    ``key_blob_as_file``: the from_file bug (spec §4.2) is active for this domain, so its
+    ``key_blob_as_file``: the from_file bug (behaviour §8.8) is active for this domain, so its
     private-key BLOB is opened as a file name."""
     failure = init_steps(dom, library, key_blob_as_file=key_blob_as_file)
     return failure.reason
@@ -91,11 +92,11 @@ class InitResult:
 
 
 def init_steps(dom: TlsDomain, library: str, *, key_blob_as_file: bool = False) -> InitResult:
-    """``init_failure`` with the step it stopped at (spec §10 "DB rows, the default-key
-    (from_file) bug, observed": a domain that fails at the certificate step never reaches
+    """``init_failure`` with the step it stopped at (behaviour §8.8, the default-key
+    (from_file) bug as observed: a domain that fails at the certificate step never reaches
     the key step)."""
     if library == "none":
-        return InitResult(None, False)  # no TLS library: nothing is loaded or parsed (spec §7.1)
+        return InitResult(None, False)  # no TLS library: nothing is loaded or parsed (behaviour §6.1)
     reason, cert_spki = _context_failure(dom, library)
     if reason is not None:
         return InitResult(reason, False)

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from tlsmgm_cli.core.errors import TlsmgmError
+from tlsmgm_cli.core.errors import TlsmgmError, UsageError
 from tlsmgm_cli.core.net.urls import MASK, is_secret_name, mask_url
 
 __all__ = ["BACKENDS", "DEFAULT_PORTS", "DbUrl", "mask_url", "parse_db_url"]
@@ -65,9 +65,9 @@ class DbUrl:
 
 
 def _bad(url: str, why: str) -> TlsmgmError:
-    return TlsmgmError(f"bad database URL {mask_url(url)!r}: {why} (expected e.g. "
-                       "mysql://user:pass@host:3306/opensips, postgres://user:pass@host/opensips "
-                       "or sqlite:///var/lib/opensips/opensips.db)")
+    return UsageError(f"bad database URL {mask_url(url)!r}: {why} (expected e.g. "
+                      "mysql://user:pass@host:3306/opensips, postgres://user:pass@host/opensips "
+                      "or sqlite:///var/lib/opensips/opensips.db)")
 
 
 def parse_db_url(url: str) -> DbUrl:

@@ -1,9 +1,8 @@
 """Checks for the DB: what ``db import`` validates before writing, and the DB-specific
 detectors ``check`` maps to its rules.
 
-``validate_for_import`` delegates to ``tlsmgm_cli.core.checks.run_checks`` when that module
-exists, and otherwise runs a minimal set (files readable, PEM parses, key matches the
-certificate, method/cipher list/curve accepted - i.e. what OpenSIPS's init would reject).
+``validate_for_import`` runs the check engine (``tlsmgm_cli.core.checks.run_checks``) and
+keeps the findings about the domains being imported.
 ``row_findings`` adds the row-level checks (values too long for the column, BLOB sizes,
 the default key fallback that triggers OpenSIPS's from_file bug).
 """
@@ -14,7 +13,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from tlsmgm_cli.core.cfg.modparams import effective_library
-from tlsmgm_cli.core.db.rows import TlsRow, resolve_path
+from tlsmgm_cli.core.db.rows import TlsRow
 from tlsmgm_cli.core.db.schema import (
     BY_NAME,
     COLUMNS,
@@ -22,17 +21,13 @@ from tlsmgm_cli.core.db.schema import (
     INT_MIN,
     MYSQL_BLOB_MAX,
     MYSQL_MEDIUMBLOB_MAX,
+    TYPE_CLIENT,
 )
-from tlsmgm_cli.core.db.tlsinit import (
-    init_failure,
-    looks_like_path,
-    pem_blocks,
-)
+from tlsmgm_cli.core.db.tlsinit import looks_like_path
 from tlsmgm_cli.core.domain import DomainSet, TlsDomain
 from tlsmgm_cli.core.errors import Diagnostic
-from tlsmgm_cli.core.limits import PKI_FILE_MAX_BYTES
 from tlsmgm_cli.core.tls.methods import MethodError, parse_method
-from tlsmgm_cli.core.util.safeio import UnsafeInput, read_bytes_limited
+from tlsmgm_cli.core.x509.pem import pem_blocks
 
 NEAR_LIMIT = 0.9  # warn from 90 % of a MySQL BLOB's capacity
 _BLOB_ATTRS = {"certificate": "certificate", "private_key": "private_key", "ca_list": "ca_list",
@@ -45,43 +40,16 @@ def _diag(severity: str, code: str, message: str, dom: TlsDomain | TlsRow, **ext
     return Diagnostic(severity, code, message, None, dom.domain, dom.side_name, extra=extra)
 
 
-def _minimal_checks(domset: DomainSet, domains: list[TlsDomain]) -> list[Diagnostic]:
-    library = effective_library(domset)
-    found: list[Diagnostic] = []
-    for dom in domains:
-        reason = init_failure(dom, library)
-        if reason:
-            found.append(_diag("error", "init-failure", reason, dom))
-        for param in ("ca_list", "dh_params"):
-            path = getattr(dom, param)
-            if path:
-                try:
-                    data = read_bytes_limited(resolve_path(path), limit=PKI_FILE_MAX_BYTES,
-                                              what=f"{param} file")
-                except UnsafeInput as err:
-                    found.append(_diag("error", "file-unreadable", str(err), dom))
-                    continue
-                if not pem_blocks(data):
-                    found.append(_diag("error", "not-pem", f"{param} file {path} holds no PEM data", dom))
-    return found
-
-
 def validate_for_import(domset: DomainSet, names: Iterable[tuple[str, str]] | None = None) -> list[Any]:
     """Findings (objects with ``.severity``, ``.domain``, ``.side``, ``.message``) for the
     script domains ``names`` ((side, name) pairs; None = all), config diagnostics about
     them included. Row-level checks: ``row_findings``."""
     keys = set(names) if names is not None else {d.key for d in domset.all}
-    domains = [d for d in domset.all if d.key in keys]
-    try:
-        from tlsmgm_cli.core.checks import run_checks
-    except ImportError:  # no check engine: config diagnostics + OpenSIPS's init checks
-        found: list[Any] = [d for d in domset.diagnostics
-                            if d.domain is not None and (d.side, d.domain) in keys]
-        found += _minimal_checks(domset, domains)
-    else:  # the check engine maps the config diagnostics itself
-        report = run_checks(domset)
-        found = [f for f in getattr(report, "findings", report) if (f.side, f.domain) in keys]
-    return found
+    from tlsmgm_cli.core.checks import run_checks  # lazily: the check engine uses this module
+
+    # the check engine maps the config diagnostics itself
+    report = run_checks(domset)
+    return [f for f in report.findings if (f.side, f.domain) in keys]
 
 
 def row_findings(row: TlsRow, backend: str | None = None) -> list[Diagnostic]:
@@ -102,7 +70,7 @@ def row_findings(row: TlsRow, backend: str | None = None) -> list[Diagnostic]:
                                f"({INT_MIN} to {INT_MAX})", row))
     for name in _BLOB_ATTRS:
         found += blob_size_findings(row, name, len(getattr(row, name) or b""), backend)
-    if row.private_key is None and not (row.type == 1 and row.certificate is None):
+    if row.private_key is None and not (row.type == TYPE_CLIENT and row.certificate is None):
         found.append(_diag(
             "warning", "db-default-key-fallback",
             "private_key is NULL: OpenSIPS loads the default key file for this row, and then "

@@ -39,7 +39,7 @@ READ_CHUNK_BYTES = 64 * 1024
 CACHE_MAX_ENTRIES = 4096
 
 # one C-level JSON scanner for every batch line (json.loads adds ~1 us of Python per call)
-_scan_json = json.scanner.make_scanner(json.JSONDecoder())  # type: ignore[arg-type]
+_scan_json = json.scanner.make_scanner(json.JSONDecoder())  # type: ignore[arg-type]  # typeshed: a private context type
 _LINE_BREAK = re.compile(rb"\r\n|\r|\n")
 _SERVER_KEYS = frozenset({"client", "socket", "sni"})
 _CLIENT_KEYS = frozenset({"client", "dest", "sip_domain", "tls_domain"})
@@ -63,6 +63,7 @@ def read_line_chunks(read: Callable[[int], bytes], *, limit: int = BATCH_LINE_MA
         if after_cr and data[:1] == b"\n":
             data = data[1:]
             if not data:
+                after_cr = False  # that '\n' completed the CRLF; the next one is a line break
                 continue
         after_cr = data[-1:] == b"\r"
         parts = _LINE_BREAK.split(data) if b"\r" in data else data.split(b"\n")

@@ -1,5 +1,5 @@
 """POSIX ``fnmatch(3)`` exactly as OpenSIPS calls it: glibc, C locale, flags ``0`` or
-``FNM_CASEFOLD`` (no ``FNM_PATHNAME``/``FNM_PERIOD``/``FNM_NOESCAPE``), spec §2.2.
+``FNM_CASEFOLD`` (no ``FNM_PATHNAME``/``FNM_PERIOD``/``FNM_NOESCAPE``), behaviour §4.7.
 
 Python's ``fnmatch`` module differs (no backslash escapes, ``[^...]`` not negated,
 unicode case folding), so patterns are translated here to compiled regular expressions:
@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
+from typing import Any
 
 _CHARCLASS_NAME_MAX = 2048  # glibc's CHAR_CLASS_MAX_LENGTH (CHARCLASS_NAME_MAX)
 _NEVER = "(?!)"
@@ -95,7 +96,8 @@ class _Bracket:
                 p += 1
                 kind = "normal"
             elif c == _LB and at(p) == _COLON:
-                startp, name = p, []
+                startp = p
+                name: list[str] = []
                 kind = "done"
                 while True:
                     if len(name) == _CHARCLASS_NAME_MAX:
@@ -297,8 +299,8 @@ def _literal_bytes(byte: int, casefold: bool) -> frozenset[int]:
     return frozenset((low, low - 32)) if casefold and 97 <= low <= 122 else frozenset((byte,))
 
 
-def _parse_from(pat: list[int], i: int, casefold: bool) -> list:
-    out: list = []
+def _parse_from(pat: list[int], i: int, casefold: bool) -> list[Any]:
+    out: list[Any] = []
     n = len(pat)
     while i < n:
         c = pat[i]
@@ -380,7 +382,7 @@ class _Nfa:
         pat = _pattern_bytes(pattern)
         # node: ("accept",) | ("star", next) | ("byte", members, next) | ("split", [nodes])
         # | ("never",)
-        self._nodes: list[tuple] = [("accept",)]
+        self._nodes: list[tuple[Any, ...]] = [("accept",)]
         built: dict[int, int] = {}
 
         def build(index: int) -> int:
@@ -389,7 +391,7 @@ class _Nfa:
             nxt = self._ACCEPT
             for tok in reversed(_parse_from(pat, index, casefold)):
                 if tok is _STAR:
-                    node: tuple = ("star", nxt)
+                    node: tuple[Any, ...] = ("star", nxt)
                 elif tok is _NEVER_TOKEN:
                     node = ("never",)
                 elif tok[0] is None:

@@ -1,4 +1,4 @@
-"""Which TLS domain OpenSIPS 3.6.8 picks for a connection, and why (spec §3, §10).
+"""Which TLS domain OpenSIPS 3.6.8 picks for a connection, and why (behaviour §4).
 
 This is the one implementation of tls_mgm's domain selection; ``match``, ``serve`` and
 ``check`` all use it.
@@ -7,7 +7,7 @@ This is the one implementation of tls_mgm's domain selection; ``match``, ``serve
   ``sort_map_dom_arrays``: per address key an array of (pattern, domain) pairs; the first
   domain (in list order) to insert a pattern text owns it; at most 64 patterns per key;
   then a stable sort by rank (0: no ``*``; 1: contains ``*``; 2: exactly ``*``). After an
-  MI ``tls_reload`` the DB entries are removed and appended again (spec §3.6).
+  MI ``tls_reload`` the DB entries are removed and appended again (behaviour §4.11).
 * :class:`DomainMatcher` answers lookups: the exact ``ip:port`` key if it exists, else
   the ``*`` key; the first pattern that fnmatches wins (server: the SNI or ``none``;
   client: the SIP-domain AVP or ``*``, unless the TLS-domain AVP forces a name).
@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tlsmgm_cli.core.domain import CLIENT, SERVER, DomainSet, TlsDomain
-from tlsmgm_cli.core.errors import Diagnostic, Loc, TlsmgmError
+from tlsmgm_cli.core.errors import Diagnostic, Loc, UsageError
 from tlsmgm_cli.core.matching.fnmatch_posix import compile_pattern, linear_regex, to_c_text
 from tlsmgm_cli.core.net.addresses import socket_text, split_key
 
@@ -51,12 +51,12 @@ def pattern_rank(pattern: str) -> int:
 
 
 def check_value_length(value: str | None, what: str) -> None:
-    """OpenSIPS copies the matched value into ``char[256]`` unchecked (spec §2.2): longer
+    """OpenSIPS copies the matched value into ``char[256]`` unchecked (behaviour §4.7): longer
     values are undefined behaviour (and an SNI is at most 255 bytes anyway)."""
     if value is not None and len(value) > MAX_VALUE_BYTES // 4 \
             and len(to_c_text(value)) > MAX_VALUE_BYTES:
-        raise TlsmgmError(f"{what} is longer than {MAX_VALUE_BYTES} bytes: OpenSIPS cannot match "
-                          "it (undefined behaviour in tls_find_domain_by_filters)")
+        raise UsageError(f"{what} is longer than {MAX_VALUE_BYTES} bytes: OpenSIPS cannot match "
+                         "it (undefined behaviour in tls_find_domain_by_filters)")
 
 
 # ---------------------------------------------------------------------------------------
@@ -244,7 +244,7 @@ def build_matching_map(domains: list[TlsDomain], side: str, *, casefold: bool = 
         arr.sort(key=lambda e: e.rank)
     if after_reload:
         # tls_reload: drop the old DB entries, keep the script ones where they are,
-        # append the new DB entries (same dedup rule), re-sort stably (spec §3.6)
+        # append the new DB entries (same dedup rule), re-sort stably (behaviour §4.11)
         reload_overflows: list[Overflow] = []
         for address, arr in arrays.items():
             arr[:] = [e for e in arr if not e.domain.from_db]
@@ -441,7 +441,7 @@ class Explanation:
 # The matcher
 
 
-def _covered_entries(entries: list, casefold: bool) -> list[tuple[Any, Any]]:
+def _covered_entries(entries: list[MapEntry], casefold: bool) -> list[tuple[Any, Any]]:
     """(entry, the first earlier entry of another domain that covers it) for every covered
     entry, in order: the ``_covers`` cases found by index instead of comparing every pair
     (an all-``*`` pattern covers everything; with casefold, a plain pattern covers its
@@ -694,8 +694,8 @@ def _tls_port(parsed: Any) -> int:
 
 
 def tls_listeners(parsed: Any) -> list[Listener]:
-    """Every TLS listener of a ParsedConfig, expanded to the keys OpenSIPS uses (spec
-    §3.3: the listening socket's own address, not the address a client connected to)."""
+    """Every TLS listener of a ParsedConfig, expanded to the keys OpenSIPS uses
+    (behaviour §4.8: the listening socket's own address, not the address a client dialled)."""
     from tlsmgm_cli.core.net.addresses import canonical_ip
 
     default_port = _tls_port(parsed)

@@ -46,7 +46,7 @@ from typing import Any
 from urllib.parse import SplitResult, unquote, urlsplit, urlunsplit
 
 from tlsmgm_cli.core import limits
-from tlsmgm_cli.core.errors import TlsmgmError
+from tlsmgm_cli.core.errors import TlsmgmError, UsageError
 from tlsmgm_cli.core.limits import MI_TIMEOUT_S
 from tlsmgm_cli.core.net.urls import mask_url
 
@@ -65,6 +65,10 @@ REPLY_FIFO_PREFIX = "tlsmgm_reply_"
 
 class MiError(TlsmgmError):
     """The MI could not be reached, timed out, answered garbage or answered an error."""
+
+
+class MiUsageError(MiError, UsageError):
+    """The MI options themselves are wrong (a malformed URL, a bad --timeout...)."""
 
 
 class MiCommandError(MiError):
@@ -95,8 +99,8 @@ def check_mi_url(url: str, origin: str = "--mi-url") -> SplitResult:
     """``url`` split into its parts; MiError (password masked) unless it is a usable
     mi_http URL: http or https, a host name or address, and a port from 1 to 65535."""
     def bad(why: str) -> MiError:
-        return MiError(f"{origin}: {mask_url(url)!r} is not a usable MI URL: {why} "
-                       "(expected e.g. http://127.0.0.1:8888/mi)")
+        return MiUsageError(f"{origin}: {mask_url(url)!r} is not a usable MI URL: {why} "
+                            "(expected e.g. http://127.0.0.1:8888/mi)")
 
     try:
         parts = urlsplit(url)
@@ -126,7 +130,7 @@ def find_opensips_cli_cfg(explicit: str | None = None) -> Path | None:
 
         path = Path(explicit).expanduser()
         if not os.path.lexists(path):
-            raise MiError(f"{explicit}: opensips-cli config file not found")
+            raise MiUsageError(f"{explicit}: opensips-cli config file not found")
         if not _is_devnull(path):  # /dev/null: an empty config, the usual "no config file"
             check_regular(path, what="opensips-cli config file")  # a FIFO or device: refused
         return path
@@ -198,9 +202,9 @@ def resolve_endpoint(*, mi_url: str | None = None, fifo: str | None = None,
                      cli_cfg: str | None = None) -> MiEndpoint:
     """Pick the transport and addresses (see the module docstring for the precedence)."""
     if mi_url and fifo:
-        raise MiError("give either --mi-url or --fifo, not both")
+        raise MiUsageError("give either --mi-url or --fifo, not both")
     if not 0 < timeout < float("inf"):  # NaN too
-        raise MiError(f"--timeout must be a positive number of seconds, not {timeout}")
+        raise MiUsageError(f"--timeout must be a positive number of seconds, not {timeout}")
     cfg_path = find_opensips_cli_cfg(cli_cfg)
     cfg = read_opensips_cli_cfg(cfg_path) if cfg_path else {}
     cfg_reply_dir = cfg.get("fifo_reply_dir", DEFAULT_REPLY_DIR)
@@ -311,7 +315,8 @@ class _DeadlineRaw(io.RawIOBase):
 
     def readinto(self, buffer: Any) -> int:
         self._sock.settimeout(self._deadline.left())
-        return self._sock.recv_into(buffer)
+        count: int = self._sock.recv_into(buffer)
+        return count
 
 
 class _DeadlineSocket:
@@ -342,7 +347,7 @@ def _too_large(cap: int) -> str:
 
 def _read_capped(resp: Any, shown: str) -> bytes:
     cap = limits.MI_REPLY_MAX_BYTES
-    body = resp.read(cap + 1)
+    body: bytes = resp.read(cap + 1)
     if len(body) > cap:
         raise MiError(f"{shown}: {_too_large(cap)}")
     return body
@@ -379,7 +384,7 @@ def _http_exchange(endpoint: MiEndpoint, payload: bytes) -> bytes:
         conn.timeout = deadline.left()
         conn.connect()
         real_sock = conn.sock
-        conn.sock = _DeadlineSocket(real_sock, deadline)  # type: ignore[assignment]
+        conn.sock = _DeadlineSocket(real_sock, deadline)
         conn.request("POST", path, body=payload, headers={**headers, "Connection": "close"})
         resp = conn.getresponse()
         body = _read_capped(resp, shown)

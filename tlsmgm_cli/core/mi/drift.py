@@ -4,8 +4,8 @@ config (and DB) say it should hold (``core.mi.tls_list`` of the loaded DomainSet
 Domains are paired by (name, type); key order inside a domain object does not matter,
 the order of the filter arrays does (it is OpenSIPS's stored order). A domain is
 script-defined when its entry has ``CERT_FILE`` (tls_list omits the file keys for DB
-domains, spec §5.5). ``tls_reload`` reloads DB domains only and leaves script domains
-untouched (spec §5.4), so drift in script domains needs a restart.
+domains, behaviour §7.1). ``tls_reload`` reloads DB domains only and leaves script domains
+untouched (behaviour §7.5), so drift in script domains needs a restart.
 
 tls_list shows paths, not file contents: a certificate renewed in place under the same
 path is not drift here.
@@ -14,7 +14,7 @@ path is not drift here.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from tlsmgm_cli.core.errors import TlsmgmError
 
@@ -109,7 +109,7 @@ class DriftReport:
 
 def validate_tls_list(reply: Any, *, origin: str = "the server") -> list[dict[str, Any]]:
     """The ``Domains`` array of a tls_list reply; TlsmgmError when the reply does not have
-    the shape OpenSIPS gives (spec §10)."""
+    the shape OpenSIPS gives (behaviour §7.1)."""
     def garbage(why: str) -> TlsmgmError:
         return TlsmgmError(f"{origin}: the tls_list reply is not what OpenSIPS's tls_list returns: {why}")
 
@@ -129,7 +129,7 @@ def validate_tls_list(reply: Any, *, origin: str = "the server") -> list[dict[st
             if not isinstance(value, _SCALARS):
                 raise garbage(f"Domains[{i}] ({dom['name']!r}) key {key!r} holds a nested "
                               f"{type(value).__name__}, not a string, boolean or array of strings")
-    return reply["Domains"]
+    return cast("list[dict[str, Any]]", reply["Domains"])  # each entry checked above
 
 
 _SCALARS = (str, bool, int, float, type(None))

@@ -39,7 +39,7 @@ from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
 from tlsmgm_cli.core import limits
-from tlsmgm_cli.core.errors import TlsmgmError
+from tlsmgm_cli.core.errors import TlsmgmError, UsageError
 from tlsmgm_cli.core.mi.client import (
     DEFAULT_REPLY_DIR,
     OPENSIPS_CLI_SECTION,
@@ -57,8 +57,9 @@ NODE_KEYS = ("name", "url", "fifo", "reply_dir", "user", "password_env", "passwo
 _NAMED_URL = re.compile(r"^([A-Za-z0-9][A-Za-z0-9_.\-]*)=(https?://.*)$", re.IGNORECASE | re.DOTALL)
 
 
-class NodesError(TlsmgmError):
-    """The list of nodes cannot be built (bad nodes file, duplicate name, missing secret)."""
+class NodesError(UsageError):
+    """The list of nodes cannot be built (bad nodes file, duplicate name, missing secret):
+    a usage error."""
 
 
 @dataclass(slots=True)
@@ -225,6 +226,7 @@ def _node_from_entry(entry: Any, index: int, path: str, *, timeout: float, reply
             raise NodesError(f"{where}: reply_dir must be a directory path")
         endpoint = MiEndpoint("fifo", fifo=fifo, reply_dir=rdir, timeout=float(node_timeout), origin=path)
         return Node(str(name) if name is not None else f"FIFO {fifo}", endpoint, path)
+    assert isinstance(url, str)  # exactly one of url and fifo is given, and it is a string (above)
     check_mi_url(url, origin=where)
     password = _password(entry, where, env)
     if user is not None or password is not None:

@@ -1,4 +1,4 @@
-"""The reply OpenSIPS's MI ``tls_list`` gives for a DomainSet (spec §5.5, §10)."""
+"""The reply OpenSIPS's MI ``tls_list`` gives for a DomainSet (behaviour §7.1, §7.2, §7.3)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""IP addresses the way OpenSIPS writes and parses them (spec §2.1, §3.2, §6).
+"""IP addresses the way OpenSIPS writes and parses them (behaviour §3.1, §3.2, §3.3, §3.4).
 
 * ``ip_addr2a`` — OpenSIPS's canonical text: dotted IPv4; IPv6 as 8 uppercase hex groups,
   leading zeros dropped, no ``::`` compression, no brackets.
@@ -15,7 +15,7 @@ import functools
 import ipaddress
 import re
 
-from tlsmgm_cli.core.errors import TlsmgmError
+from tlsmgm_cli.core.errors import UsageError
 
 _TRIM = " \t\r\n"  # trim.h
 _IPV4 = re.compile(r"(0|[1-9][0-9]{0,2})\.(0|[1-9][0-9]{0,2})\.(0|[1-9][0-9]{0,2})\.(0|[1-9][0-9]{0,2})\Z")
@@ -128,28 +128,28 @@ def parse_hostport(text: str, *, what: str = "address", allow_hostname: bool = F
     if raw.startswith("["):
         end = raw.find("]")
         if end < 0 or not raw[end + 1:].startswith(":"):
-            raise TlsmgmError(f"{shown} is not [IPv6]:PORT (expected e.g. [2001:db8::1]:5061)")
+            raise UsageError(f"{shown} is not [IPv6]:PORT (expected e.g. [2001:db8::1]:5061)")
         host, port_text = raw[:end + 1], raw[end + 2:]
         packed = parse_ipv6(host)
         if allow_hostname:
             host = host[1:-1]
     else:
         if raw.count(":") > 1:
-            raise TlsmgmError(f"{shown}: write IPv6 addresses in brackets with a port, e.g. [2001:db8::1]:5061")
+            raise UsageError(f"{shown}: write IPv6 addresses in brackets with a port, e.g. [2001:db8::1]:5061")
         if ":" not in raw:
             example = "HOST:PORT, e.g. sip.example.com:5061" if allow_hostname else "IP:PORT, e.g. 10.0.0.10:5061"
-            raise TlsmgmError(f"{shown} has no port (expected {example})")
+            raise UsageError(f"{shown} has no port (expected {example})")
         host, port_text = raw.rsplit(":", 1)
         packed = parse_ipv4(host)
     if not allow_hostname and packed is None:
-        raise TlsmgmError(
+        raise UsageError(
             f"{shown}: {host!r} is not an IP address (OpenSIPS selects domains by the "
             "socket's resolved IP; give the IP, not a host name)")
     if allow_hostname and not host:
-        raise TlsmgmError(f"{shown} has no host (expected HOST:PORT, e.g. sip.example.com:5061)")
+        raise UsageError(f"{shown} has no host (expected HOST:PORT, e.g. sip.example.com:5061)")
     lowest = 0 if allow_port_zero else 1
     if not _is_decimal(port_text) or not lowest <= int(port_text) < 65536:
-        raise TlsmgmError(f"{shown}: port {port_text!r} is not a number from {lowest} to 65535")
+        raise UsageError(f"{shown}: port {port_text!r} is not a number from {lowest} to 65535")
     return (host if allow_hostname or packed is None else ip_addr2a(packed)), int(port_text)
 
 

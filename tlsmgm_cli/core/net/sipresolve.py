@@ -53,8 +53,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from tlsmgm_cli import exitcodes
-from tlsmgm_cli.core.errors import TlsmgmError
+from tlsmgm_cli.core.errors import TlsmgmError, UsageError
 from tlsmgm_cli.core.limits import DNS_MAX_QUERIES, DNS_TIMEOUT_S, DNS_TOTAL_TIMEOUT_S, SETTINGS_MAX_BYTES
 from tlsmgm_cli.core.net.addresses import canonical_ip, parse_ipv4, parse_ipv6
 
@@ -157,7 +156,7 @@ class Resolution:
 
 def _usage(text: str, why: str) -> TlsmgmError:
     shown = text if len(text) <= 200 else text[:200] + "..."
-    return TlsmgmError(f"destination {shown!r}: {why}", exit_code=exitcodes.USAGE)
+    return UsageError(f"destination {shown!r}: {why}")
 
 
 def _check_host(text: str, host: str) -> str:
@@ -405,10 +404,9 @@ def _parse_resolver_address(text: str) -> tuple[str, int]:
         host, port_text = raw, ""
     ip = canonical_ip(host) and host
     if not ip:
-        raise TlsmgmError(f"DNS resolver {text!r} is not an IP address (IP or IP:PORT)", exit_code=exitcodes.USAGE)
+        raise UsageError(f"DNS resolver {text!r} is not an IP address (IP or IP:PORT)")
     if port_text and (not port_text.isdigit() or not 1 <= int(port_text) <= 65535):
-        raise TlsmgmError(f"DNS resolver {text!r}: port {port_text!r} is not a number from 1 to 65535",
-                          exit_code=exitcodes.USAGE)
+        raise UsageError(f"DNS resolver {text!r}: port {port_text!r} is not a number from 1 to 65535")
     return ip, int(port_text) if port_text else 53
 
 
@@ -757,7 +755,7 @@ def resolve_sip_destination(target: str, *, resolver_address: str | None = None,
     if resolver_address is not None:
         _parse_resolver_address(resolver_address)
     if not timeout > 0:
-        raise TlsmgmError(f"DNS timeout {timeout!r} is not a positive number of seconds", exit_code=exitcodes.USAGE)
+        raise UsageError(f"DNS timeout {timeout!r} is not a positive number of seconds")
     timeout = min(float(timeout), DNS_TOTAL_TIMEOUT_S)
     steps: list[Step] = []
     res = Resolution(target=parsed, steps=steps)

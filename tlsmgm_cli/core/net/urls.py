@@ -84,7 +84,7 @@ def _mask_parameters(text: str) -> str:
         return text
     head, tail = text[:query_at + 1], text[query_at + 1:]
     out: list[str] = []
-    item = []
+    item: list[str] = []
     for char in tail + "&":
         if char in "&;#?":
             out.append(_mask_parameter("".join(item)))

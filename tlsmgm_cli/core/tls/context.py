@@ -1,5 +1,6 @@
 """An ``ssl.SSLContext`` built from one TLS domain the way tls_openssl builds its
-``SSL_CTX`` (spec §1.3, §3.3, §6, §7.3), for ``tlsmgm handshake`` and ``tlsmgm serve``.
+``SSL_CTX`` (behaviour §6.3 to §6.10, in the order of §6.13), for ``tlsmgm handshake``
+and ``tlsmgm serve``.
 
 :func:`build_context` applies, in tls_openssl's order: the method bounds, DH params, EC
 curve, cipher list, certificate chain, CRLs, CA list, CA directory, private key, the
@@ -36,7 +37,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 from tlsmgm_cli.core.domain import SERVER, TlsDomain
-from tlsmgm_cli.core.errors import TlsmgmError
+from tlsmgm_cli.core.errors import TlsmgmError, UsageError
 from tlsmgm_cli.core.tls.methods import Method, MethodError, parse_method
 from tlsmgm_cli.core.tls.opensslsettings import (
     CIPHER_LIST_MESSAGE,
@@ -57,7 +58,7 @@ _PROTOCOLS = {0x0301: ssl.TLSVersion.TLSv1, 0x0302: ssl.TLSVersion.TLSv1_1,
 
 
 def _fail(domain: TlsDomain, what: str, why: str) -> TlsmgmError:
-    return TlsmgmError(f"{domain.label()}: {what}: {why}", domain.where(what.split(" ", 1)[0]))
+    return UsageError(f"{domain.label()}: {what}: {why}", domain.where(what.split(" ", 1)[0]))
 
 
 def _shown(domain: TlsDomain, param: str) -> str:

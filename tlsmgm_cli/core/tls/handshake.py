@@ -33,7 +33,7 @@ import socket
 import ssl
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tlsmgm_cli.core.domain import TlsDomain
 from tlsmgm_cli.core.errors import TlsmgmError
@@ -49,6 +49,9 @@ from tlsmgm_cli.core.x509.tlsvars import (
     no_cert_vars,
     parse_tbs,
 )
+
+if TYPE_CHECKING:  # imported lazily at run time (cryptography)
+    from tlsmgm_cli.core.x509.verify import TrustStore, VerifyResult
 
 SETTLE_SECONDS = 0.5
 X509_V_ERR_CERT_CHAIN_TOO_LONG = 22
@@ -114,9 +117,9 @@ class ClientEndpoint:
         self.context = build_context(domain)
         der = local_certificate_der(domain)
         self.my_vars = cert_vars(der, MY) if der is not None else no_cert_vars(MY)
-        self._store = None
+        self._store: TrustStore | None = None
 
-    def evaluate(self, presented: list[bytes]):
+    def evaluate(self, presented: list[bytes]) -> VerifyResult:
         """The verify result OpenSSL stores when it does not enforce it (verify_cert=0)."""
         from cryptography import x509
 
@@ -184,6 +187,7 @@ def presented_chain(sock: ssl.SSLSocket) -> list[bytes]:
         return [bytes(c) for c in public() or []]
     private = getattr(getattr(sock, "_sslobj", None), "get_unverified_chain", None)
     if private is not None:
+        # ssl._ssl (the C module) is not in typeshed; this path serves Python < 3.13 only
         return [c.public_bytes(ssl._ssl.ENCODING_DER) for c in private() or []]  # type: ignore[attr-defined]
     leaf = sock.getpeercert(binary_form=True)
     return [leaf] if leaf else []

@@ -1,4 +1,4 @@
-"""``tls_method`` parsing and naming (spec §1.3).
+"""``tls_method`` parsing and naming (behaviour §2.9, §6.3, §7.3).
 
 OpenSIPS matches each bound by a case-insensitive *prefix* of the table names (and the
 ``TLSany`` alias, OpenSSL only); ``-`` makes a range; an empty bound means the minimum
@@ -58,7 +58,7 @@ class Method:
         Unbounded methods allow everything (the system's OpenSSL policy decides)."""
         lo = self.min_version
         hi = self.max_version
-        if lo is None:
+        if lo is None or hi is None:  # both None (unbounded) or neither
             return True
         return lo <= version and (hi == 0 or version <= hi)
 

@@ -1,5 +1,5 @@
 """What the local OpenSSL (stdlib ``ssl``) makes of a domain's ``ciphers_list`` and
-``ec_curve``, the way tls_openssl sets them (spec §7.3); used by ``check``, by the DB
+``ec_curve``, the way tls_openssl sets them (behaviour §6.8, §6.10); used by ``check``, by the DB
 init simulation (``core.db.tlsinit``) and by the SSL contexts of ``handshake``/``serve``
 (``core.tls.context``).
 """
@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import re
 import ssl
+from typing import cast
 
 CURVE_UNKNOWN, CURVE_NOT_EC = "unknown", "not-ec"
 # OpenSIPS's words for each curve problem
@@ -52,7 +53,8 @@ def apply_ec_curve(ctx: ssl.SSLContext, name: str) -> str | None:
             curve = ec.get_curve_for_oid(x509.ObjectIdentifier(name))
         except (LookupError, ValueError):
             return CURVE_UNKNOWN
-        name = _OPENSSL_SHORT_NAMES.get(curve.name, curve.name)
+        curve_name = cast(str, curve.name)  # a curve class: its name is a plain class attribute
+        name = _OPENSSL_SHORT_NAMES.get(curve_name, curve_name)
     try:
         ctx.set_ecdh_curve(name)
     except ValueError:

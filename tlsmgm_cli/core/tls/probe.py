@@ -5,7 +5,7 @@ from the server domains that apply there, and what OpenSIPS 3.6.8 would do with 
 (the one matcher, ``core.matching.matcher``): every exact pattern, one generated name inside each
 other pattern (the pattern is named), a name no pattern matches, and no SNI. A listener
 that no domain covers gets one case (no SNI): OpenSIPS accepts the TCP connection and
-never answers it (spec §10).
+never answers it (behaviour §4.8).
 
 :func:`run_probe` makes the handshakes (stdlib ``ssl`` client, SNI set, no verification
 during the handshake, at most ``jobs`` at a time, each within ``handshake_timeout`` and
@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tlsmgm_cli.core.domain import SERVER, DomainSet, TlsDomain
-from tlsmgm_cli.core.errors import TlsmgmError
+from tlsmgm_cli.core.errors import TlsmgmError, UsageError
 from tlsmgm_cli.core.limits import PROBE_HANDSHAKE_TIMEOUT_S, PROBE_MAX_CASES, PROBE_TOTAL_TIMEOUT_S
 from tlsmgm_cli.core.matching.matcher import DROPPED, REJECTED, SELECTED, DomainMatcher
 from tlsmgm_cli.core.net.addresses import socket_text
@@ -252,8 +252,8 @@ def plan_probe(domset: DomainSet, targets: list[Target], *,
     for target in targets:
         _plan_target(matcher, target, plan)
     if len(plan.cases) > PROBE_MAX_CASES:
-        raise TlsmgmError(f"{len(plan.cases)} handshakes to make: more than the limit of "
-                          f"{PROBE_MAX_CASES}; probe fewer listeners (--socket)")
+        raise UsageError(f"{len(plan.cases)} handshakes to make: more than the limit of "
+                         f"{PROBE_MAX_CASES}; probe fewer listeners (--socket)")
     return plan
 
 
@@ -636,11 +636,11 @@ def apply_connect(targets: list[Target], connect: list[str]) -> None:
             key = parse_hostport(key_text, what="--connect listener")
             target = by_key.get(key)
             if target is None:
-                raise TlsmgmError(f"--connect {item!r}: {socket_text(*key)} is not a listener being "
-                                  "probed (see --socket and the config's socket=tls: lines)")
+                raise UsageError(f"--connect {item!r}: {socket_text(*key)} is not a listener being "
+                                 "probed (see --socket and the config's socket=tls: lines)")
         elif len(targets) == 1:
             target = targets[0]
         else:
-            raise TlsmgmError(f"--connect {item!r}: {len(targets)} listeners are probed; say which one "
-                              "with LISTENER=HOST:PORT")
+            raise UsageError(f"--connect {item!r}: {len(targets)} listeners are probed; say which one "
+                             "with LISTENER=HOST:PORT")
         target.host, target.connect_port = host, port

@@ -1,6 +1,6 @@
 """A local TLS endpoint that picks server domains exactly as OpenSIPS does (``tlsmgm serve``).
 
-Per accepted connection, following spec §3.3 with the one matcher (``core.matching.matcher``):
+Per accepted connection, following behaviour §4.8 and §6.11 with the one matcher (``core.matching.matcher``):
 
 1. the listener's *configured* address (the key OpenSIPS uses, even when tlsmgm binds
    elsewhere) gives the initial domain (``arr[0]``); no domain for it: the TCP connection
@@ -37,8 +37,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from tlsmgm_cli.core.domain import SERVER, DomainSet, TlsDomain
-from tlsmgm_cli.core.errors import TlsmgmError
-from tlsmgm_cli.core.matching.matcher import DROPPED, SELECTED, DomainMatcher, MatchResult, socket_text
+from tlsmgm_cli.core.errors import TlsmgmError, UsageError
+from tlsmgm_cli.core.matching.matcher import DROPPED, SELECTED, DomainMatcher, MatchResult
+from tlsmgm_cli.core.net.addresses import socket_text
 from tlsmgm_cli.core.tls.context import build_context, chain_too_long
 from tlsmgm_cli.core.tls.handshake import describe_ssl_error, verified_chain_length
 from tlsmgm_cli.core.tls.sslverify import set_verify_mode
@@ -53,7 +54,7 @@ _COPIED_HEADERS = ("via", "v", "from", "f", "to", "t", "call-id", "i", "cseq")
 ACCEPT_BACKOFF_MIN_S = 0.1
 ACCEPT_BACKOFF_MAX_S = 1.0
 _OUT_OF_RESOURCES = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM})
-SNI_VERIFY_SINCE = (3, 6, 8)  # the SNI-selected domain's verify mode applies (spec §0, §3.3)
+SNI_VERIFY_SINCE = (3, 6, 8)  # the SNI-selected domain's verify mode applies (behaviour §6.11, §10.1)
 
 Record = dict[str, Any]
 
@@ -131,7 +132,7 @@ class TlsServer:
         while not self._stop.is_set():
             for key, _mask in self._selector.select(poll):
                 try:
-                    conn, peer = key.fileobj.accept()  # type: ignore[union-attr]
+                    conn, peer = key.fileobj.accept()  # type: ignore[union-attr]  # only sockets registered
                 except BlockingIOError:
                     continue
                 except OSError as err:
@@ -163,10 +164,10 @@ class TlsServer:
     def close(self) -> None:
         for key in list(self._selector.get_map().values()):
             self._selector.unregister(key.fileobj)
-            key.fileobj.close()  # type: ignore[union-attr]
+            key.fileobj.close()  # type: ignore[union-attr]  # only sockets are registered
 
     # -- one connection ------------------------------------------------------------------
-    def _sni_callback(self, sslsock: ssl.SSLSocket, server_name: str | None, _ctx: ssl.SSLContext) -> int | None:
+    def _sni_callback(self, sslsock: ssl.SSLSocket | ssl.SSLObject, server_name: str | None, _ctx: ssl.SSLContext) -> int | None:
         with self._lock:
             conn = self._conns.get(id(sslsock))
         if conn is None:
@@ -352,15 +353,15 @@ def plan_listeners(domset: DomainSet, listen: list[str]) -> tuple[list[ListenerS
             specs.append(ListenerSpec(key_ip, key_port, bind_ip, bind_port))
         return specs, warnings
     if domset.config is None:
-        raise TlsmgmError("no TLS listener to serve: give --listen IP:PORT")
+        raise UsageError("no TLS listener to serve: give --listen IP:PORT")
     for lst in tls_listeners(domset.config):
         if lst.ip is None or lst.port is None:
             warnings.append(f"{lst.loc}: {lst.text}: not served: {lst.skip}")
             continue
         specs.append(ListenerSpec(lst.ip, lst.port, "127.0.0.1", lst.port))
     if not specs:
-        raise TlsmgmError("the config has no TLS listener (socket=tls:...) tlsmgm can serve: "
-                          "give --listen IP:PORT")
+        raise UsageError("the config has no TLS listener (socket=tls:...) tlsmgm can serve: "
+                         "give --listen IP:PORT")
     return specs, warnings
 
 

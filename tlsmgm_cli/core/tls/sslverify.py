@@ -2,7 +2,7 @@
 and ``SSL_set_tlsext_host_name`` with any SNI text (``tlsmgm handshake``, see :func:`set_sni`).
 
 OpenSIPS 3.6.8's SNI callback switches the connection to the selected server domain and
-applies that domain's verify mode with ``SSL_set_verify`` (spec §3.3 step 2). Assigning
+applies that domain's verify mode with ``SSL_set_verify`` (behaviour §6.11). Assigning
 ``SSLSocket.context`` makes CPython call ``SSL_set_SSL_CTX``, which leaves the ``SSL``
 object's verify mode as the initial context set it. :func:`set_verify_mode` calls
 ``SSL_set_verify`` through ctypes, with every assumption checked first:
@@ -99,7 +99,8 @@ def _ssl_pointer(ssl_obj: ssl.SSLSocket | ssl.SSLObject) -> tuple[int, Any] | No
     """``(SSL*, context)`` of a stdlib TLS connection once its layout checks out."""
     sslobj = getattr(ssl_obj, "_sslobj", ssl_obj)  # SSLSocket/SSLObject wrap a _ssl._SSLSocket
     context = getattr(ssl_obj, "context", None)
-    if type(sslobj) is not _ssl._SSLSocket or not isinstance(context, _ssl._SSLContext):
+    # typeshed does not declare _ssl._SSLSocket (the C type behind SSLSocket/SSLObject)
+    if type(sslobj) is not _ssl._SSLSocket or not isinstance(context, _ssl._SSLContext):  # type: ignore[attr-defined]
         return None
     if sslobj.context is not context or _field(sslobj, _SOCK_CTX) != id(context):
         return None
@@ -125,7 +126,7 @@ def set_verify_mode(ssl_obj: ssl.SSLSocket | ssl.SSLObject, mode: ssl.VerifyMode
             getattr(ssl_obj, "server_side", False):
         flags |= SSL_VERIFY_POST_HANDSHAKE
     lib.set_verify(ssl_ptr, flags, lib.get_verify_callback(ssl_ptr))
-    return lib.get_verify_mode(ssl_ptr) & _MODE_BITS == flags & _MODE_BITS
+    return bool(lib.get_verify_mode(ssl_ptr) & _MODE_BITS == flags & _MODE_BITS)  # ctypes call: Any
 
 
 # ---- SNI: SSL_set_tlsext_host_name ---------------------------------------------------------
@@ -155,7 +156,7 @@ def set_sni(ssl_obj: ssl.SSLSocket | ssl.SSLObject, name: bytes) -> bool:
         return False
     if lib.ctrl(ssl_ptr, SSL_CTRL_SET_TLSEXT_HOSTNAME, TLSEXT_NAMETYPE_host_name, name) != 1:
         return False
-    return lib.get_servername(ssl_ptr, TLSEXT_NAMETYPE_host_name) == name
+    return bool(lib.get_servername(ssl_ptr, TLSEXT_NAMETYPE_host_name) == name)  # ctypes call: Any
 
 
 # ---- the security level ------------------------------------------------------------------

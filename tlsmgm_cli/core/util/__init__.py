@@ -1,1 +1,7 @@
-"""util"""
+"""Small primitives every package uses; no OpenSIPS behaviour lives here.
+
+* ``safeio`` — reading input files safely: regular files only, size-capped, errors named.
+* ``atomicio`` — atomic file writes: a reader sees the old file or the complete new one.
+* ``parallel`` — the one fork helper (``--jobs`` / ``TLSMGM_JOBS``, ``1`` = no fork) and
+  the one garbage-collector pause.
+"""

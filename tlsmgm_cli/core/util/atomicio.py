@@ -13,7 +13,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from tlsmgm_cli.core.errors import TlsmgmError
+from tlsmgm_cli.core.errors import TlsmgmError, UsageError
 
 PUBLIC_MODE = 0o644
 SECRET_MODE = 0o600
@@ -28,7 +28,7 @@ def atomic_write(path: str | os.PathLike[str], data: bytes, *, mode: int = PUBLI
     """
     target = Path(path)
     if not force and (target.exists() or target.is_symlink()):
-        raise TlsmgmError(f"{target} already exists (use --force to overwrite it)")
+        raise UsageError(f"{target} already exists (use --force to overwrite it)")
     directory = target.parent
     try:
         directory.mkdir(parents=True, exist_ok=True)
@@ -36,11 +36,7 @@ def atomic_write(path: str | os.PathLike[str], data: bytes, *, mode: int = PUBLI
     except OSError as err:
         raise TlsmgmError(f"cannot write into {directory}: {err.strerror or err}") from err
     try:
-        with os.fdopen(fd, "wb") as tmp:
-            tmp.write(data)
-            tmp.flush()
-            os.fchmod(tmp.fileno(), mode)
-            os.fsync(tmp.fileno())
+        write_synced(fd, data, mode)
         os.replace(tmp_name, target)
     except OSError as err:
         _unlink_quietly(tmp_name)
@@ -48,7 +44,7 @@ def atomic_write(path: str | os.PathLike[str], data: bytes, *, mode: int = PUBLI
     except BaseException:
         _unlink_quietly(tmp_name)
         raise
-    _fsync_dir(directory)
+    fsync_dir(directory)
     return target
 
 
@@ -59,7 +55,18 @@ def _unlink_quietly(name: str) -> None:
         pass
 
 
-def _fsync_dir(directory: Path) -> None:
+def write_synced(fd: int, data: bytes, mode: int) -> None:
+    """Write ``data`` to the open file ``fd`` (closed after), set its permission bits to
+    ``mode`` and flush it to the disk."""
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fchmod(fh.fileno(), mode)
+        os.fsync(fh.fileno())
+
+
+def fsync_dir(directory: str | os.PathLike[str]) -> None:
+    """Flush a directory's entries to the disk (quietly nothing where that is refused)."""
     try:
         dfd = os.open(directory, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
     except OSError:

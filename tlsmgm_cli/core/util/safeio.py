@@ -26,9 +26,8 @@ def _size_text(limit: int) -> str:
 
 
 class UnsafeInput(TlsmgmError):
-    """A file that is not a readable regular file within the limit (exit status 1)."""
-
-    exit_code = 1
+    """A file that is not a readable regular file within the limit (exit status PROBLEMS,
+    as every ``TlsmgmError``)."""
 
 
 def describe_os_error(err: OSError) -> str:

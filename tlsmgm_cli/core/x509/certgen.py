@@ -9,7 +9,7 @@ its own public key, and every leaf has a subjectAltName.
 
 Hashed directories: OpenSSL finds CA certificates in a ``ca_dir`` as ``<hash>.N`` and CRLs
 as ``<hash>.rN``. tls_mgm's ``crl_dir`` loader is different: it reads only *regular files*
-(``d_type``) that parse as PEM CRLs and skips symlinks (spec §5, the ``crl_dir`` check).
+(``d_type``) that parse as PEM CRLs and skips symlinks (behaviour §6.7).
 ``write_hashed_crl_dir`` therefore writes regular ``<hash>.rN`` files, usable both by
 tls_mgm and by OpenSSL's hash lookup, while ``rehash_dir`` makes ``c_rehash``-style
 symlinks for a ``ca_dir``.
@@ -25,7 +25,7 @@ import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal, TypeVar
+from typing import Any, Literal, TypeVar, cast
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -36,11 +36,12 @@ from cryptography.hazmat.primitives.asymmetric.types import (
 )
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from tlsmgm_cli.core.errors import TlsmgmError
+from tlsmgm_cli.core.errors import TlsmgmError, UsageError
 from tlsmgm_cli.core.limits import PKI_FILE_MAX_BYTES, RSA_BITS_MAX
 from tlsmgm_cli.core.util.atomicio import PUBLIC_MODE, SECRET_MODE, atomic_write
 from tlsmgm_cli.core.util.safeio import UnsafeInput, read_bytes_limited
-from tlsmgm_cli.core.x509.hash import encode_tlv, name_hash, read_tlv
+from tlsmgm_cli.core.x509.der import encode_tlv, split_tlv
+from tlsmgm_cli.core.x509.hash import name_hash
 from tlsmgm_cli.core.x509.pem import CERTIFICATE_LABELS, pem_blocks
 
 KeyKind = Literal["ec", "rsa", "ed25519"]
@@ -114,7 +115,7 @@ class Issued:
         if not force:
             for path in (cert_path, key_path):
                 if path.exists() or path.is_symlink():
-                    raise TlsmgmError(f"{path} already exists (use --force to overwrite it)")
+                    raise UsageError(f"{path} already exists (use --force to overwrite it)")
         atomic_write(key_path, self.key_pem(password), mode=SECRET_MODE, force=True)
         atomic_write(cert_path, self.chain_pem() if chain else self.cert_pem(),
                      mode=PUBLIC_MODE, force=True)
@@ -128,16 +129,16 @@ def new_key(kind: KeyKind = "ec", *, bits: int = 2048, curve: str = DEFAULT_CURV
         try:
             return ec.generate_private_key(CURVES[curve]())
         except KeyError:
-            raise TlsmgmError(f"unknown EC curve {curve!r} (use one of P-256, P-384, P-521)") from None
+            raise UsageError(f"unknown EC curve {curve!r} (use one of P-256, P-384, P-521)") from None
     if kind == "rsa":
         if bits < 512:
-            raise TlsmgmError(f"RSA key size {bits} is too small (at least 512 bits)")
+            raise UsageError(f"RSA key size {bits} is too small (at least 512 bits)")
         if bits > RSA_BITS_MAX:
-            raise TlsmgmError(f"RSA key size {bits} is too large (at most {RSA_BITS_MAX} bits)")
+            raise UsageError(f"RSA key size {bits} is too large (at most {RSA_BITS_MAX} bits)")
         return rsa.generate_private_key(public_exponent=65537, key_size=bits)
     if kind == "ed25519":
         return ed25519.Ed25519PrivateKey.generate()
-    raise TlsmgmError(f"unknown key type {kind!r} (use ec, rsa or ed25519)")
+    raise UsageError(f"unknown key type {kind!r} (use ec, rsa or ed25519)")
 
 
 def parse_san(text: str) -> x509.GeneralName:
@@ -150,27 +151,27 @@ def parse_san(text: str) -> x509.GeneralName:
     else:
         kind, value = "", text.strip()
     if not value:
-        raise TlsmgmError(f"empty subjectAltName {text!r}")
+        raise UsageError(f"empty subjectAltName {text!r}")
     if _CONTROL.search(value):
-        raise TlsmgmError(f"subjectAltName {text!r} holds control characters")
+        raise UsageError(f"subjectAltName {text!r} holds control characters")
     if kind in ("ip", ""):
         try:
             return x509.IPAddress(ipaddress.ip_address(value))
         except ValueError:
             if kind == "ip":
-                raise TlsmgmError(f"subjectAltName {text!r}: {value!r} is not an IP address") from None
+                raise UsageError(f"subjectAltName {text!r}: {value!r} is not an IP address") from None
     if kind == "uri":
         if not _URI.match(value) or any(c.isspace() for c in value):
-            raise TlsmgmError(f"subjectAltName {text!r}: {value!r} is not a URI (e.g. sip:alice@atlanta.com)")
+            raise UsageError(f"subjectAltName {text!r}: {value!r} is not a URI (e.g. sip:alice@atlanta.com)")
         return x509.UniformResourceIdentifier(value)
     if kind == "email":
         local, at, host = value.rpartition("@")
         if not at or not local or any(c.isspace() for c in value):
-            raise TlsmgmError(f"subjectAltName {text!r}: {value!r} is not an e-mail address "
-                              "(e.g. email:alice@atlanta.com)")
+            raise UsageError(f"subjectAltName {text!r}: {value!r} is not an e-mail address "
+                             "(e.g. email:alice@atlanta.com)")
         return x509.RFC822Name(f"{local}@{_dns_name(host, text)}")
     if ":" in value:
-        raise TlsmgmError(f"subjectAltName {text!r}: unknown type (use DNS:, IP:, URI: or email:)")
+        raise UsageError(f"subjectAltName {text!r}: unknown type (use DNS:, IP:, URI: or email:)")
     return x509.DNSName(_dns_name(value, text))
 
 
@@ -178,29 +179,29 @@ def _dns_name(value: str, text: str) -> str:
     """``value`` as an ASCII DNS name (IDNA for non-ASCII): labels of 1 to 63 characters,
     253 characters in all; a leading ``*.`` wildcard label is allowed."""
     if any(c.isspace() for c in value):
-        raise TlsmgmError(f"subjectAltName {text!r}: a DNS name cannot contain spaces")
+        raise UsageError(f"subjectAltName {text!r}: a DNS name cannot contain spaces")
     if not value.isascii():
         try:
             value = value.encode("idna").decode("ascii")
         except UnicodeError:
-            raise TlsmgmError(f"subjectAltName {text!r} is not a valid DNS name") from None
+            raise UsageError(f"subjectAltName {text!r} is not a valid DNS name") from None
     labels = value[:-1].split(".") if value.endswith(".") else value.split(".")
     for label in labels:
         if not label:
-            raise TlsmgmError(f"subjectAltName {text!r}: a DNS name has no empty labels")
+            raise UsageError(f"subjectAltName {text!r}: a DNS name has no empty labels")
         if len(label) > DNS_LABEL_MAX:
-            raise TlsmgmError(f"subjectAltName {text!r}: the label {label[:20]!r}... is {len(label)} "
-                              f"characters long; DNS allows at most {DNS_LABEL_MAX}")
+            raise UsageError(f"subjectAltName {text!r}: the label {label[:20]!r}... is {len(label)} "
+                             f"characters long; DNS allows at most {DNS_LABEL_MAX}")
     if len(value.rstrip(".")) > DNS_NAME_MAX:
-        raise TlsmgmError(f"subjectAltName {text!r}: the name is {len(value)} characters long; DNS "
-                          f"allows at most {DNS_NAME_MAX}")
+        raise UsageError(f"subjectAltName {text!r}: the name is {len(value)} characters long; DNS "
+                         f"allows at most {DNS_NAME_MAX}")
     return value
 
 
 def _cn_name(cn: str) -> x509.Name:
     """``CN=cn``; TlsmgmError unless ``cn`` has 1 to 64 characters."""
     if not cn or len(cn) > CN_MAX:
-        raise TlsmgmError(f"a common name has 1 to {CN_MAX} characters, not {len(cn)}")
+        raise UsageError(f"a common name has 1 to {CN_MAX} characters, not {len(cn)}")
     return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
 
 
@@ -210,9 +211,9 @@ def _validity(days: int, not_before: dt.datetime | None,
     try:
         end = not_after or (start + BACKDATE + dt.timedelta(days=days))
     except OverflowError:
-        raise TlsmgmError(f"a validity of {days} days ends after the year 9999") from None
+        raise UsageError(f"a validity of {days} days ends after the year 9999") from None
     if end <= start:
-        raise TlsmgmError(f"notAfter {end:%Y-%m-%d %H:%M:%S} is not after notBefore {start:%Y-%m-%d %H:%M:%S}")
+        raise UsageError(f"notAfter {end:%Y-%m-%d %H:%M:%S} is not after notBefore {start:%Y-%m-%d %H:%M:%S}")
     return start, end
 
 
@@ -227,7 +228,7 @@ def _hash_algorithm(signing_key: CertificateIssuerPrivateKeyTypes,
         try:
             return HASHES[choice.lower().replace("-", "")]()
         except KeyError:
-            raise TlsmgmError(f"unknown hash {choice!r} (use one of {', '.join(HASHES)})") from None
+            raise UsageError(f"unknown hash {choice!r} (use one of {', '.join(HASHES)})") from None
     return choice
 
 
@@ -236,7 +237,9 @@ def _sign(builder: x509.CertificateBuilder, signer_key: CertificateIssuerPrivate
     algorithm = _hash_algorithm(signer_key, choice)
     if isinstance(algorithm, hashes.SHA1):
         return _resign_sha1(builder.sign(signer_key, hashes.SHA256()), signer_key)
-    return builder.sign(signer_key, algorithm)
+    # sign() is annotated with a private union of the SHA-2/SHA-3 classes; the digest is checked
+    # by cryptography at run time, as before
+    return builder.sign(signer_key, cast(Any, algorithm))
 
 
 def _resign_sha1(cert: x509.Certificate, signer_key: CertificateIssuerPrivateKeyTypes) -> x509.Certificate:
@@ -256,11 +259,11 @@ def _resign_sha1(cert: x509.Certificate, signer_key: CertificateIssuerPrivateKey
         def signature(tbs: bytes) -> bytes:
             return signer_key.sign(tbs, ec.ECDSA(hashes.SHA1()))
     else:
-        raise TlsmgmError("SHA-1 signatures need an RSA or EC signing key")
-    tag, body, _ = read_tlv(cert.tbs_certificate_bytes)
-    after_version = read_tlv(body)[2]
-    after_serial = read_tlv(after_version)[2]
-    after_algorithm = read_tlv(after_serial)[2]
+        raise UsageError("SHA-1 signatures need an RSA or EC signing key")
+    tag, body, _ = split_tlv(cert.tbs_certificate_bytes)
+    after_version = split_tlv(body)[2]
+    after_serial = split_tlv(after_version)[2]
+    after_algorithm = split_tlv(after_serial)[2]
     head = body[:len(body) - len(after_serial)]
     tbs = encode_tlv(tag, head + algorithm_id + after_algorithm)
     bit_string = encode_tlv(0x03, b"\x00" + signature(tbs))
@@ -272,11 +275,16 @@ def _aki(issuer_cert: x509.Certificate) -> x509.AuthorityKeyIdentifier:
         ski = issuer_cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
         return x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ski)
     except x509.ExtensionNotFound:
+        # cryptography annotates a narrower key union than public_key() returns (our CAs: RSA/EC/Ed*)
         return x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer_cert.public_key())  # type: ignore[arg-type]
 
 
 def _builder(subject: x509.Name, issuer_name: x509.Name, public_key: CertificatePublicKeyTypes,
-             serial: int | None, validity: tuple[dt.datetime, dt.datetime]) -> x509.CertificateBuilder:
+             serial: int | None, validity: tuple[dt.datetime, dt.datetime], *, ca: bool,
+             key_encipherment: bool = False) -> x509.CertificateBuilder:
+    """A builder with the extensions every generated certificate has: the subject key id,
+    critical basicConstraints (CA or not) and a critical keyUsage fit for a CA (certificate
+    and CRL signing) or an end entity (digital signature, plus key encipherment for RSA)."""
     return (x509.CertificateBuilder()
             .subject_name(subject)
             .issuer_name(issuer_name)
@@ -284,7 +292,12 @@ def _builder(subject: x509.Name, issuer_name: x509.Name, public_key: Certificate
             .serial_number(serial if serial is not None else x509.random_serial_number())
             .not_valid_before(validity[0])
             .not_valid_after(validity[1])
-            .add_extension(x509.SubjectKeyIdentifier.from_public_key(public_key), critical=False))
+            .add_extension(x509.SubjectKeyIdentifier.from_public_key(public_key), critical=False)
+            .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
+            .add_extension(x509.KeyUsage(
+                digital_signature=not ca, content_commitment=False, key_encipherment=key_encipherment,
+                data_encipherment=False, key_agreement=False, key_cert_sign=ca, crl_sign=ca,
+                encipher_only=False, decipher_only=False), critical=True))
 
 
 def make_ca(cn: str = "tlsmgm test CA", *, key: KeyKind = "ec", bits: int = 2048,
@@ -297,13 +310,8 @@ def make_ca(cn: str = "tlsmgm test CA", *, key: KeyKind = "ec", bits: int = 2048
     if subject is None:
         subject = _cn_name(cn)
     signer_key = parent.key if parent else private_key
-    builder = (_builder(subject, parent.cert.subject if parent else subject, private_key.public_key(),
-                        None, _validity(days, not_before, not_after))
-               .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-               .add_extension(x509.KeyUsage(
-                   digital_signature=False, content_commitment=False, key_encipherment=False,
-                   data_encipherment=False, key_agreement=False, key_cert_sign=True, crl_sign=True,
-                   encipher_only=False, decipher_only=False), critical=True))
+    builder = _builder(subject, parent.cert.subject if parent else subject, private_key.public_key(),
+                       None, _validity(days, not_before, not_after), ca=True)
     if parent:
         builder = builder.add_extension(_aki(parent.cert), critical=False)
     cert = _sign(builder, signer_key, hash)
@@ -322,7 +330,7 @@ def make_cert(ca: Issued | None, cn: str, *, sans: Sequence[str] | None = None, 
     default ``CN=cn`` subject. ``hash`` may be ``"sha1"`` to make deliberately weak test certs.
     """
     if ca is None and not self_signed:
-        raise TlsmgmError("make_cert needs a CA unless self_signed=True")
+        raise UsageError("make_cert needs a CA unless self_signed=True")
     private_key = new_key(key, bits=bits, curve=curve)
     if subject is None:
         subject = _cn_name(cn)
@@ -331,12 +339,7 @@ def make_cert(ca: Issued | None, cn: str, *, sans: Sequence[str] | None = None, 
     signer_key = issuer.key if issuer else private_key
     is_rsa = isinstance(private_key, rsa.RSAPrivateKey)
     builder = (_builder(subject, issuer.cert.subject if issuer else subject, private_key.public_key(),
-                        serial, _validity(days, not_before, not_after))
-               .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-               .add_extension(x509.KeyUsage(
-                   digital_signature=True, content_commitment=False, key_encipherment=is_rsa,
-                   data_encipherment=False, key_agreement=False, key_cert_sign=False, crl_sign=False,
-                   encipher_only=False, decipher_only=False), critical=True)
+                        serial, _validity(days, not_before, not_after), ca=False, key_encipherment=is_rsa)
                .add_extension(x509.SubjectAlternativeName(general_names), critical=False))
     usages = ([ExtendedKeyUsageOID.SERVER_AUTH] if server else []) + (
         [ExtendedKeyUsageOID.CLIENT_AUTH] if client else [])
@@ -371,7 +374,7 @@ def make_crl(ca: Issued, revoked_serials: Iterable[int | tuple[int, dt.datetime]
         seen.add(serial)
         builder = builder.add_revoked_certificate(
             x509.RevokedCertificateBuilder().serial_number(serial).revocation_date(when).build())
-    return builder.sign(ca.key, _hash_algorithm(ca.key, hash))
+    return builder.sign(ca.key, cast(Any, _hash_algorithm(ca.key, hash)))  # see _sign
 
 
 def crl_pem(crl: x509.CertificateRevocationList) -> bytes:
@@ -386,11 +389,11 @@ def load_issued(cert_path: str | os.PathLike[str], key_path: str | os.PathLike[s
     try:
         key = serialization.load_pem_private_key(key_pem, password)
     except (ValueError, TypeError) as err:
-        raise TlsmgmError(f"{key_path}: not a usable PEM private key ({err})") from err
+        raise UsageError(f"{key_path}: not a usable PEM private key ({err})") from err
     if not isinstance(key, (rsa.RSAPrivateKey, ec.EllipticCurvePrivateKey, ed25519.Ed25519PrivateKey)):
-        raise TlsmgmError(f"{key_path}: unsupported key type {type(key).__name__}")
+        raise UsageError(f"{key_path}: unsupported key type {type(key).__name__}")
     if _public_der(key.public_key()) != _public_der(cert.public_key()):
-        raise TlsmgmError(f"{key_path}: key does not match the public key of {cert_path}")
+        raise UsageError(f"{key_path}: key does not match the public key of {cert_path}")
     return Issued(cert, key)
 
 
@@ -416,7 +419,7 @@ def _load_pem(path: Path, what: str, loader: Callable[[bytes], _Loaded]) -> _Loa
     try:
         return loader(data)
     except ValueError as err:
-        raise TlsmgmError(f"{path}: not a PEM {what} ({err})") from err
+        raise UsageError(f"{path}: not a PEM {what} ({err})") from err
 
 
 def _public_der(public_key: CertificatePublicKeyTypes) -> bytes:
@@ -450,9 +453,10 @@ def update_crl(ca: Issued, crl_path: str | os.PathLike[str], hashed_dir: str | o
     number = 1
     if path.exists() and not fresh:
         old = load_crl(path)
+        # narrower key union in cryptography's annotation, as in _aki
         if old.issuer != ca.cert.subject or not old.is_signature_valid(ca.cert.public_key()):  # type: ignore[arg-type]
-            raise TlsmgmError(f"{path} was not issued by this CA ({ca.cert.subject.rfc4514_string()}); "
-                              "use --force to start a new CRL")
+            raise UsageError(f"{path} was not issued by this CA ({ca.cert.subject.rfc4514_string()}); "
+                             "use --force to start a new CRL")
         previous = [(entry.serial_number, entry.revocation_date_utc) for entry in old]
         try:
             number = old.extensions.get_extension_for_class(x509.CRLNumber).value.crl_number + 1
@@ -538,50 +542,3 @@ def _hashable_object(data: bytes) -> tuple[str, str, bytes] | None:
     except ValueError:
         return None
     return None
-
-
-def general_name_text(name: x509.GeneralName) -> str:
-    """A subjectAltName as ``DNS:...``, ``IP:...``, ``URI:...`` or ``email:...``."""
-    if isinstance(name, x509.DNSName):
-        return f"DNS:{name.value}"
-    if isinstance(name, x509.IPAddress):
-        return f"IP:{name.value}"
-    if isinstance(name, x509.UniformResourceIdentifier):
-        return f"URI:{name.value}"
-    if isinstance(name, x509.RFC822Name):
-        return f"email:{name.value}"
-    return f"{type(name).__name__}:{name.value}"
-
-
-def key_description(public_key: CertificatePublicKeyTypes) -> str:
-    """``EC P-256``, ``RSA 2048``, ``Ed25519``..."""
-    if isinstance(public_key, ec.EllipticCurvePublicKey):
-        names = {"secp256r1": "P-256", "secp384r1": "P-384", "secp521r1": "P-521"}
-        return f"EC {names.get(public_key.curve.name, public_key.curve.name)}"
-    if isinstance(public_key, rsa.RSAPublicKey):
-        return f"RSA {public_key.key_size}"
-    return type(public_key).__name__.removesuffix("PublicKey").lstrip("_")
-
-
-def summary(cert: x509.Certificate) -> dict[str, object]:
-    """The facts ``tlsmgm gen`` reports about a certificate, as plain data."""
-    try:
-        sans = [general_name_text(n) for n in
-                cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value]
-    except x509.ExtensionNotFound:
-        sans = []
-    try:
-        is_ca = cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
-    except x509.ExtensionNotFound:
-        is_ca = False
-    return {
-        "subject": cert.subject.rfc4514_string(),
-        "issuer": cert.issuer.rfc4514_string(),
-        "serial": f"0x{cert.serial_number:x}",
-        "not_before": cert.not_valid_before_utc.isoformat(),
-        "not_after": cert.not_valid_after_utc.isoformat(),
-        "key": key_description(cert.public_key()),
-        "ca": is_ca,
-        "sans": sans,
-        "subject_hash": name_hash(cert.subject),
-    }

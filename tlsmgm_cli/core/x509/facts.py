@@ -43,7 +43,8 @@ def public_key_oid(cert: x509.Certificate) -> str:
         pass
     from cryptography.hazmat.primitives.serialization import Encoding
 
-    from tlsmgm_cli.core.x509.tlsvars import der_first, oid_text
+    from tlsmgm_cli.core.x509.der import first as der_first
+    from tlsmgm_cli.core.x509.tlsvars import oid_text
 
     try:
         tbs = der_first(cert.public_bytes(Encoding.DER)).children()[0].children()
@@ -53,15 +54,19 @@ def public_key_oid(cert: x509.Certificate) -> str:
         return "unknown key algorithm"
 
 
-def key_description(cert: x509.Certificate) -> tuple[str, int | None]:
-    """(key type, size in bits) of the certificate's public key, e.g. ("EC P-256", 256);
-    (dotted OID, None) for a key algorithm cryptography does not know."""
+def key_description(cert: x509.Certificate | Any) -> tuple[str, int | None]:
+    """(key type, size in bits) of a certificate's public key (or of a public key), e.g.
+    ("EC secp256r1", 256), ("RSA", 2048); (dotted OID, None) for a key algorithm
+    cryptography does not know. The one key describer: :func:`key_text` formats it."""
     from cryptography.exceptions import UnsupportedAlgorithm
 
-    try:
-        key = cert.public_key()
-    except (ValueError, TypeError, NotImplementedError, UnsupportedAlgorithm):
-        return (public_key_oid(cert), None)
+    if isinstance(cert, x509.Certificate):
+        try:
+            key = cert.public_key()
+        except (ValueError, TypeError, NotImplementedError, UnsupportedAlgorithm):
+            return (public_key_oid(cert), None)
+    else:
+        key = cert
     if isinstance(key, rsa.RSAPublicKey):
         return ("RSA", key.key_size)
     if isinstance(key, ec.EllipticCurvePublicKey):
@@ -73,6 +78,63 @@ def key_description(cert: x509.Certificate) -> tuple[str, int | None]:
         if isinstance(key, kind):
             return (name, bits)
     return (type(key).__name__, None)
+
+
+_NIST_CURVES = {"secp256r1": "P-256", "secp384r1": "P-384", "secp521r1": "P-521"}
+
+
+def key_text(cert: x509.Certificate | Any) -> str:
+    """:func:`key_description` as one short text: ``EC P-256``, ``RSA 2048``, ``Ed25519``."""
+    kind, bits = key_description(cert)
+    if kind.startswith("EC "):
+        return "EC " + _NIST_CURVES.get(kind[3:], kind[3:])
+    return f"{kind} {bits}" if kind in ("RSA", "DSA") else kind
+
+
+def general_name_text(name: x509.GeneralName) -> str:
+    """``DNS:a.com``, ``IP:::1``, ``URI:sip:a.com``, ``email:a@b.c`` (as ``gen`` reports them)."""
+    if isinstance(name, x509.DNSName):
+        return f"DNS:{name.value}"
+    if isinstance(name, x509.IPAddress):
+        return f"IP:{name.value}"
+    if isinstance(name, x509.UniformResourceIdentifier):
+        return f"URI:{name.value}"
+    if isinstance(name, x509.RFC822Name):
+        return f"email:{name.value}"
+    return f"{type(name).__name__}:{name.value}"
+
+
+def cert_summary(cert: x509.Certificate, now: dt.datetime | None = None) -> dict[str, Any]:
+    """The one short summary of a certificate (``gen`` reports it, ``list`` shows part of
+    it), as plain data."""
+    from cryptography.x509.oid import NameOID
+
+    from tlsmgm_cli.core.x509.hash import name_hash
+
+    try:
+        sans = [general_name_text(n) for n in
+                cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value]
+    except x509.ExtensionNotFound:
+        sans = []
+    try:
+        is_ca = cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
+    except x509.ExtensionNotFound:
+        is_ca = False
+    cns = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+    now = now or dt.datetime.now(dt.timezone.utc)
+    return {
+        "subject": cert.subject.rfc4514_string(),
+        "subject_cn": str(cns[0].value) if cns else None,
+        "issuer": cert.issuer.rfc4514_string(),
+        "serial": f"0x{cert.serial_number:x}",
+        "not_before": cert.not_valid_before_utc.isoformat(),
+        "not_after": cert.not_valid_after_utc.isoformat(),
+        "days_left": days_left(cert, now),
+        "key": key_text(cert),
+        "ca": is_ca,
+        "sans": sans,
+        "subject_hash": name_hash(cert.subject),
+    }
 
 
 def extended_key_usages(cert: x509.Certificate) -> list[str] | None:
@@ -183,7 +245,7 @@ def resolve_within(host: str, port: int, timeout: float) -> str:
 
     from tlsmgm_cli.core.tls.handshake import HandshakeFailure, resolve
 
-    answer: list[Any] = []
+    answer: list[str | Exception] = []
 
     def work() -> None:
         try:

@@ -24,6 +24,8 @@ import hashlib
 
 from cryptography import x509
 
+from tlsmgm_cli.core.x509.der import encode_tlv, split_tlv
+
 # Universal tags whose values OpenSSL canonicalises (ASN1_MASK_CANON), with the codec that
 # ASN1_STRING_to_UTF8 uses to read them.
 _CANON_CODECS: dict[int, str] = {
@@ -54,17 +56,17 @@ def name_hash_der(der: bytes) -> str:
 
 def canonical_name_encoding(der: bytes) -> bytes:
     """OpenSSL's canonical encoding of a DER Name (the bytes that get hashed)."""
-    tag, body, rest = read_tlv(der)
+    tag, body, rest = split_tlv(der)
     if tag != _SEQUENCE or rest:
         raise ValueError("not a DER-encoded X.509 Name")
     out = bytearray()
     while body:
-        tag, rdn, body = read_tlv(body)
+        tag, rdn, body = split_tlv(body)
         if tag != _SET:
             raise ValueError("malformed RelativeDistinguishedName")
         attributes = []
         while rdn:
-            tag, atv, rdn = read_tlv(rdn)
+            tag, atv, rdn = split_tlv(rdn)
             if tag != _SEQUENCE:
                 raise ValueError("malformed AttributeTypeAndValue")
             attributes.append(_canonical_attribute(atv))
@@ -88,8 +90,10 @@ def canonical_value(text: bytes) -> bytes:
 
 
 def _canonical_attribute(atv: bytes) -> bytes:
-    oid_tag, oid_body, value_tlv = read_tlv(atv)
-    value_tag, value_body, trailing = read_tlv(value_tlv)
+    oid_tag, oid_body, value_tlv = split_tlv(atv)
+    if oid_tag & 0x1F == 0x1F:  # re-encoded below with a one-octet tag
+        raise ValueError("multi-byte DER tags are not supported in names")
+    value_tag, value_body, trailing = split_tlv(value_tlv)
     if trailing:
         raise ValueError("malformed AttributeTypeAndValue")
     codec = _CANON_CODECS.get(value_tag)
@@ -102,40 +106,3 @@ def _canonical_attribute(atv: bytes) -> bytes:
             raise ValueError(f"undecodable name attribute value: {err}") from err
         value = encode_tlv(_UTF8STRING, canonical_value(utf8))
     return encode_tlv(_SEQUENCE, encode_tlv(oid_tag, oid_body) + value)
-
-
-def read_tlv(data: bytes) -> tuple[int, bytes, bytes]:
-    """Split one DER element off ``data``: (tag byte, content, remaining bytes).
-
-    A minimal DER reader (single-byte tags, definite lengths), enough for Names and for
-    certgen's SHA-1 re-signing.
-    """
-    if len(data) < 2:
-        raise ValueError("truncated DER")
-    tag, first = data[0], data[1]
-    if tag & 0x1F == 0x1F:
-        raise ValueError("multi-byte DER tags are not supported in names")
-    pos = 2
-    if first < 0x80:
-        length = first
-    else:
-        count = first & 0x7F
-        if count == 0 or count > 4 or len(data) < pos + count:
-            raise ValueError("bad DER length")
-        length = int.from_bytes(data[pos:pos + count], "big")
-        pos += count
-    end = pos + length
-    if end > len(data):
-        raise ValueError("truncated DER")
-    return tag, data[pos:end], data[end:]
-
-
-def encode_tlv(tag: int, body: bytes) -> bytes:
-    """One DER element with a single-byte ``tag``."""
-    n = len(body)
-    if n < 0x80:
-        header = bytes([tag, n])
-    else:
-        size = n.to_bytes((n.bit_length() + 7) // 8, "big")
-        header = bytes([tag, 0x80 | len(size)]) + size
-    return header + body

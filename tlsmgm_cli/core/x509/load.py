@@ -16,7 +16,8 @@ from cryptography.hazmat.primitives.serialization import pkcs7
 from tlsmgm_cli.core.errors import TlsmgmError
 from tlsmgm_cli.core.limits import PKI_FILE_MAX_BYTES
 from tlsmgm_cli.core.util.safeio import UnsafeInput, limit_text, read_bytes_limited
-from tlsmgm_cli.core.x509.pem import CERTIFICATE_LABELS, der_length, is_pem, pem_blocks, scan_pem
+from tlsmgm_cli.core.x509.der import element_length
+from tlsmgm_cli.core.x509.pem import CERTIFICATE_LABELS, is_pem, pem_blocks, scan_pem
 
 MAX_INPUT_BYTES = PKI_FILE_MAX_BYTES
 
@@ -34,9 +35,8 @@ KEY_MESSAGE = "is a private key, not a certificate (key material not shown)"
 
 
 class CertLoadError(TlsmgmError):
-    """An input that holds no usable certificate; ``str()`` names the source and why."""
-
-    exit_code = 1
+    """An input that holds no usable certificate; ``str()`` names the source and why
+    (exit status PROBLEMS, as every ``TlsmgmError``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,7 +117,7 @@ def _looks_like_private_key(der: bytes) -> bool:
 def _load_der(data: bytes, source: str) -> list[LoadedCert]:
     if data[:1] != b"\x30":
         raise CertLoadError(f"{source}: not a certificate (neither PEM nor DER)")
-    total = der_length(data)
+    total = element_length(data)
     if total is None or total > len(data):
         raise CertLoadError(f"{source}: truncated or damaged DER (not a complete ASN.1 structure)")
     der = data[:total]
@@ -153,7 +153,7 @@ def load_certificates(data: bytes, source: str, password: bytes | None = None) -
 
 def _looks_like_pkcs12(data: bytes) -> bool:
     """PFX ::= SEQUENCE { version INTEGER (3), authSafe ContentInfo (id-data ...), ... }"""
-    total = der_length(data)
+    total = element_length(data)
     if data[:1] != b"\x30" or total is None:
         return False
     start = 2 + (data[1] & 0x7F if data[1] & 0x80 else 0)

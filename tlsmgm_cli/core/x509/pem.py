@@ -20,6 +20,8 @@ import re
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
+from tlsmgm_cli.core.x509.der import element_length
+
 # the labels PEM_read_bio_X509_AUX accepts (certificate files, CA lists)
 CERTIFICATE_LABELS = frozenset((b"CERTIFICATE", b"X509 CERTIFICATE", b"TRUSTED CERTIFICATE"))
 _TRUSTED_CERTIFICATE = b"TRUSTED CERTIFICATE"
@@ -53,7 +55,7 @@ class PemBlock(NamedTuple):
         certificate alone, without the trust settings that follow it."""
         data = self.der()
         if self.label == _TRUSTED_CERTIFICATE:
-            return data[:der_length(data) or len(data)]
+            return data[:element_length(data) or len(data)]
         return data
 
 
@@ -94,19 +96,6 @@ def pem_blocks(data: bytes) -> list[PemBlock]:
 def is_pem(data: bytes) -> bool:
     """Whether ``data`` holds a PEM BEGIN line (OpenSSL would read it as PEM)."""
     return _BEGIN in data and _BEGIN_LINE.search(data[len(_BOM):] if data.startswith(_BOM) else data) is not None
-
-
-def der_length(data: bytes) -> int | None:
-    """Total length of the DER element at the start of ``data`` (None if not parseable)."""
-    if len(data) < 2:
-        return None
-    length = data[1]
-    if not length & 0x80:
-        return 2 + length
-    count = length & 0x7F
-    if count == 0 or count > 4 or len(data) < 2 + count:
-        return None
-    return 2 + count + int.from_bytes(data[2:2 + count], "big")
 
 
 @dataclass(frozen=True, slots=True)

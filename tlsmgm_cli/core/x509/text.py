@@ -24,11 +24,12 @@ from typing import Any
 
 from cryptography import x509
 
+from tlsmgm_cli.core.net.addresses import ip_addr2a
+from tlsmgm_cli.core.x509.der import DerError, encode_tlv
+from tlsmgm_cli.core.x509.der import first as der_first
 from tlsmgm_cli.core.x509.tlsvars import (
-    DerError,
     asn1_string_to_utf8,
     asn1_time_print,
-    der_first,
     name_oneline,
     parse_name,
     parse_tbs,
@@ -202,15 +203,6 @@ def _ct_time(when: dt.datetime) -> str:
     return f"{_MONTHS[when.month - 1]} {when.day:2d} {when:%H:%M:%S}.{ms:03d} {when.year} GMT"
 
 
-def _openssl_ip(packed: bytes) -> str:
-    """IP Address as OpenSSL prints it: dotted IPv4, or 8 uppercase groups without ``::``."""
-    if len(packed) == 4:
-        return ".".join(str(b) for b in packed)
-    if len(packed) == 16:
-        return ":".join(f"{int.from_bytes(packed[i:i + 2], 'big'):X}" for i in range(0, 16, 2))
-    return "<invalid>"
-
-
 # ---- general names ------------------------------------------------------------------------
 def _othername_value(der: bytes) -> str:
     """The value of an otherName: its text when it is a string, else its DER in hex."""
@@ -234,8 +226,8 @@ def general_name(name: x509.GeneralName) -> tuple[dict[str, str], str]:
         ip = name.value
         if isinstance(ip, (ipaddress.IPv4Network, ipaddress.IPv6Network)):
             return ({"type": "IP", "value": str(ip)},
-                    f"IP:{_openssl_ip(ip.network_address.packed)}/{_openssl_ip(ip.netmask.packed)}")
-        return {"type": "IP", "value": str(ip)}, f"IP Address:{_openssl_ip(ip.packed)}"
+                    f"IP:{ip_addr2a(ip.network_address.packed)}/{ip_addr2a(ip.netmask.packed)}")
+        return {"type": "IP", "value": str(ip)}, f"IP Address:{ip_addr2a(ip.packed)}"
     if isinstance(name, x509.RFC822Name):
         return {"type": "email", "value": name.value}, f"email:{name.value}"
     if isinstance(name, x509.UniformResourceIdentifier):
@@ -466,17 +458,6 @@ _DECODERS: dict[type, Any] = {
 
 
 # ---- extensions read from the DER, decoded one by one ------------------------------------------
-def _der_length(n: int) -> bytes:
-    if n < 0x80:
-        return bytes([n])
-    raw = n.to_bytes((n.bit_length() + 7) // 8, "big")
-    return bytes([0x80 | len(raw)]) + raw
-
-
-def _tlv(tag: int, content: bytes) -> bytes:
-    return bytes([tag]) + _der_length(len(content)) + content
-
-
 def _raw_extensions(cert_der: bytes) -> list[bytes]:
     """The DER of each Extension of the certificate, in order."""
     tbs = der_first(cert_der).children()[0]
@@ -486,17 +467,17 @@ def _raw_extensions(cert_der: bytes) -> list[bytes]:
     return []
 
 
-def _decode_alone(cert_der: bytes, ext_der: bytes) -> x509.Extension:
+def _decode_alone(cert_der: bytes, ext_der: bytes) -> x509.Extension[x509.ExtensionType]:
     """cryptography's reading of one extension: the certificate rebuilt with only this
     extension (signature not checked: the bytes are only decoded)."""
     outer = der_first(cert_der).children()
     fields = outer[0].children()
-    rebuilt = b"".join(_tlv(0xA3, _tlv(0x30, ext_der)) if f.tag == 0xA3 else f.raw for f in fields)
-    cert = x509.load_der_x509_certificate(_tlv(0x30, _tlv(0x30, rebuilt) + b"".join(o.raw for o in outer[1:])))
+    rebuilt = b"".join(encode_tlv(0xA3, encode_tlv(0x30, ext_der)) if f.tag == 0xA3 else f.raw for f in fields)
+    cert = x509.load_der_x509_certificate(encode_tlv(0x30, encode_tlv(0x30, rebuilt) + b"".join(o.raw for o in outer[1:])))
     return next(iter(cert.extensions))
 
 
-def readable_extensions(cert: x509.Certificate) -> list[x509.Extension]:
+def readable_extensions(cert: x509.Certificate) -> list[x509.Extension[x509.ExtensionType]]:
     """``cert.extensions`` as a list, also when cryptography refuses the set only because a
     name holds an x400Address or ediPartyName (which OpenSSL reads): then each extension is
     decoded alone and one holding such a name is kept as an ``UnrecognizedExtension`` (its
@@ -530,7 +511,7 @@ def _reason(err: Exception) -> str:
     return text or type(err).__name__
 
 
-def _one_extension(ext: x509.Extension, raw_value: bytes) -> dict[str, Any]:
+def _one_extension(ext: x509.Extension[x509.ExtensionType], raw_value: bytes) -> dict[str, Any]:
     oid = ext.oid.dotted_string
     decoder = _DECODERS.get(type(ext.value))
     if decoder is None:  # UnrecognizedExtension and types we do not decode
@@ -552,7 +533,7 @@ def extensions_text(cert: x509.Certificate, cert_der: bytes) -> list[dict[str, A
     """Every extension of the certificate (see the module docstring), in DER order."""
     raw = parse_tbs(cert_der).extensions
     try:
-        parsed: list[x509.Extension] | None = list(cert.extensions)
+        parsed: list[x509.Extension[x509.ExtensionType]] | None = list(cert.extensions)
     except Exception:  # noqa: BLE001 - malformed, duplicated, unsupported: decode them one at a time
         parsed = None
     if parsed is not None and len(parsed) == len(raw):

@@ -1,4 +1,4 @@
-"""OpenSIPS's ``$tls_*`` pseudo-variables, byte for byte (spec §6, §6.1, §10).
+"""OpenSIPS's ``$tls_*`` pseudo-variables, byte for byte (behaviour §5).
 
 Certificate variables come from :func:`cert_vars` (one certificate, as ``peer`` or ``my``);
 the four peer verification flags from :func:`verify_flags`; the connection variables
@@ -8,7 +8,7 @@ dict where ``None`` is what OpenSIPS yields as NULL (xlog prints ``<null>``).
 
 Fidelity notes:
 
-* Names are read from the certificate's own DER (a small DER walker below), not from
+* Names are read from the certificate's own DER (through :mod:`.der`), not from
   ``cryptography``'s decoded view, because ``X509_NAME_oneline`` prints the *raw* ASN.1
   content bytes of each value (a BMPString ``A`` is ``\\x00A``) and OpenSSL keeps the
   string type of each entry.
@@ -23,12 +23,15 @@ import ssl
 import weakref
 from dataclasses import dataclass
 
-from tlsmgm_cli.core.errors import TlsmgmError
+from tlsmgm_cli.core.errors import UsageError
+from tlsmgm_cli.core.net.addresses import ip_addr2a
+from tlsmgm_cli.core.x509.der import DerError
+from tlsmgm_cli.core.x509.der import first as der_first
 
 PEER = "peer"
 MY = "my"
 
-# X509_V_* codes that set the peer flags (spec §6)
+# X509_V_* codes that set the peer flags (behaviour §5.10)
 X509_V_OK = 0
 X509_V_ERR_CERT_HAS_EXPIRED = 10
 X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT = 18
@@ -119,68 +122,6 @@ TAG_UNIVERSAL = 28
 TAG_BMP = 30
 _ONE_BYTE_STRING_TAGS = frozenset({18, 19, 20, 22, 23, 24, 26})  # Latin-1 in ASN1_STRING_to_UTF8
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
-
-
-# ---- a minimal DER walker ----------------------------------------------------------------
-class DerError(TlsmgmError):
-    """The certificate's DER does not have the structure X.509 requires."""
-
-
-@dataclass(frozen=True, slots=True)
-class Tlv:
-    """One DER element: ``tag`` is the identifier octet, ``raw`` the whole encoding."""
-
-    tag: int
-    content: bytes
-    raw: bytes
-
-    @property
-    def constructed(self) -> bool:
-        return bool(self.tag & 0x20)
-
-    def children(self) -> list[Tlv]:
-        return der_elements(self.content)
-
-
-def _read_tlv(data: bytes, pos: int) -> tuple[Tlv, int]:
-    start = pos
-    if pos + 2 > len(data):
-        raise DerError("truncated DER element")
-    tag = data[pos]
-    pos += 1
-    if tag & 0x1F == 0x1F:  # high tag number: skip its base-128 octets
-        while pos < len(data) and data[pos] & 0x80:
-            pos += 1
-        pos += 1
-    if pos >= len(data):
-        raise DerError("truncated DER element")
-    length = data[pos]
-    pos += 1
-    if length & 0x80:
-        count = length & 0x7F
-        if count == 0 or count > 4 or pos + count > len(data):
-            raise DerError("bad DER length")
-        length = int.from_bytes(data[pos:pos + count], "big")
-        pos += count
-    end = pos + length
-    if end > len(data):
-        raise DerError("truncated DER element")
-    return Tlv(tag, data[pos:end], data[start:end]), end
-
-
-def der_elements(data: bytes) -> list[Tlv]:
-    """All consecutive DER elements in ``data``."""
-    out = []
-    pos = 0
-    while pos < len(data):
-        tlv, pos = _read_tlv(data, pos)
-        out.append(tlv)
-    return out
-
-
-def der_first(data: bytes) -> Tlv:
-    """The first DER element of ``data`` (trailing bytes ignored)."""
-    return _read_tlv(data, 0)[0]
 
 
 def oid_text(content: bytes) -> str:
@@ -393,15 +334,6 @@ def asn1_time_print(tag: int, content: bytes) -> str | None:
     return f"{_MONTHS[month - 1]} {day:2d} {hour:02d}:{minute:02d}:{second:02d}{fraction} {year}{gmt}"
 
 
-def ip_addr2a(octets: bytes) -> str | None:
-    """OpenSIPS ``ip_addr2a``: dotted IPv4, or 8 uppercase IPv6 groups without ``::``."""
-    if len(octets) == 4:
-        return ".".join(str(b) for b in octets)
-    if len(octets) == 16:
-        return ":".join(f"{int.from_bytes(octets[i:i + 2], 'big'):X}" for i in range(0, 16, 2))
-    return None  # undefined behaviour in OpenSIPS (spec §9.2)
-
-
 def san_values(raw: RawCert) -> dict[str, str | None]:
     """First email/hostname/uri/ip of the subjectAltName (all NULL without the extension)."""
     values: dict[str, str | None] = {kind: None for _tag, kind in _SAN_KINDS}
@@ -420,7 +352,8 @@ def san_values(raw: RawCert) -> dict[str, str | None]:
             continue
         seen.add(kind)  # only the first entry of a kind counts, even when it gives NULL
         if kind == "ip":
-            values[kind] = ip_addr2a(name.content)
+            # other lengths: undefined behaviour in OpenSIPS (behaviour §5.8), NULL here
+            values[kind] = ip_addr2a(name.content) if len(name.content) in (4, 16) else None
         elif len(name.content) < FIELD_MAX:
             values[kind] = name.content.decode("utf-8", "replace")
     return values
@@ -428,9 +361,9 @@ def san_values(raw: RawCert) -> dict[str, str | None]:
 
 # ---- the variables -------------------------------------------------------------------------
 def cert_var_names(prefix: str) -> list[str]:
-    """Names (without ``$``) of the certificate variables, in spec §6 order."""
+    """Names (without ``$``) of the certificate variables, in behaviour §5.2 order."""
     if prefix not in (PEER, MY):
-        raise TlsmgmError(f"prefix must be {PEER!r} or {MY!r}, not {prefix!r}")
+        raise UsageError(f"prefix must be {PEER!r} or {MY!r}, not {prefix!r}")
     base = f"tls_{prefix}_"
     names = [base + "version", base + "serial", base + "subject", base + "issuer"]
     names += [f"{base}subject_{suffix}" for suffix, _oid in NAME_FIELDS]
@@ -490,7 +423,7 @@ def cert_vars(cert_der: bytes, prefix: str = PEER, verify_code: int | None = X50
 
 
 def no_cert_vars(prefix: str) -> dict[str, str | None]:
-    """Variables when there is no certificate: all NULL, peer flags ``"0"`` (spec §10)."""
+    """Variables when there is no certificate: all NULL, peer flags ``"0"`` (behaviour §5.1)."""
     values: dict[str, str | None] = {name: None for name in cert_var_names(prefix)}
     if prefix == PEER:
         values.update(verify_flags(None))

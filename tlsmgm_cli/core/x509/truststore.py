@@ -1,5 +1,5 @@
 """The one place that decides what a TLS domain trusts: its ``ca_list``, its ``ca_dir``
-and its ``crl_dir`` (spec §4.2, §6, §7.3), for every command.
+and its ``crl_dir`` (behaviour §2.8, §6.6, §6.7, §8.7), for every command.
 
 ``inspect --domain``, ``check`` (TLS300), ``handshake`` and ``serve`` all take a domain's
 trust sources from :func:`domain_sources`, and fill either a ``core.x509.verify.TrustStore``
@@ -53,7 +53,7 @@ class TrustSources:
 
 def usable_ca_dir(path: str | None) -> bool:
     """Whether a ``ca_dir`` takes part in verification (it exists as a directory)."""
-    return bool(path) and os.path.isdir(path)  # type: ignore[arg-type]
+    return bool(path and os.path.isdir(path))
 
 
 def domain_sources(domain: TlsDomain, *, resolve: Callable[[str], str] | None = None,

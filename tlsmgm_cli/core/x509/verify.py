@@ -2,7 +2,7 @@
 
 OpenSIPS keeps exactly one ``SSL_get_verify_result`` code per connection: the first
 error ``X509_verify_cert`` reports (its verify callback passes OpenSSL's verdict through,
-so the first failure ends verification), with the verify depth fixed at 3 (spec §6).
+so the first failure ends verification), with the verify depth fixed at 3 (behaviour §5.11).
 :func:`verify_peer` reproduces that, in OpenSSL's order:
 
 1. chain building, trusted-first (18 self-signed leaf, 19 self-signed in chain,
@@ -31,13 +31,15 @@ import os
 import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, ExtensionOID, SignatureAlgorithmOID
 
-from tlsmgm_cli.core.errors import TlsmgmError
+from tlsmgm_cli.core.errors import TlsmgmError, UsageError
+from tlsmgm_cli.core.x509.der import header
 from tlsmgm_cli.core.x509.hash import canonical_name_encoding, name_hash_der
 from tlsmgm_cli.core.x509.load import read_pem_objects
 from tlsmgm_cli.core.x509.pem import is_pem
@@ -127,7 +129,7 @@ _HASHED_CERT = re.compile(r"^[0-9a-f]{8}\.\d+$")
 
 
 # ---- per-certificate facts (OpenSSL's cached extension flags) ---------------------------------
-def _ext(cert: x509.Certificate | x509.CertificateRevocationList, oid: x509.ObjectIdentifier):
+def _ext(cert: x509.Certificate | x509.CertificateRevocationList, oid: x509.ObjectIdentifier) -> Any:
     try:
         return cert.extensions.get_extension_for_oid(oid).value
     except x509.ExtensionNotFound:
@@ -144,28 +146,18 @@ def _canon(name: x509.Name) -> bytes:
     return _canonical_der(name.public_bytes())
 
 
-def _tlv_end(data: bytes, pos: int) -> tuple[int, int]:
-    """(content start, element end) of the DER element at ``data[pos]`` (single-byte tag)."""
-    first = data[pos + 1]
-    if first < 0x80:
-        return pos + 2, pos + 2 + first
-    count = first & 0x7F
-    start = pos + 2 + count
-    return start, start + int.from_bytes(data[pos + 2:start], "big")
-
-
 def _name_ders(cert: x509.Certificate) -> tuple[bytes, bytes]:
     """(issuer, subject) as DER-encoded Names, cut out of the TBSCertificate; building
     ``x509.Name`` objects only to re-encode them costs several times more."""
-    tbs = cert.tbs_certificate_bytes  # cryptography has checked it is DER
-    pos = _tlv_end(tbs, 0)[0]
-    if tbs[pos] == 0xA0:  # [0] version (absent in v1 certificates)
-        pos = _tlv_end(tbs, pos)[1]
+    tbs = cert.tbs_certificate_bytes
+    _tag, pos, end = header(tbs)  # every read below stays within the TBSCertificate
+    if pos < end and tbs[pos] == 0xA0:  # [0] version (absent in v1 certificates)
+        pos = header(tbs, pos, end)[2]
     for _ in range(2):  # serialNumber, signature
-        pos = _tlv_end(tbs, pos)[1]
-    issuer_end = _tlv_end(tbs, pos)[1]
-    subject_start = _tlv_end(tbs, issuer_end)[1]  # past validity
-    return tbs[pos:issuer_end], tbs[subject_start:_tlv_end(tbs, subject_start)[1]]
+        pos = header(tbs, pos, end)[2]
+    issuer_end = header(tbs, pos, end)[2]
+    subject_start = header(tbs, issuer_end, end)[2]  # past validity
+    return tbs[pos:issuer_end], tbs[subject_start:header(tbs, subject_start, end)[2]]
 
 
 _RSA_SIGS = {SignatureAlgorithmOID.RSA_WITH_MD5, SignatureAlgorithmOID.RSA_WITH_SHA1,
@@ -223,7 +215,7 @@ class _Cert:
         except (ValueError, x509.DuplicateExtension):  # unparsable or repeated: OpenSSL marks it invalid
             facts.unhandled_critical = True
         else:
-            values = {}
+            values: dict[x509.ObjectIdentifier, Any] = {}
             for extension in extensions:  # one pass instead of a lookup per extension
                 values.setdefault(extension.oid, extension.value)
                 if extension.critical and extension.oid.dotted_string not in _SUPPORTED_EXTENSIONS:
@@ -714,6 +706,7 @@ class _Verifier:
         if key is None:
             raise _Failed(ERR_UNABLE_TO_DECODE_ISSUER_PUBLIC_KEY, depth)
         try:
+            # cryptography annotates a narrower key union than public_key() returns; other keys raise TypeError
             signature_ok = crl.is_signature_valid(key)  # type: ignore[arg-type]
         except (TypeError, ValueError):
             signature_ok = False
@@ -813,7 +806,7 @@ def start_verify(presented: list[x509.Certificate], store: TrustStore, at: dt.da
     result. That function touches only the certificates, and cryptography checks signatures
     without holding the GIL: it can run on another thread."""
     if not presented and pool is None:
-        raise TlsmgmError("verify_peer: no certificate given")
+        raise UsageError("verify_peer: no certificate given")
     if at is None:
         at = dt.datetime.now(dt.timezone.utc)
     elif at.tzinfo is None:
