@@ -352,7 +352,7 @@ def test_probe_is_a_command_with_help() -> None:
 # Monitoring formats (issue 14 part 3: what the live server actually serves)
 
 NAGIOS_LINE = re.compile(r"^TLSMGM PROBE (OK|WARNING|CRITICAL|UNKNOWN) - [^|\n]+"
-                         r"( \| ('[^'=]+'=-?[0-9.]+;[0-9.]*;[0-9.]*;;)( '[^'=]+'=-?[0-9.]+;[0-9.]*;[0-9.]*;;)*)?\n$")
+                         r"( \| ('[^'=]+'=-?[0-9.]+;[0-9.:]*;[0-9.:]*;;)( '[^'=]+'=-?[0-9.]+;[0-9.:]*;[0-9.:]*;;)*)?\n$")
 
 
 def _families(text: str) -> dict:
@@ -408,6 +408,8 @@ def test_nagios_status_line_and_thresholds(cfg: Path, extra: list[str], status: 
     assert NAGIOS_LINE.match(result.stdout), result.stdout
     assert result.stdout.startswith(f"TLSMGM PROBE {word} - ")
     perf = result.stdout.split(" | ", 1)[1]
+    # thresholds are plugin-guidelines ranges: alert BELOW the days given
+    assert re.search(r"'=82[45]\.[0-9];[0-9]+:;[0-9]+:;;", perf), perf
     assert "'days_left 10.0.0.10:5061 atlanta.com'=825.0;" in perf or "'days_left 10.0.0.10:5061 atlanta.com'=824." in perf
 
 

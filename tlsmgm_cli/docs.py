@@ -247,7 +247,13 @@ def readme_regions() -> dict[str, str]:
     }
     codes = ["| status | name | meaning |", "|---|---|---|"] + [
         f"| `{getattr(exitcodes, name)}` | `{name}` | {text} |" for name, text in meanings.items()]
-    return {"limits": "\n".join(rows) + "\n", "exit-status": "\n".join(codes) + "\n"}
+    from tlsmgm_cli.core.checks.rules import RULES, STOPS_START_RULES
+
+    rules = ["| rule | severity | category | stops OpenSIPS | what |", "|---|---|---|---|---|"] + [
+        f"| {r.id} | {r.severity} | {r.category} | {'yes' if r.id in STOPS_START_RULES else ''} | {r.title} |"
+        for r in RULES.values()]
+    return {"limits": "\n".join(rows) + "\n", "exit-status": "\n".join(codes) + "\n",
+            "rules": "\n".join(rules) + "\n"}
 
 
 def refresh_readme(text: str) -> str:

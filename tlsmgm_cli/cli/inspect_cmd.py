@@ -229,9 +229,10 @@ def inspect_cmd(inputs: tuple[str, ...], prefix: str, ca: tuple[str, ...], crl: 
     """
     from tlsmgm_cli.core.errors import TlsmgmError
     from tlsmgm_cli.core.limits import INSPECT_LIVE_TIMEOUT_S
+    from tlsmgm_cli.core.x509.der import DerError
     from tlsmgm_cli.core.x509.facts import LiveChainError
     from tlsmgm_cli.core.x509.load import MAX_INPUT_BYTES, CertLoadError
-    from tlsmgm_cli.core.x509.tlsvars import DerError, cert_var_names
+    from tlsmgm_cli.core.x509.tlsvars import cert_var_names
     from tlsmgm_cli.core.x509.truststore import build_trust_store, option_sources
     from tlsmgm_cli.render import echo_err
     from tlsmgm_cli.render.inspect import RENDERERS, render_var

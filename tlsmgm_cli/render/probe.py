@@ -171,7 +171,9 @@ def nagios_text(report: dict[str, Any], warn_days: float, crit_days: float,
         if soonest is None or days < soonest[0]:
             soonest = (days, row)
         label = f"days_left {row['listener']} {row['sni'] if row['sni'] is not None else 'no-SNI'}"
-        perf.append(perf_item(label, days, warn=f"{warn_days:g}", crit=f"{crit_days:g}"))
+        # plugin-guidelines ranges: '30:' alerts when days_left falls below 30 (a bare '30' would
+        # alert above 30), as check's perfdata does
+        perf.append(perf_item(label, days, warn=f"{warn_days:g}:", crit=f"{crit_days:g}:"))
     bad = summary["cases"] - summary["ok"]
     status = NAGIOS_OK
     problems: list[str] = []
