@@ -8,7 +8,7 @@ import base64
 import json
 import threading
 import urllib.request
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 import pytest
@@ -16,7 +16,7 @@ from cfgtext import mp, write_cfg
 from clirun import run
 from hypothesis import given
 from hypothesis import strategies as st
-from miserver import SPEC_REPLY, HttpMi, answer, free_port, isolate_mi_settings
+from miserver import SPEC_REPLY, HttpMi, QuietHTTPServer, answer, free_port, isolate_mi_settings
 
 from tlsmgm_cli import exitcodes
 from tlsmgm_cli.core.db import url as db_url
@@ -68,10 +68,11 @@ class AuthProxy:
             def log_message(self, *args: Any) -> None:
                 pass
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server = QuietHTTPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
         self.port = self._server.server_address[1]
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.02},
+                                        daemon=True)
 
     def url(self, userinfo: str) -> str:
         return f"http://{userinfo}@127.0.0.1:{self.port}/mi"
