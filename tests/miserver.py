@@ -131,9 +131,10 @@ class HttpMi:
         self._server.server_close()
 
 
-class SilentMi:
-    """``with SilentMi() as mi: mi.url``: a TCP listener on 127.0.0.1 that accepts every
-    connection and never sends a byte (a hung OpenSIPS); ``mi.accepted`` counts them."""
+class SilentServer:
+    """A TCP listener on 127.0.0.1 that accepts every connection and never sends a byte (a
+    hung OpenSIPS, a database server that never greets). ``port``, ``url`` (as an MI URL),
+    ``accepted`` (the connections, kept open). Usable as a context manager or with close()."""
 
     def __init__(self) -> None:
         import socket
@@ -142,11 +143,12 @@ class SilentMi:
         self._listener.bind(("127.0.0.1", 0))
         self._listener.listen(16)
         self._listener.settimeout(0.05)
-        self.url = f"http://127.0.0.1:{self._listener.getsockname()[1]}/mi"
-        self.accepted = 0
-        self._held: list[Any] = []
+        self.port = self._listener.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}/mi"
+        self.accepted: list[Any] = []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
 
     def _serve(self) -> None:
         while not self._stop.is_set():
@@ -154,19 +156,23 @@ class SilentMi:
                 conn, _ = self._listener.accept()
             except OSError:  # the accept timeout: look at the stop flag again
                 continue
-            self.accepted += 1
-            self._held.append(conn)  # kept open, never read, never answered
+            self.accepted.append(conn)  # kept open, never read, never answered
 
-    def __enter__(self) -> SilentMi:
-        self._thread.start()
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(5)
+        for conn in self.accepted:
+            conn.close()
+        self._listener.close()
+
+    def __enter__(self) -> SilentServer:
         return self
 
     def __exit__(self, *exc: Any) -> None:
-        self._stop.set()
-        self._thread.join(5)
-        for conn in self._held:
-            conn.close()
-        self._listener.close()
+        self.close()
+
+
+SilentMi = SilentServer  # the name the MI tests use
 
 
 class FifoMi:

@@ -12,9 +12,7 @@ import json
 import os
 import resource
 import signal
-import socket
 import subprocess
-import threading
 import time
 from pathlib import Path
 
@@ -23,6 +21,7 @@ from cfgtext import mp, write_cfg
 from clirun import run, run_proc
 from hypothesis import given
 from hypothesis import strategies as st
+from miserver import SilentServer
 
 from tlsmgm_cli.core import limits
 from tlsmgm_cli.core.db.backend import connect
@@ -60,36 +59,6 @@ def _listed(tmp_path: Path, snippet: Path) -> list[dict]:
     result = run("list", "-c", str(main), "--format", "mi")
     assert result.exit_code == 0, result.output
     return json.loads(result.output)["Domains"]
-
-
-class SilentServer:
-    """Accepts TCP connections on 127.0.0.1 and never sends a byte."""
-
-    def __init__(self) -> None:
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(16)
-        self.sock.settimeout(0.2)
-        self.port = self.sock.getsockname()[1]
-        self.accepted: list[socket.socket] = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                continue
-            self.accepted.append(conn)
-
-    def close(self) -> None:
-        self._stop.set()
-        self._thread.join(2)
-        for conn in self.accepted:
-            conn.close()
-        self.sock.close()
 
 
 # ---- 1. file names made from domain names -----------------------------------------------------
