@@ -5,6 +5,7 @@ under a timeout."""
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 import time
@@ -98,6 +99,24 @@ def test_includes_repeated_past_the_limit_stop(tmp_path: Path, monkeypatch: pyte
         ("include-too-large", "the config with its includes is over the 10 KiB limit tlsmgm reads; the rest "
                               "was not read")]
     assert len(pc.statements) == 0 and len(pc.files) == 2
+
+
+def test_include_fan_out_bomb_stops_at_the_include_limit(tmp_path: Path) -> None:
+    """41 tiny files, each including the next one twice: 2**40 includes, a few bytes of text.
+    The old reader followed them all (hours); now it stops after INCLUDES_MAX with one error."""
+    for i in range(40):
+        write(tmp_path / f"f{i}.cfg", f'include_file "f{i + 1}.cfg"\n' * 2)
+    write(tmp_path / "f40.cfg", "# end\n")
+    cfg = write(tmp_path / "main.cfg", HEADER + 'include_file "f0.cfg"\n')
+    started = time.monotonic()
+    proc = run_proc(["check", "-c", cfg, "--no-db", "--format", "json"], timeout=TIMEOUT)
+    assert time.monotonic() - started < TIMEOUT / 2
+    assert proc.returncode == 1, proc.stderr
+    findings = json.loads(proc.stdout)["findings"]
+    too_many = [f for f in findings if "include_file/import_file directives followed" in f["message"]]
+    assert len(too_many) == 1 and too_many[0]["rule"] == "TLS002"
+    assert too_many[0]["message"] == ("more than 10,000 include_file/import_file directives followed (a file "
+                                      "included again and again); the rest were not read")
 
 
 @needs_dev_zero

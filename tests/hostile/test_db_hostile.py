@@ -345,3 +345,63 @@ def test_db_add_oversized_certificate_names_the_limit(tmp_path, pki):
     result = run("db", "add", "--db", url, "d1", f"certificate={big}")
     assert result.exit_code == 1
     assert f"{limits.PKI_FILE_MAX_BYTES // (1024 * 1024)} MiB limit" in result.stderr
+
+
+# ---- messages about names from the command line -------------------------------------------
+
+ESC_NAME = "e\x1b[31mvil\x07"
+
+
+def test_db_add_update_remove_messages_escape_the_domain_name(tmp_path, pki):
+    url = _sqlite(tmp_path, [])
+    outputs = [
+        run("db", "add", "--db", url, ESC_NAME, f"certificate={pki.server.cert_path}",
+            f"private_key={pki.server.key_path}"),
+        run("db", "update", "--db", url, ESC_NAME, "server", "verify_cert=1"),
+        run("db", "remove", "--db", url, ESC_NAME, "server"),
+    ]
+    for result, verb in zip(outputs, ("added", "updated", "removed"), strict=True):
+        assert result.exit_code == 0, result.output
+        assert "\x1b" not in result.output and "\x07" not in result.output
+        assert f"{verb} server domain 'e\\x1b[31mvil\\x07'" in result.output
+
+
+def test_db_add_name_that_is_not_utf8_is_a_usage_error(tmp_path, pki):
+    url = _sqlite(tmp_path, [])
+    proc = run_proc(["db", "add", "--db", url, "a\udcffb", f"certificate={pki.server.cert_path}"])
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.strip() == ("tlsmgm: error: argument 'a\\xffb' is not valid UTF-8 "
+                                   "(the tls_mgm table holds text)")
+    with connect(url) as db:
+        assert fetch_rows(db) == []
+
+
+def test_db_add_misspelt_column_suggests_the_right_one(tmp_path):
+    url = _sqlite(tmp_path, [])
+    result = run("db", "add", "--db", url, "q", "certficate=/x.pem")
+    assert result.exit_code == 2
+    assert "unknown tls_mgm column 'certficate' (did you mean 'certificate'? columns:" in result.output
+
+
+@pytest.mark.parametrize("under", ["file", "/dev/null"])
+def test_export_under_a_file_says_not_a_directory(tmp_path, pki, under):
+    url = _sqlite(tmp_path, [_row("a", 2, pki.server)])
+    blocker = tmp_path / "plain" if under == "file" else Path(under)
+    if under == "file":
+        blocker.write_text("x")
+    for out in (blocker, blocker / "sub" / "dir"):
+        result = run("db", "export", "--db", url, "--out", str(out))
+        assert result.exit_code == 1, result.output
+        assert result.output.strip() == f"tlsmgm: error: cannot write into {out}: {blocker} is not a directory; nothing written"
+    assert sorted(p.name for p in tmp_path.iterdir()) == (["plain", "tls.db"] if under == "file" else ["tls.db"])
+
+
+def test_export_with_a_row_left_out_of_the_snippet_exits_1(tmp_path, pki):
+    url = _sqlite(tmp_path, [_row("good", 2, pki.server), _row("a]b", 2, pki.client)])
+    result = run("db", "export", "--db", url, "--out", str(tmp_path / "out"))
+    assert result.exit_code == 1, result.output
+    assert "warning: left out of the snippet:" in result.output and "contains ']'" in result.output
+    assert (tmp_path / "out" / "server" / "good" / "cert.pem").read_bytes() == pki.server.cert_path.read_bytes()
+    (tmp_path / "whole").mkdir()
+    whole = _sqlite(tmp_path / "whole", [_row("good", 2, pki.server)])
+    assert run("db", "export", "--db", whole, "--out", str(tmp_path / "out2")).exit_code == 0

@@ -4,6 +4,7 @@ never an internal error nor a run of minutes."""
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 
@@ -144,3 +145,27 @@ def test_devices_as_certificate_or_ca_key_are_refused_not_read(ca_dir: Path, tmp
     proc = run_proc(["gen", "cert", "leaf", "--out", str(fake)], timeout=30)
     assert proc.returncode == exitcodes.PROBLEMS
     assert "ca.key" in proc.stderr and "character device" in proc.stderr
+
+
+@pytest.mark.parametrize(("args", "expected"), [
+    (["cert", "a\udcffb"], "Error: Invalid value for NAME: 'a\\xffb' is not valid UTF-8"),
+    (["cert", "x", "--cn", "a\udcffb"], "Error: Invalid value for --cn: 'a\\xffb' is not valid UTF-8"),
+    (["ca", "--cn", "a\udcffb"], "Error: Invalid value for --cn: 'a\\xffb' is not valid UTF-8"),
+    (["cert", "y", "--san", "DNS:a\udcffb"],
+     "Error: Invalid value for --san: subjectAltName 'DNS:a\\xffb' is not valid UTF-8"),
+])
+def test_gen_arguments_that_are_not_utf8_are_usage_errors(ca_dir: Path, args: list[str], expected: str) -> None:
+    """argv bytes that are not UTF-8 (a real process: Python keeps them as surrogates)."""
+    out = ["--out", str(ca_dir)] if args[0] == "cert" else ["--out", str(ca_dir / "newca")]
+    proc = run_proc(["gen", *args, *out])
+    assert proc.returncode == exitcodes.USAGE, proc.stderr
+    assert error_line(proc.stderr) == expected
+    assert not (ca_dir / "newca").exists()
+
+
+def test_gen_into_a_directory_that_is_not_utf8_shows_it_escaped(tmp_path: Path) -> None:
+    out = str(tmp_path / "g\udcff")
+    proc = run_proc(["gen", "ca", "--out", out])
+    assert proc.returncode == 0, proc.stderr
+    assert f"wrote {tmp_path}/g\\xff/ca.crt" in proc.stdout
+    assert os.path.isfile(os.fsencode(out) + b"/ca.crt")

@@ -285,3 +285,40 @@ def test_closed_pipe_keeps_the_status_reached(cfg: str, tmp_path: Path, first_ma
     proc = subprocess.run(["bash", "-c", cmd], capture_output=True, timeout=60, env=_env(), check=False)
     assert_no_internal_error(proc.returncode, proc.stdout, proc.stderr)
     assert proc.returncode == 1, proc.stderr
+
+
+# ---------------------------------------------------------------------------------------
+# Untrusted query text in the output
+
+HOSTILE_SNI = "a\x1b]0;pwned\x07\udcffb"  # an OSC retitle sequence and a byte that is not UTF-8
+
+
+@pytest.fixture(scope="module")
+def star_cfg(tmp_path_factory: pytest.TempPathFactory) -> str:
+    body = "socket=tls:10.0.0.10:5061\n" + mp("server_domain", "d1") + mp("match_sip_domain", "[d1]*")
+    return str(write_cfg(tmp_path_factory.mktemp("star"), body))
+
+
+def _match(cfg: str, *extra: str) -> subprocess.CompletedProcess:
+    proc = subprocess.run([sys.executable, "-m", "tlsmgm_cli", "match", "-c", cfg, "--no-db",
+                           "--socket", KEY, "--sni", HOSTILE_SNI, *extra],
+                          capture_output=True, env=_env(), timeout=60)
+    assert_no_internal_error(proc.returncode, proc.stdout.decode("utf-8", "replace"),
+                             proc.stderr.decode("utf-8", "replace"))
+    return proc
+
+
+def test_explain_escapes_the_sni_on_every_line(star_cfg: str) -> None:
+    proc = _match(star_cfg, "--explain")
+    assert proc.returncode == 0, proc.stderr
+    text = proc.stdout.decode("utf-8")  # valid UTF-8: the raw 0xff byte is shown as \xff
+    assert "\x1b" not in text and "\x07" not in text
+    rule = [ln for ln in text.splitlines() if ln.startswith("  rule:")]
+    assert rule and rule[0].startswith("  rule: SNI 'a\\x1b]0;pwned\\x07\\xffb' matches any pattern '*'")
+
+
+def test_json_keeps_the_sni_exact_and_stays_valid_utf8(star_cfg: str) -> None:
+    proc = _match(star_cfg, "--format", "json")
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads(proc.stdout.decode("utf-8"))  # strict UTF-8 decode: no raw 0xff byte
+    assert doc["results"][0]["sni"] == HOSTILE_SNI and doc["results"][0]["domain"] == "d1"

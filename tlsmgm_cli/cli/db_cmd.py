@@ -205,8 +205,7 @@ def _edit(db_url, table, args, *, mode, force):
             raise click.exceptions.Exit(exitcodes.PROBLEMS)
         render.print_sources(plan.sources)
         apply_edit(db, plan, table)
-        row_id = f" (id {plan.current.id})" if mode == REMOVE and plan.current is not None else ""
-        click.echo(f"{plan.done} {plan.side} domain '{plan.domain}'{row_id}")
+        render.print_edit_done(plan, removed_id=plan.current.id if mode == REMOVE and plan.current else None)
         if mode != REMOVE:
             _warn_if_exposed(db, table)
 
@@ -268,8 +267,10 @@ def export_cmd(db_url, table, out_dir, force):
     overwritten without --force. Rows a modparam cannot express (no name, bad type,
     duplicates, ']' in the name, '' filters) are left out of the snippet with a warning.
 
-    Exit status: 0 written, 1 nothing written (name clash, full disk, a database error),
-    2 usage errors (existing files without --force, a malformed --db URL).
+    Exit status: 0 every row written, 1 written but some rows left out of the snippet
+    (each named in a warning), or nothing written (name clash, full disk, OUT not a
+    directory, a database error), 2 usage errors (existing files without --force, a
+    malformed --db URL).
     """
     from tlsmgm_cli.core.db.export import export_rows
     from tlsmgm_cli.core.db.rows import fetch_rows
@@ -279,4 +280,11 @@ def export_cmd(db_url, table, out_dir, force):
     with db:
         rows = fetch_rows(db, table)
         header = f"source: table {table} at {db.url.masked()}"
-    render.print_export_result(export_rows(rows, out_dir, force=force, header=header))
+    from tlsmgm_cli import exitcodes
+
+    result = export_rows(rows, out_dir, force=force, header=header)
+    if result.skipped:  # the files are written, but the snippet is not the whole table
+        exitcodes.reached(exitcodes.PROBLEMS)
+    render.print_export_result(result)
+    if result.skipped:
+        raise click.exceptions.Exit(exitcodes.PROBLEMS)

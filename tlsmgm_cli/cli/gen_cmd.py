@@ -51,11 +51,13 @@ CN_MAX_CHARS = 64
 
 
 def _cn(_ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
-    """--cn: 1 to 64 characters, no control characters."""
-    from tlsmgm_cli.render.safe import has_control
+    """--cn: 1 to 64 characters, valid UTF-8, no control characters."""
+    from tlsmgm_cli.render.safe import has_control, not_utf8, visible
 
     if value is None:
         return None
+    if not_utf8(value):
+        raise click.BadParameter(f"'{visible(value)}' is not valid UTF-8", param_hint="--cn")
     if not value:
         raise click.BadParameter("the common name cannot be empty", param_hint="--cn")
     if len(value) > CN_MAX_CHARS:
@@ -94,10 +96,12 @@ def _key_choice(ec_curve: str | None, rsa_bits: int | None) -> dict[str, Any]:
 
 
 def _file_name(name: str) -> str:
-    from tlsmgm_cli.render.safe import has_control
+    from tlsmgm_cli.render.safe import has_control, not_utf8, visible
 
+    if not_utf8(name):
+        raise click.BadParameter(f"'{visible(name)}' is not valid UTF-8", param_hint="NAME")
     if not name or name.startswith(".") or "/" in name or "\\" in name or has_control(name):
-        raise click.BadParameter(f"{name!r} must be a plain file name (no '/', no control characters, not starting with '.')",
+        raise click.BadParameter(f"'{visible(name)}' must be a plain file name (no '/', no control characters, not starting with '.')",
                                  param_hint="NAME")
     return name
 

@@ -10,6 +10,9 @@ MiB = 1024 * 1024
 
 #: opensips.cfg and each included file, and the preprocessor's output
 CONFIG_MAX_BYTES = 64 * MiB
+#: include_file / import_file directives followed in one config (a file may be included
+#: more than once, so a few small files that include each other twice grow exponentially)
+INCLUDES_MAX = 10_000
 #: certificate, key, CA, CRL and DH files (one file; a CA bundle included)
 PKI_FILE_MAX_BYTES = 32 * MiB
 #: settings files (.tlsmgm.yaml, ~/.opensips-cli.cfg, nodes files)
@@ -52,6 +55,7 @@ GEN_DAYS_MAX = 365_250
 
 LIMITS: list[tuple[str, str]] = [
     ("config file, each include, preprocessor output", f"{CONFIG_MAX_BYTES // MiB} MiB"),
+    ("includes followed in one config (all files, repeats counted)", f"{INCLUDES_MAX:,}"),
     ("certificate / key / CA / CRL / DH file", f"{PKI_FILE_MAX_BYTES // MiB} MiB, regular files only"),
     ("settings file (.tlsmgm.yaml, opensips-cli.cfg, nodes file)", f"{SETTINGS_MAX_BYTES // MiB} MiB"),
     ("one `match --batch` input line", f"{BATCH_LINE_MAX_BYTES // 1024} KiB"),

@@ -47,7 +47,9 @@ def console(stderr: bool = False):
 
 
 def to_json(obj: Any, *, indent: int | None = 2) -> str:
-    return json.dumps(obj, indent=indent, ensure_ascii=False, default=_json_default)
+    from tlsmgm_cli.render.safe import json_text
+
+    return json_text(json.dumps(obj, indent=indent, ensure_ascii=False, default=_json_default))
 
 
 def _json_default(o: Any) -> Any:

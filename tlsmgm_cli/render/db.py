@@ -10,6 +10,7 @@ from typing import Any
 import click
 
 from tlsmgm_cli.render import echo_err, hint, settings
+from tlsmgm_cli.render.safe import visible
 
 _SECRET = ("private_key",)
 
@@ -47,7 +48,7 @@ def import_diff_lines(plan: Any) -> list[str]:
 
 def print_import_diff(plan: Any) -> None:
     for line in import_diff_lines(plan) or ["(nothing to do)"]:
-        click.echo(line)
+        click.echo(visible(line))  # domain names and column values come from untrusted files
 
 
 def print_findings(findings: Iterable[Any]) -> None:
@@ -72,13 +73,17 @@ def print_import_summary(plan: Any, table: str, masked_url: str, *, dry_run: boo
 
 def print_sources(sources: dict[str, str]) -> None:
     """Which file each PEM column of `db add/update` was read from (absolute paths)."""
-    from tlsmgm_cli.render.safe import visible
-
     for column, path in sources.items():
         click.echo(f"{column}: read from {visible(path)}")
+
+
+def print_edit_done(plan: Any, *, removed_id: int | None) -> None:
+    """``added server domain 'x'`` after `db add/update/remove` (the name escaped)."""
+    row_id = f" (id {removed_id})" if removed_id is not None else ""
+    click.echo(visible(f"{plan.done} {plan.side} domain '{plan.domain}'{row_id}"))
 
 
 def print_export_result(result: Any) -> None:
     for reason in result.skipped:
         echo_err(f"warning: left out of the snippet: {reason}")
-    click.echo(f"wrote {len(result.files)} file(s); cfg snippet: {result.snippet}")
+    click.echo(visible(f"wrote {len(result.files)} file(s); cfg snippet: {result.snippet}"))

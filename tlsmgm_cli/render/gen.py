@@ -27,8 +27,8 @@ def render_issued(cert: x509.Certificate, cert_path: Path, key_path: Path, fmt: 
     if fmt == "json":
         emit_json({"certificate": str(cert_path), "private_key": str(key_path), **facts})
         return
-    click.echo(f"wrote {cert_path}")
-    click.echo(f"wrote {key_path} (private key, mode 0600)")
+    click.echo(f"wrote {visible(cert_path)}")
+    click.echo(f"wrote {visible(key_path)} (private key, mode 0600)")
     _echo_facts(facts)
 
 
@@ -48,9 +48,9 @@ def render_crl(update: CrlUpdate, fmt: str) -> None:
     if fmt == "json":
         emit_json(facts)
         return
-    click.echo(f"wrote {update.crl_path}")
+    click.echo(f"wrote {visible(update.crl_path)}")
     for path in update.hashed:
-        click.echo(f"wrote {path} (usable as tls_mgm crl_dir {path.parent})")
+        click.echo(f"wrote {visible(path)} (usable as tls_mgm crl_dir {visible(path.parent)})")
     click.echo(f"  issuer      {visible(facts['issuer'])}")
     click.echo(f"  nextUpdate  {facts['next_update']}")
     revoked = ", ".join(facts["revoked"]) or "(none)"

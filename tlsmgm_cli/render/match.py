@@ -72,6 +72,14 @@ def explanation_lines(r: dict[str, Any]) -> list[str]:
 
 
 def text_lines(results: list[dict[str, Any]], *, explain: bool) -> list[str]:
+    """The text rendering of ``results``, every line escaped (SNIs, names, rules and notes
+    quote untrusted input)."""
+    from tlsmgm_cli.render.safe import visible
+
+    return [visible(line) for line in _text_lines(results, explain=explain)]
+
+
+def _text_lines(results: list[dict[str, Any]], *, explain: bool) -> list[str]:
     out: list[str] = []
     for r in results:
         if "error" in r:
@@ -87,7 +95,9 @@ def text_lines(results: list[dict[str, Any]], *, explain: bool) -> list[str]:
 
 def json_line(row: dict[str, Any]) -> str:
     """One ``--batch`` JSON line (no newline)."""
-    return dumps(row, ensure_ascii=False)
+    from tlsmgm_cli.render.safe import json_text
+
+    return json_text(dumps(row, ensure_ascii=False))
 
 
 def emit_results(rows: list[dict[str, Any]], fmt: str, explain: bool) -> None:

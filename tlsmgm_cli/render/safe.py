@@ -1,9 +1,10 @@
 """Untrusted text made safe for a terminal: control characters shown, never obeyed.
 
 Certificate names, SNI values, config values and DB contents can hold ESC/OSC sequences
-that retitle a terminal or erase lines. Every *text* rendering passes such strings
+that retitle a terminal or erase lines, and bytes that are not UTF-8 (read with
+``surrogateescape``) cannot even be written to a UTF-8 terminal. Every *text* rendering passes such strings
 through ``visible()``: C0 controls, DEL and C1 controls become ``\\xNN`` (``\\n``, ``\\r``
-and ``\\t`` become ``\\n``/``\\r``/``\\t``), so the reader sees that they are there.
+and ``\\t`` become ``\\n``/``\\r``/``\\t``; a non-UTF-8 byte becomes ``\\xNN`` too), so the reader sees that they are there.
 JSON output stays exact (json escapes controls itself); ``--format xlog`` stays
 byte-exact only when it does not write to a terminal.
 """
@@ -12,13 +13,19 @@ from __future__ import annotations
 
 import re
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+#: C0, DEL, C1, and lone surrogates (bytes that were not UTF-8, kept by ``surrogateescape``)
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
 _NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 
 
 def _one(match: re.Match[str]) -> str:
     ch = match.group()
-    return _NAMED.get(ch) or f"\\x{ord(ch):02x}"
+    code = ord(ch)
+    if 0xDC80 <= code <= 0xDCFF:  # surrogateescape: the raw byte 0x80-0xff
+        return f"\\x{code - 0xDC00:02x}"
+    if code >= 0xD800:
+        return f"\\u{code:04x}"
+    return _NAMED.get(ch) or f"\\x{code:02x}"
 
 
 def visible(text: object) -> str:
@@ -30,6 +37,24 @@ def visible(text: object) -> str:
 def visible_lines(text: str) -> str:
     """Like ``visible`` but keeps line breaks (for multi-line blocks of untrusted text)."""
     return "\n".join(visible(line) for line in text.split("\n"))
+
+
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
+
+
+def not_utf8(text: str) -> bool:
+    """True when ``text`` came from bytes that are not UTF-8 (argv, file names: Python keeps
+    such bytes as lone surrogates)."""
+    return _SURROGATE.search(text) is not None
+
+
+def json_text(text: str) -> str:
+    """Encoded JSON ``text`` (``ensure_ascii=False``) with lone surrogates written as
+    ``\\udcXX`` escapes, so the document stays valid UTF-8 when an input held bytes that were
+    not (surrogates only occur inside JSON strings, so the substitution is exact)."""
+    if _SURROGATE.search(text) is None:
+        return text
+    return _SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
 def has_control(text: str) -> bool:

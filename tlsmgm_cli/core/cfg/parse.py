@@ -56,7 +56,7 @@ from tlsmgm_cli.core.cfg.lex import (
 )
 from tlsmgm_cli.core.cfg.model import Assign, Loadmodule, Modparam, ParsedConfig, Socket, Statement
 from tlsmgm_cli.core.errors import Diagnostic, Loc, UsageError
-from tlsmgm_cli.core.limits import CONFIG_MAX_BYTES, PREPROCESSOR_TIMEOUT_S, RESOLVE_TIMEOUT_S
+from tlsmgm_cli.core.limits import CONFIG_MAX_BYTES, INCLUDES_MAX, PREPROCESSOR_TIMEOUT_S, RESOLVE_TIMEOUT_S
 from tlsmgm_cli.core.util.safeio import UnsafeInput, limit_text, read_bytes_limited
 
 MAX_INCLUDE_DEPTH = 50
@@ -199,6 +199,7 @@ class _Flattener:
         self.m4_files: list[Loc] = []
         self.size = 0  # characters emitted so far (capped at CONFIG_MAX_BYTES)
         self.too_big = False
+        self.followed = 0  # include directives followed so far (capped at INCLUDES_MAX)
 
     def result(self) -> _Flattened:
         if not self.lines.starts:
@@ -258,6 +259,15 @@ class _Flattener:
         self.flat_line += chunk.count("\n")
 
     def _include(self, target: str, at: Loc, base_dir: str, stack: list[str]) -> None:
+        if self.too_big or self.followed > INCLUDES_MAX:
+            return
+        self.followed += 1
+        if self.followed > INCLUDES_MAX:  # fan-out: files that include the next one twice
+            self.diags.append(Diagnostic(
+                "error", "include-too-many",
+                f"more than {INCLUDES_MAX:,} include_file/import_file directives followed (a file included "
+                f"again and again); the rest were not read", at))
+            return
         if len(stack) > MAX_INCLUDE_DEPTH:
             self.diags.append(Diagnostic("error", "include-depth", f"include nesting deeper than {MAX_INCLUDE_DEPTH} files at \"{target}\"", at))
             return

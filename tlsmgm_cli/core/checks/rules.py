@@ -260,7 +260,7 @@ GENERIC_RULE = "TLS099"
 DIAGNOSTIC_RULES: dict[str, str] = {
     "syntax": "TLS001",
     "include-missing": "TLS002", "include-loop": "TLS002", "include-depth": "TLS002",
-    "include-unreadable": "TLS002",
+    "include-unreadable": "TLS002", "include-too-large": "TLS002", "include-too-many": "TLS002",
     "unterminated-string": "TLS003", "unterminated-comment": "TLS003",
     "binary-file": "TLS004", "invalid-utf8": "TLS004",
     "template-placeholder": "TLS005", "m4-template": "TLS005", "preprocessor-failed": "TLS005",

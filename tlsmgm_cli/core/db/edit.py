@@ -62,6 +62,9 @@ def parse_assignments(args: Sequence[str], *, require_type: bool, allow_columns:
     {column: absolute path read}."""
     values: dict[str, Any] = {}
     key: dict[str, str] = {}
+    for arg in args:
+        if not _is_utf8(arg):  # argv bytes that are not UTF-8 arrive as lone surrogates
+            raise UsageError(f"argument '{arg}' is not valid UTF-8 (the tls_mgm table holds text)")
     positional = [a for a in args if "=" not in a]
     for arg in (a for a in args if "=" in a):
         column, _, text = arg.partition("=")
@@ -71,7 +74,11 @@ def parse_assignments(args: Sequence[str], *, require_type: bool, allow_columns:
             key[column] = text
             continue
         if column not in EDITABLE:
-            raise UsageError(f"unknown tls_mgm column '{column}' (columns: {', '.join(EDITABLE)})")
+            import difflib
+
+            close = difflib.get_close_matches(column, [*EDITABLE, "domain", "type"], n=1)
+            guess = f"did you mean '{close[0]}'? " if close else ""
+            raise UsageError(f"unknown tls_mgm column '{column}' ({guess}columns: {', '.join(EDITABLE)})")
         if not allow_columns:
             raise UsageError(f"this command takes no column: '{column}'")
         values[column] = _value(column, text, sources)
@@ -88,6 +95,14 @@ def parse_assignments(args: Sequence[str], *, require_type: bool, allow_columns:
             raise UsageError("no TLS domain type given (server or client)")
         key["type"] = "server"
     return key["domain"], parse_type(key["type"]), values
+
+
+def _is_utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def edited_row(base: TlsRow, values: dict[str, Any]) -> TlsRow:

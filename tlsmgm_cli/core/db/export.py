@@ -167,12 +167,18 @@ def export_rows(rows: list[TlsRow], out: str | Path, *, force: bool = False,
 def _write_all(out: Path, planned: list[tuple[Path, bytes, int]]) -> list[Path]:
     """Write every planned file, or none: stage them in a directory next to ``out``, then
     rename them into place (the snippet last). The staging directory is always removed."""
+    blocker = _non_directory_ancestor(out)
+    if blocker is not None:
+        raise TlsmgmError(f"cannot write into {out}: {blocker} is not a directory; nothing written",
+                          exit_code=exitcodes.PROBLEMS)
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.tlsmgm-export-", dir=out.parent))
     except OSError as err:
         if not out.is_dir():
-            raise TlsmgmError(f"cannot write into {out.parent}: {err.strerror or err}; nothing written",
+            blocker = _non_directory_ancestor(out)
+            why = f"{blocker} is not a directory" if blocker else (err.strerror or str(err))
+            raise TlsmgmError(f"cannot write into {out}: {why}; nothing written",
                               exit_code=exitcodes.PROBLEMS) from None
         try:  # an existing OUT whose parent is read-only: stage inside OUT itself
             staging = Path(tempfile.mkdtemp(prefix=".tlsmgm-export-", dir=out))
@@ -195,6 +201,15 @@ def _write_all(out: Path, planned: list[tuple[Path, bytes, int]]) -> list[Path]:
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return [path for path, _, _ in planned]
+
+
+def _non_directory_ancestor(path: Path) -> Path | None:
+    """The nearest existing ancestor of ``path`` (or ``path`` itself) when it is not a
+    directory (``--out /dev/full/x``: mkdir says "File exists", which misleads)."""
+    for candidate in (path, *path.parents):
+        if candidate.exists() or candidate.is_symlink():
+            return None if candidate.is_dir() else candidate
+    return None
 
 
 def _write_file(path: Path, data: bytes, mode: int) -> None:

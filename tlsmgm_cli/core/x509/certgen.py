@@ -152,6 +152,9 @@ def parse_san(text: str) -> x509.GeneralName:
         kind, value = "", text.strip()
     if not value:
         raise UsageError(f"empty subjectAltName {text!r}")
+    if re.search(r"[\ud800-\udfff]", text):  # argv bytes that are not UTF-8
+        shown = text.encode("utf-8", "surrogateescape").decode("ascii", "backslashreplace")
+        raise UsageError(f"subjectAltName '{shown}' is not valid UTF-8")
     if _CONTROL.search(value):
         raise UsageError(f"subjectAltName {text!r} holds control characters")
     if kind in ("ip", ""):
