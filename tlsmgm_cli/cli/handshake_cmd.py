@@ -18,49 +18,6 @@ from tlsmgm_cli.cli.options import (
 )
 
 
-def _adhoc_domain(cert: str | None, key: str | None, ca: str | None, no_verify: bool):
-    from tlsmgm_cli.core.domain import CLIENT, TlsDomain
-
-    return TlsDomain(
-        name="command line", side=CLIENT, certificate=cert, private_key=key,
-        ca_list=ca if ca and not os.path.isdir(ca) else None,
-        ca_dir=ca if ca and os.path.isdir(ca) else None,
-        verify_cert=0 if no_verify else None)
-
-
-class _ConfigDomains:
-    """The client domain OpenSIPS would pick from the config for each destination IP:PORT
-    (the config is loaded once, however many destinations a SIP URI resolves to)."""
-
-    def __init__(self, ctx: click.Context, *, domain_name: str | None, sip_domain: str | None,
-                 tls_domain: str | None, config: str, **load):
-        from tlsmgm_cli.cli.common import load_domset_or_exit
-        from tlsmgm_cli.core.domain import CLIENT
-        from tlsmgm_cli.core.matching.matcher import DomainMatcher
-
-        domset = load_domset_or_exit(config, **load)
-        self.fixed = None
-        if domain_name is not None:
-            self.fixed = domset.find(domain_name, CLIENT)
-            if self.fixed is None:
-                raise click.BadParameter(f"{config} defines no client domain [{domain_name}]",
-                                         ctx=ctx, param_hint="--domain")
-        self.matcher = None if self.fixed is not None else DomainMatcher(domset)
-        self.sip_domain, self.tls_domain = sip_domain, tls_domain
-
-    def pick(self, ip: str, port: int):
-        """(domain, None) or (None, why no domain was found) per the config."""
-        from tlsmgm_cli.core.net.addresses import canonical_ip
-
-        if self.fixed is not None:
-            return self.fixed, None
-        assert self.matcher is not None  # built whenever no fixed domain is
-        result = self.matcher.match_client(canonical_ip(ip) or ip, port, self.sip_domain, self.tls_domain)
-        if not result.selected:
-            return None, result.rule
-        return result.domain, None
-
-
 @click.command("handshake")
 @click.argument("target", metavar="TARGET")
 @config_options
@@ -123,7 +80,8 @@ def handshake_cmd(ctx: click.Context, target: str, config: str, preprocessor: st
     (a TARGET or --dns-server that is not one, --cert without --key, an SNI that cannot
     be sent, a certificate/key that cannot be loaded).
     """
-    from tlsmgm_cli.core.tls.handshake import ClientEndpoint, HandshakeResult, run_handshake, sni_problem
+    from tlsmgm_cli.core.tls.destinations import adhoc_client_domain, fixed_pick, handshake_destinations
+    from tlsmgm_cli.core.tls.handshake import HandshakeResult, sni_problem
     from tlsmgm_cli.render import settings
     from tlsmgm_cli.render.handshake import emit_handshakes
 
@@ -154,46 +112,27 @@ def handshake_cmd(ctx: click.Context, target: str, config: str, preprocessor: st
                exitcodes.PROBLEMS)
     adhoc = any(v is not None for v in (cert, key, ca)) or no_verify
     config_given = ctx.get_parameter_source("config") != click.core.ParameterSource.DEFAULT
-    domains = None
     if not adhoc and (config_given or os.path.exists(config)):
-        domains = _ConfigDomains(ctx, domain_name=domain_name, sip_domain=sip_domain, tls_domain=tls_domain,
-                                 config=config, preprocessor=preprocessor, cfg_dir=cfg_dir,
-                                 opensips_version=opensips_version)
-    endpoints: dict[int, ClientEndpoint] = {}
-    results: list[dict] = []
-    status = exitcodes.OK
-    for dest in res.destinations:
-        shown = dest.as_dict()
-        if dest not in res.tls_destinations:
-            results.append({**HandshakeResult(
-                target=target, address=_address(dest), sni=sni,
-                error=f"OpenSIPS sends to {_address(dest)} over {dest.proto.upper()}, not TLS: no client TLS "
-                      "domain applies, no handshake made").to_dict(), "destination": shown})
-            continue
-        if domains is None:
-            domain = _adhoc_domain(cert, key, ca, no_verify)
-        else:
-            domain, why = domains.pick(dest.ip, dest.port)
-            if domain is None:
-                results.append({**HandshakeResult(target=target, address=_address(dest), sni=sni,
-                                                  error=why).to_dict(), "destination": shown})
-                status = exitcodes.PROBLEMS
-                continue
-        endpoint = endpoints.get(id(domain))
-        if endpoint is None:
-            endpoint = endpoints[id(domain)] = ClientEndpoint(domain)
-        for _ in range(repeat):
-            result = run_handshake(endpoint, dest.ip, dest.port, target=target, sni=sni, timeout=timeout,
-                                   sip_options=sip_options, sip_host=res.target.host).to_dict()
-            if not (result["connected"] and result["error"] is None):
-                status = exitcodes.PROBLEMS
-            results.append({**result, "destination": shown})
-    if not res.tls_destinations:
-        status = exitcodes.PROBLEMS
-    finish(results, status)
+        pick = _config_pick(ctx, config, domain_name=domain_name, sip_domain=sip_domain, tls_domain=tls_domain,
+                            preprocessor=preprocessor, cfg_dir=cfg_dir, opensips_version=opensips_version)
+    else:
+        pick = fixed_pick(adhoc_client_domain(cert, key, ca, no_verify))
+    results, ok = handshake_destinations(res, pick, target=target, sni=sni, timeout=timeout, repeat=repeat,
+                                         sip_options=sip_options)
+    finish(results, exitcodes.OK if ok else exitcodes.PROBLEMS)
 
 
-def _address(dest) -> str:
-    from tlsmgm_cli.core.net.addresses import socket_text
+def _config_pick(ctx: click.Context, config: str, *, domain_name: str | None, sip_domain: str | None,
+                 tls_domain: str | None, **load):
+    """The config's client domain per destination, or the one --domain names."""
+    from tlsmgm_cli.cli.common import load_domset_or_exit
+    from tlsmgm_cli.core.domain import CLIENT
+    from tlsmgm_cli.core.tls.destinations import config_pick, fixed_pick
 
-    return socket_text(dest.ip, dest.port)
+    domset = load_domset_or_exit(config, **load)
+    if domain_name is None:
+        return config_pick(domset, sip_domain=sip_domain, tls_domain=tls_domain)
+    domain = domset.find(domain_name, CLIENT)
+    if domain is None:
+        raise click.BadParameter(f"{config} defines no client domain [{domain_name}]", ctx=ctx, param_hint="--domain")
+    return fixed_pick(domain)

@@ -67,20 +67,17 @@ def _domain_store(config: str, preprocessor: str | None, cfg_dir: str, opensips_
                   side: str | None, ca: tuple[str, ...], crl: tuple[str, ...], crl_check_all: bool):
     """The trust store and purpose of a configured domain (plus any --ca/--crl)."""
     from tlsmgm_cli.cli.common import load_domset_or_exit, verbose
-    from tlsmgm_cli.core.domain import SERVER
-    from tlsmgm_cli.core.x509.truststore import build_trust_store, domain_sources, option_sources
-    from tlsmgm_cli.core.x509.verify import PURPOSE_SSL_CLIENT, PURPOSE_SSL_SERVER
+    from tlsmgm_cli.core.x509.truststore import build_trust_store, verify_as_peer_of
 
     domset = load_domset_or_exit(config, preprocessor=preprocessor, cfg_dir=cfg_dir,
                                  opensips_version=opensips_version, fail_on_error=False)
     domain = domset.find(name, side)
     if domain is None:
         raise click.UsageError(f"no TLS domain named {name!r} in {config}")
-    sources = option_sources(ca, crl, crl_check_all, domain_sources(domain))
+    sources, purpose = verify_as_peer_of(domain, ca, crl, crl_check_all)
     verbose(f"verifying as {domain.side} domain [{domain.name}]: CAs from {sources.described()}; "
             f"CRLs from {', '.join(sources.crls) or 'nothing'}")
-    store = build_trust_store(sources)
-    return store, (PURPOSE_SSL_CLIENT if domain.side == SERVER else PURPOSE_SSL_SERVER)
+    return build_trust_store(sources), purpose
 
 
 def _p12_password(password_file: str | None) -> bytes | None:

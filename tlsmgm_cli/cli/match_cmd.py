@@ -119,7 +119,8 @@ def match_cmd(ctx: click.Context, config, preprocessor, cfg_dir, opensips_versio
     domset = load_domset_or_exit(config, preprocessor=preprocessor, cfg_dir=cfg_dir,
                                  opensips_version=opensips_version, db_url=db_url,
                                  after_reload=after_reload)
-    from tlsmgm_cli.core.matching.matcher import DomainMatcher
+    from tlsmgm_cli.core.matching.matcher import DomainMatcher, match_every_listener
+    from tlsmgm_cli.render import hint
 
     matcher = DomainMatcher(domset)
     if batch is not None:
@@ -134,7 +135,9 @@ def match_cmd(ctx: click.Context, config, preprocessor, cfg_dir, opensips_versio
         elif socket_ is not None:
             results = [_server_query(matcher, socket_, sni)]
         else:
-            results = _every_listener(matcher, domset, config, sni)
+            results, skipped = match_every_listener(matcher, domset.config, sni)
+            for lst in skipped:
+                hint(f"{lst.loc}: warning: skipping '{lst.text}': {lst.skip}")
     except TlsmgmError as err:
         raise click.UsageError(err.message) from None
     from tlsmgm_cli.render.match import emit_results
@@ -208,27 +211,6 @@ def _client_query(matcher, dest: str | None, sip_domain: str | None, tls_domain:
 
     ip, port = parse_hostport(dest, what="--dest") if dest is not None else (None, None)
     return matcher.match_client(ip, port, sip_domain, tls_domain)
-
-
-def _every_listener(matcher, domset, config: str, sni: str | None) -> list:
-    from tlsmgm_cli.core.matching.matcher import tls_listeners
-    from tlsmgm_cli.render import hint
-
-    listeners = tls_listeners(domset.config)
-    results = []
-    for lst in listeners:
-        if lst.skip:
-            hint(f"{lst.loc}: warning: skipping '{lst.text}': {lst.skip}")
-            continue
-        result = matcher.match_server(lst.ip, lst.port, sni)
-        if lst.note:
-            result.notes.append(lst.note)
-        results.append(result)
-    if not results:
-        why = "no socket=tls:/listen=tls: listener" if not listeners else \
-            "no TLS listener with an IP address"
-        raise click.UsageError(f"{config} has {why}: give --socket IP:PORT")
-    return results
 
 
 def _result_dict(matcher, result, explain: bool, *, notes: bool) -> dict[str, Any]:

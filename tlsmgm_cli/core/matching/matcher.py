@@ -729,3 +729,26 @@ def tls_listeners(parsed: Any) -> list[Listener]:
         for p in range(port, last + 1):
             out.append(Listener(text, sock.loc, ip, p, note))
     return out
+
+
+def match_every_listener(matcher: DomainMatcher, parsed: Any, sni: str | None) -> tuple[list[MatchResult], list[Listener]]:
+    """The server-side answer for ``sni`` on every TLS listener of ``parsed`` that has an
+    IP address, and the listeners skipped (each with its ``skip`` reason). UsageError
+    when no listener is left: the caller must name a socket."""
+    from tlsmgm_cli.core.errors import UsageError
+
+    listeners = tls_listeners(parsed)
+    results: list[MatchResult] = []
+    skipped: list[Listener] = []
+    for lst in listeners:
+        if lst.skip or lst.ip is None or lst.port is None:  # tls_listeners sets ip/port or skip
+            skipped.append(lst)
+            continue
+        result = matcher.match_server(lst.ip, lst.port, sni)
+        if lst.note:
+            result.notes.append(lst.note)
+        results.append(result)
+    if not results:
+        why = "no socket=tls:/listen=tls: listener" if not listeners else "no TLS listener with an IP address"
+        raise UsageError(f"{parsed.path} has {why}: give --socket IP:PORT")
+    return results, skipped

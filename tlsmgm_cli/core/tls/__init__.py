@@ -5,6 +5,7 @@
 * ``context`` — an ``ssl.SSLContext`` built from one domain, in tls_openssl's order.
 * ``sslverify`` — ``SSL_set_verify`` and SNI on a live connection (ctypes).
 * ``handshake`` — one outgoing handshake as OpenSIPS's client side makes it.
+* ``destinations`` — handshakes with every destination of a target, each with its client domain.
 * ``server`` — ``tlsmgm serve``: a local endpoint picking server domains as OpenSIPS does.
 * ``probe`` — ``tlsmgm probe``: the config's predictions held against a live server.
 

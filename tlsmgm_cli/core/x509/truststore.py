@@ -125,6 +125,17 @@ def domain_trust_store(domain: TlsDomain, *, crls: bool = True) -> TrustStore:
     return build_trust_store(sources)
 
 
+def verify_as_peer_of(domain: TlsDomain, ca: Sequence[str] = (), crl: Sequence[str] = (),
+                      crl_check_all: bool = False) -> tuple[TrustSources, str]:
+    """What ``domain`` trusts (plus extra ``--ca``/``--crl``) and the purpose a certificate
+    it verifies must have: a server domain verifies clients, a client domain servers."""
+    from tlsmgm_cli.core.domain import SERVER
+    from tlsmgm_cli.core.x509.verify import PURPOSE_SSL_CLIENT, PURPOSE_SSL_SERVER
+
+    sources = option_sources(ca, crl, crl_check_all, domain_sources(domain))
+    return sources, (PURPOSE_SSL_CLIENT if domain.side == SERVER else PURPOSE_SSL_SERVER)
+
+
 def load_context_cas(ctx: ssl.SSLContext, sources: TrustSources,
                      fail: Callable[[str, str], Exception]) -> None:
     """Load the CA part of ``sources`` into ``ctx`` as tls_openssl does
