@@ -247,3 +247,32 @@ def test_unresolvable_listener_host_is_a_warning_naming_it(tmp_path: Path) -> No
     assert (diag.severity, diag.code, str(diag.loc)) == ("warning", "socket-unresolved", f"{cfg}:4")
     assert diag.message.startswith("could not resolve no_such_host.invalid (")
     assert pc.sockets[0].host == "no_such_host.invalid" and pc.sockets[0].hostname is None
+
+
+# --- bytes that are not UTF-8 stay bytes ------------------------------------------------------
+
+
+def test_non_utf8_config_bytes_open_the_same_file_and_match_the_same_sni(tmp_path: Path, pki) -> None:
+    """OpenSIPS reads the config as bytes: a path with byte 0xE9 opens the file whose name
+    holds that byte, and a filter with it matches exactly that SNI byte (behaviour §1.1)."""
+    cert = tmp_path.joinpath("caf\udce9.pem")  # the file name's byte 0xE9 (surrogateescape)
+    cert.write_bytes(pki.server.cert_path.read_bytes())
+    body = (HEADER + 'socket=tls:10.0.0.10:5061\n'
+            'modparam("tls_mgm", "server_domain", "l1")\n'
+            'modparam("tls_mgm", "match_sip_domain", "[l1]caf\xe9.org")\n'
+            f'modparam("tls_mgm", "certificate", "[l1]{tmp_path}/caf\xe9.pem")\n'
+            f'modparam("tls_mgm", "private_key", "[l1]{pki.server.key_path}")\n').encode("latin-1")
+    cfg = tmp_path / "latin1.cfg"
+    cfg.write_bytes(body)
+    listed = run("list", "-c", str(cfg), "--no-db", "--format", "json")
+    assert listed.exit_code == 0, listed.output
+    dom = json.loads(listed.stdout)["domains"][0]
+    assert dom["sip_domains"] == ["caf\udce9.org"]  # JSON keeps the byte as \udce9
+    assert "error" not in dom["cert"], dom["cert"]  # the certificate file was found and read
+    text = run("list", "-c", str(cfg), "--no-db")
+    assert "caf\\xe9.org" in text.stdout  # shown escaped, not as another character
+    matched = run("match", "-c", str(cfg), "--no-db", "--socket", "10.0.0.10:5061",
+                  "--sni", "caf\udce9.org")  # argv byte 0xE9
+    assert matched.exit_code == 0 and "l1" in matched.stdout, matched.output
+    other = run("match", "-c", str(cfg), "--no-db", "--socket", "10.0.0.10:5061", "--sni", "café.org")
+    assert other.exit_code == 1, other.output  # é in UTF-8 is two other bytes

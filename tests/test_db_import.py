@@ -13,6 +13,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from cfgtext import HEADER as CFG_HEADER
 from cfgtext import load, mp, script_body, strip_files, write_cfg
 from clirun import run
 from pki import Pki
@@ -272,3 +273,16 @@ def test_import_warns_about_a_readable_sqlite_file(tmp_path: Path, pki: Pki, uma
     imported = run("db", "import", "-c", str(cfg), "--db", url)
     assert imported.exit_code == 0, imported.output
     assert f"(mode 0604) {EXPOSED}" in imported.stderr
+
+
+def test_import_refuses_config_bytes_that_are_not_utf8(db_url, tmp_path, pki):
+    assert run("db", "init", "--db", db_url).exit_code == 0
+    body = (mp("server_domain", "l1") + mp("match_sip_domain", "[l1]caf\udce9.org")
+            + mp("certificate", f"[l1]{pki.server.cert_path}") + mp("private_key", f"[l1]{pki.server.key_path}"))
+    cfg = tmp_path / "opensips.cfg"
+    cfg.write_bytes((CFG_HEADER + body).encode("utf-8", "surrogateescape"))  # byte 0xE9 alone
+    result = run("db", "import", "-c", str(cfg), "--db", db_url)
+    assert result.exit_code == 1, result.output
+    assert "server domain [l1]: match_sip_domain holds bytes that are not UTF-8 ('caf\\xe9.org')" in result.output
+    with connect(db_url) as db:
+        assert fetch_rows(db) == []

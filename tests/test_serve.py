@@ -38,7 +38,7 @@ from tlsserving import (
 from tlsmgm_cli.core.loader import load_domains
 from tlsmgm_cli.core.matching.matcher import DomainMatcher
 from tlsmgm_cli.core.tls.server import ListenerSpec, plan_listeners, sip_reply
-from tlsmgm_cli.core.tls.sslverify import set_verify_mode
+from tlsmgm_cli.core.tls.sslverify import can_set_sni, set_verify_mode
 
 PEER_FLAGS = {"tls_peer_verified", "tls_peer_revoked", "tls_peer_expired", "tls_peer_selfsigned"}
 
@@ -186,14 +186,15 @@ def test_serve_subprocess_stops_cleanly_on_sigterm(cfg: Path) -> None:
 SNI_NAME = "sip.example.test"
 
 
-def verify_switch_cfg(tmp_path: Path, pki: Pki, client_pki: ClientCerts, *, initial_requires: bool) -> Path:
+def verify_switch_cfg(tmp_path: Path, pki: Pki, client_pki: ClientCerts, *, initial_requires: bool,
+                      sni_name: str = SNI_NAME) -> Path:
     """Two server domains on 10.0.0.10:5061: [sni] for ``SNI_NAME`` and the no-SNI [nosni]
     (declared last, so it heads the address key: the initial domain). One of them verifies
     and requires client certificates, the other has verify_cert=0."""
     lines = ['socket=tls:10.0.0.10:5061', 'loadmodule "proto_tls.so"', 'loadmodule "tls_openssl.so"',
              'loadmodule "tls_mgm.so"']
     requiring = "nosni" if initial_requires else "sni"
-    for name, pattern in (("sni", SNI_NAME), ("nosni", "none")):
+    for name, pattern in (("sni", sni_name), ("nosni", "none")):
         values = {"server_domain": name, "match_ip_address": f"[{name}]{KEY_IP}:{KEY_PORT}",
                   "match_sip_domain": f"[{name}]{pattern}", "certificate": f"[{name}]{pki.server.cert_path}",
                   "private_key": f"[{name}]{pki.server.key_path}", "ca_list": f"[{name}]{pki.ca.cert_path}",
@@ -202,20 +203,21 @@ def verify_switch_cfg(tmp_path: Path, pki: Pki, client_pki: ClientCerts, *, init
                   "require_cert": f"[{name}]{int(name == requiring)}"}
         lines += [f'modparam("tls_mgm", "{param}", "{value}")' for param, value in values.items()]
     path = tmp_path / "opensips.cfg"
-    path.write_text("\n".join(lines) + "\n")
-    matched = DomainMatcher(load_domains(str(path))).match_server(KEY_IP, KEY_PORT, SNI_NAME)
+    path.write_bytes(("\n".join(lines) + "\n").encode("utf-8", "surrogateescape"))  # bytes kept as given
+    matched = DomainMatcher(load_domains(str(path))).match_server(KEY_IP, KEY_PORT, sni_name)
     assert matched.initial is not None and matched.initial.name == "nosni" and matched.domain.name == "sni"
     return path
 
 
-def sni_handshake(cfg: Path, version: tuple[int, int, int], *cert_args: str) -> tuple[int, dict, dict]:
-    """One ad-hoc handshake with SNI ``SNI_NAME`` against a server for ``version``:
+def sni_handshake(cfg: Path, version: tuple[int, int, int], *cert_args: str,
+                  sni_name: str = SNI_NAME) -> tuple[int, dict, dict]:
+    """One ad-hoc handshake with SNI ``sni_name`` against a server for ``version``:
     (exit code, handshake JSON, the server's connection record)."""
     with running_server(cfg, [f"{KEY_IP}:{KEY_PORT}=127.0.0.1:0"], version) as (_server, records, ports):
-        code, out = handshake_json(f"127.0.0.1:{ports[0]}", "--sni", SNI_NAME, "--no-verify", "--timeout", "3",
+        code, out = handshake_json(f"127.0.0.1:{ports[0]}", "--sni", sni_name, "--no-verify", "--timeout", "3",
                                    *cert_args)
         record = wait_record(records, 1)[0]
-    assert record["initial_domain"] == "nosni" and record["domain"] == "sni" and record["sni"] == SNI_NAME
+    assert record["initial_domain"] == "nosni" and record["domain"] == "sni" and record["sni"] == sni_name
     return code, out, record
 
 
@@ -253,6 +255,25 @@ def test_sni_domain_without_verification_applies_from_368(tmp_path: Path, pki: P
     assert record["outcome"] == ("selected" if accepted else "failed"), record
     if accepted:
         assert record["vars"]["tls_peer_verified"] == "0" and record["vars"]["tls_peer_subject"] is None
+
+
+NON_ASCII_SNI = "caf\udce9.example.test"  # byte 0xE9, not UTF-8: CPython cannot pass it to sni_callback
+
+
+@pytest.mark.skipif(not can_set_sni(), reason="needs libssl reachable to send a non-ASCII SNI")
+@pytest.mark.parametrize("initial_requires, accepted", [(True, True), (False, False)])
+def test_non_ascii_sni_selects_its_domain_and_verify_mode(tmp_path: Path, pki: Pki, client_pki: ClientCerts,
+                                                         capfd: pytest.CaptureFixture[str],
+                                                         initial_requires: bool, accepted: bool) -> None:
+    """The SNI's bytes as OpenSSL hands them to OpenSIPS: the domain whose filter holds the
+    same bytes is chosen, with its verify_cert/require_cert (3.6.8), and nothing is printed."""
+    cfg = verify_switch_cfg(tmp_path, pki, client_pki, initial_requires=initial_requires, sni_name=NON_ASCII_SNI)
+    code, out, record = sni_handshake(cfg, (3, 6, 8), sni_name=NON_ASCII_SNI)
+    assert out["connected"] is accepted and code == (0 if accepted else 1), out
+    assert record["outcome"] == ("selected" if accepted else "failed"), record
+    if not accepted:
+        assert "peer did not return a certificate" in record["error"], record
+    assert "Exception" not in capfd.readouterr().err
 
 
 def test_set_verify_mode_changes_only_the_one_connection(pki: Pki) -> None:

@@ -28,6 +28,8 @@ from pathlib import Path
 import pytest
 from pki import Pki
 
+from tlsmgm_cli.core.tls.sslverify import can_set_sni
+
 KEY = "10.0.0.10:5061"
 HOSTILE_SNI = ".".join(["a" * 62] * 4)  # 251 bytes, no 'b': every split of the stars fails
 
@@ -187,3 +189,85 @@ def test_out_of_descriptors_backs_off_and_logs_once(tmp_path: Path, pki: Pki) ->
         warnings = [r for r in records if r.get("event") == "warning"]
     assert len(warnings) == 1, warnings
     assert "Too many open files" in warnings[0]["message"] and "EMFILE" in warnings[0]["message"]
+
+
+# --- an SNI that is not ASCII ----------------------------------------------------------------
+# CPython decodes the server_name as ASCII before calling sni_callback: a byte >= 0x80 made
+# serve print "Exception ignored ... UnicodeDecodeError" and answer alert 80 (internal
+# error), logged as a connection without SNI. OpenSSL hands OpenSIPS the bytes.
+
+
+def _non_ascii_cfg(tmp_path: Path, pki: Pki) -> Path:
+    """[nosni] (no SNI, atlanta.com), [latin] for the byte 0xE9 (biloxi.com), [utf8] for
+    é in UTF-8 (rsa.atlanta.com); written as bytes."""
+    lines = ['loadmodule "proto_tls.so"', 'loadmodule "tls_openssl.so"', 'loadmodule "tls_mgm.so"']
+    for name, pattern, item in (("latin", "caf\udce9.*", pki.server_chain), ("utf8", "café.*", pki.rsa),
+                                ("nosni", "none", pki.server)):
+        lines += [f'modparam("tls_mgm", "server_domain", "{name}")',
+                  f'modparam("tls_mgm", "match_ip_address", "[{name}]{KEY}")',
+                  f'modparam("tls_mgm", "match_sip_domain", "[{name}]{pattern}")',
+                  f'modparam("tls_mgm", "certificate", "[{name}]{item.cert_path}")',
+                  f'modparam("tls_mgm", "private_key", "[{name}]{item.key_path}")',
+                  f'modparam("tls_mgm", "verify_cert", "[{name}]0")',
+                  f'modparam("tls_mgm", "require_cert", "[{name}]0")']
+    path = tmp_path / "opensips.cfg"
+    path.write_bytes(("\n".join(lines) + "\n").encode("utf-8", "surrogateescape"))
+    return path
+
+
+def _served_cn(port: int, sni: bytes | None) -> str:
+    """The CN of the certificate served for ``sni`` (sent byte for byte), or the SSL error."""
+    from cryptography import x509
+    from cryptography.x509.oid import NameOID
+
+    from tlsmgm_cli.core.tls.sslverify import set_sni
+
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as raw:
+        with _client_context().wrap_socket(raw, do_handshake_on_connect=False) as tls:
+            if sni is not None:
+                assert set_sni(tls, sni)
+            try:
+                tls.do_handshake()
+            except ssl.SSLError as err:
+                return f"error: {err.reason}"
+            cert = x509.load_der_x509_certificate(tls.getpeercert(binary_form=True))
+    return str(cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value)
+
+
+@pytest.mark.skipif(not can_set_sni(), reason="needs libssl reachable to send a non-ASCII SNI")
+def test_non_ascii_sni_is_matched_as_bytes(tmp_path: Path, pki: Pki) -> None:
+    cases = [(b"caf\xe9.net", "biloxi.com", "latin", "caf\\udce9.net"),
+             (b"caf\xc3\xa9.net", "rsa.atlanta.com", "utf8", "caf\\udcc3\\udca9.net"),
+             (b"caf\xe8.net", "error: TLSV1_UNRECOGNIZED_NAME", None, "caf\\udce8.net"),
+             (b"other.net", "error: TLSV1_UNRECOGNIZED_NAME", None, "other.net"),  # ASCII: the callback
+             (None, "atlanta.com", "nosni", None)]
+    with _serve(_non_ascii_cfg(tmp_path, pki)) as (proc, port):
+        for sni, served, domain, logged in cases:
+            assert _served_cn(port, sni) == served, sni
+            line = _read_line(proc.stdout, 10)
+            assert "\\udc" in line or logged is None or logged.isascii() and "\\u" not in logged
+            record = json.loads(line)
+            assert record["domain"] == domain and record["outcome"] == ("selected" if domain else "rejected"), record
+            assert json.dumps(record["sni"]) == (json.dumps(None) if logged is None else f'"{logged}"'), record
+
+
+@pytest.mark.skipif(not can_set_sni(), reason="needs libssl reachable to send a non-ASCII SNI")
+def test_non_ascii_sni_is_escaped_in_the_text_log(tmp_path: Path, pki: Pki) -> None:
+    env = {**os.environ}
+    env.pop("TLSMGM_DEBUG", None)
+    proc = subprocess.Popen([sys.executable, "-m", "tlsmgm_cli", "serve", "-c", str(_non_ascii_cfg(tmp_path, pki)),
+                             "--listen", f"{KEY}=127.0.0.1:0"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    try:
+        head = _read_line(proc.stdout, 30)
+        port = int(head.split(" for listener")[0].rpartition(":")[2])
+        assert _served_cn(port, b"caf\xe9.\x1b]0;x\x07.net") == "biloxi.com"
+        line = _read_line(proc.stdout, 10)
+    finally:
+        proc.kill()
+        proc.wait(10)
+        errors = proc.stderr.read()
+        proc.stdout.close()
+        proc.stderr.close()
+    assert "caf\\xe9.\\x1b]0;x\\x07.net" in line and "latin" in line, line
+    assert b"Traceback" not in errors and b"Exception" not in errors, errors

@@ -26,7 +26,6 @@ Only an unreadable main file raises (``TlsmgmError``: ``safeio.UnsafeInput``); e
 
 from __future__ import annotations
 
-import codecs
 import os
 import re
 import selectors
@@ -68,17 +67,6 @@ TEMPLATE_HINT = "render the template (or pass --pp) before checking the result"
 # ---------------------------------------------------------------------------------------
 # Reading and decoding files
 
-_LATIN1_FALLBACK = "tlsmgm-latin1-fallback"
-
-
-def _latin1_fallback(err: UnicodeError) -> tuple[str, int]:
-    """Decode the bytes that are not UTF-8 one by one as latin-1 (always printable)."""
-    assert isinstance(err, UnicodeDecodeError)
-    return err.object[err.start:err.end].decode("latin-1"), err.end
-
-
-codecs.register_error(_LATIN1_FALLBACK, _latin1_fallback)
-
 _CONTROL_RE = re.compile(r"[\x00-\x08\x0e-\x1a\x1c-\x1f\x7f]")
 
 
@@ -91,14 +79,18 @@ def _looks_binary(text: str) -> bool:
 
 
 def _decode(data: bytes, name: str, diags: list[Diagnostic]) -> str:
-    """UTF-8, with invalid bytes read as latin-1 (and a warning); a BOM is dropped."""
+    """UTF-8; a BOM is dropped. Bytes that are not UTF-8 are kept as they are (lone
+    surrogates, ``surrogateescape``), with a warning: OpenSIPS reads the config as bytes,
+    so a path opens the same file and a filter matches the same SNI bytes; text output
+    shows each such byte as ``\\xNN``."""
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as err:
-        text = data.decode("utf-8", errors=_LATIN1_FALLBACK)
+        text = data.decode("utf-8", errors="surrogateescape")
         if not _looks_binary(text):  # binary files get their own single error later
             line = data.count(b"\n", 0, err.start) + 1
-            diags.append(Diagnostic("warning", "invalid-utf8", "file is not valid UTF-8; invalid bytes were read as latin-1", Loc(name, line)))
+            diags.append(Diagnostic("warning", "invalid-utf8", "file is not valid UTF-8: bytes that are not UTF-8 "
+                                    "are kept as they are and shown as \\xNN", Loc(name, line)))
     return text[1:] if text.startswith("\ufeff") else text
 
 
@@ -414,7 +406,7 @@ def _run_preprocessor(cmd: str, text: str, timeout: float, limit: int = CONFIG_M
                       "standard output!")
     if holds_private_key(bytes(out)):
         return None, f"preprocessor '{cmd}' output: {PRIVATE_KEY_TEXT}"
-    return out.decode("utf-8", errors=_LATIN1_FALLBACK), ""
+    return out.decode("utf-8", errors="surrogateescape"), ""
 
 
 # ---------------------------------------------------------------------------------------

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from tlsmgm_cli.core.db.rows import TlsRow, read_blob_file
+from tlsmgm_cli.core.db.rows import TlsRow, is_text, read_blob_file
 from tlsmgm_cli.core.db.schema import BLOB_COLUMNS, BY_NAME, INT_MAX, INT_MIN, TYPE_CLIENT, TYPE_SERVER
 from tlsmgm_cli.core.domain import DomainSet
 from tlsmgm_cli.core.errors import Diagnostic, TlsmgmError, UsageError
@@ -63,7 +63,7 @@ def parse_assignments(args: Sequence[str], *, require_type: bool, allow_columns:
     values: dict[str, Any] = {}
     key: dict[str, str] = {}
     for arg in args:
-        if not _is_utf8(arg):  # argv bytes that are not UTF-8 arrive as lone surrogates
+        if not is_text(arg):  # argv bytes that are not UTF-8 arrive as lone surrogates
             raise UsageError(f"argument '{arg}' is not valid UTF-8 (the tls_mgm table holds text)")
     positional = [a for a in args if "=" not in a]
     for arg in (a for a in args if "=" in a):
@@ -95,14 +95,6 @@ def parse_assignments(args: Sequence[str], *, require_type: bool, allow_columns:
             raise UsageError("no TLS domain type given (server or client)")
         key["type"] = "server"
     return key["domain"], parse_type(key["type"]), values
-
-
-def _is_utf8(text: str) -> bool:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 def edited_row(base: TlsRow, values: dict[str, Any]) -> TlsRow:

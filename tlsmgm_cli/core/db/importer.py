@@ -4,13 +4,13 @@ transaction (all rows or none)."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 
 from tlsmgm_cli.core.db.backend import Database
-from tlsmgm_cli.core.db.rows import TlsRow, insert_rows, row_from_domain, update_row
+from tlsmgm_cli.core.db.rows import TlsRow, insert_rows, is_text, row_from_domain, update_row
 from tlsmgm_cli.core.db.schema import DEFAULT_TABLE
 from tlsmgm_cli.core.domain import DomainSet, TlsDomain
-from tlsmgm_cli.core.errors import UsageError
+from tlsmgm_cli.core.errors import TlsmgmError, UsageError
 
 
 @dataclass(slots=True)
@@ -55,10 +55,16 @@ def select_domains(domset: DomainSet, names: Iterable[str] | None) -> list[TlsDo
 def rows_for(domains: Iterable[TlsDomain],
              read: Callable[[str, str], bytes] | None = None) -> list[TlsRow]:
     """Rows for script domains (files read into BLOBs). Raises TlsmgmError naming the first
-    file that cannot be read."""
-    if read is None:
-        return [row_from_domain(d) for d in domains]
-    return [row_from_domain(d, read) for d in domains]
+    file that cannot be read, or the first value that is not UTF-8 text."""
+    rows: list[TlsRow] = []
+    for dom in domains:
+        row = row_from_domain(dom) if read is None else row_from_domain(dom, read)
+        for column, value in asdict(row).items():
+            if isinstance(value, str) and not is_text(value):
+                raise TlsmgmError(f"{dom.side} domain [{dom.name}]: {column} holds bytes that are not UTF-8 "
+                                  f"('{value}'); the tls_mgm table holds text, so nothing is written")
+        rows.append(row)
+    return rows
 
 
 def plan_import(rows: Iterable[TlsRow], existing: Iterable[TlsRow]) -> ImportPlan:

@@ -207,10 +207,20 @@ def row_from_domain(dom: TlsDomain, read: Callable[[str, str], bytes] = read_blo
     )
 
 
+def is_text(value: str) -> bool:
+    """Whether ``value`` can go into a text column: no lone surrogate (argv or config
+    bytes that were not UTF-8, kept by ``surrogateescape``)."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def blob_text(value: bytes | None) -> str | None:
     """A BLOB as the text a ``TlsDomain`` holds (byte-exact via surrogateescape)."""
     return None if value is None else value.decode("utf-8", "surrogateescape")
 
 
-__all__ = ["TlsRow", "fetch_rows", "insert_rows", "update_row", "delete_row", "row_from_domain",
+__all__ = ["is_text", "TlsRow", "fetch_rows", "insert_rows", "update_row", "delete_row", "row_from_domain",
            "read_blob_file", "blob_text", "BLOB_COLUMNS"]

@@ -13,6 +13,9 @@ Per accepted connection, following behaviour §4.8 and §6.11 with the one match
    context is switched to it (certificate, key, CA store, CRL flags) and, from OpenSIPS
    3.6.8 (``--opensips-version``), its verify_cert/require_cert are applied with
    ``SSL_set_verify`` (``core.tls.sslverify``); earlier releases keep the initial domain's.
+   A server_name with a byte >= 0x80, which CPython cannot pass to the callback, is read
+   from the peeked ClientHello (``core.tls.clienthello``) and matched the same way before
+   the handshake starts.
 
 Should ``SSL_set_verify`` be unreachable (an OpenSSL or CPython build whose layout cannot
 be validated), the initial domain's verify mode stays in force and the connection's record
@@ -26,6 +29,7 @@ OPTIONS requests get ``SIP/2.0 200 OK`` (Via, From, To, Call-ID and CSeq copied)
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import selectors
 import socket
@@ -34,12 +38,13 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from tlsmgm_cli.core.domain import SERVER, DomainSet, TlsDomain
 from tlsmgm_cli.core.errors import TlsmgmError, UsageError
 from tlsmgm_cli.core.matching.matcher import DROPPED, SELECTED, DomainMatcher, MatchResult
 from tlsmgm_cli.core.net.addresses import socket_text
+from tlsmgm_cli.core.tls import clienthello
 from tlsmgm_cli.core.tls.context import build_context, chain_too_long
 from tlsmgm_cli.core.tls.handshake import describe_ssl_error, verified_chain_length
 from tlsmgm_cli.core.tls.sslverify import set_verify_mode
@@ -57,6 +62,8 @@ _OUT_OF_RESOURCES = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.
 SNI_VERIFY_SINCE = (3, 6, 8)  # the SNI-selected domain's verify mode applies (behaviour §6.11, §10.1)
 
 Record = dict[str, Any]
+#: a fatal unrecognized_name alert (TLS 1.2 record version, as TLS 1.3 mandates too)
+_ALERT_UNRECOGNIZED_NAME = bytes([0x15, 0x03, 0x03, 0x00, 0x02, 0x02, ssl.ALERT_DESCRIPTION_UNRECOGNIZED_NAME])
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +109,7 @@ class TlsServer:
         for ctx in self.contexts.values():
             ctx.sni_callback = self._sni_callback
         self._conns: dict[int, _Conn] = {}
+        self._plain: dict[tuple[str, str], ssl.SSLContext] = {}
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._selector = selectors.DefaultSelector()
@@ -177,11 +185,71 @@ class TlsServer:
         if result.outcome != SELECTED or result.domain is None:
             return ssl.ALERT_DESCRIPTION_UNRECOGNIZED_NAME
         if result.domain is not conn.initial:
-            chosen = self.contexts[result.domain.key]
-            sslsock.context = chosen
-            if self.sni_applies_verify:
-                conn.verify_applied = set_verify_mode(sslsock, chosen.verify_mode)
+            self._switch(sslsock, conn, result.domain, self.contexts[result.domain.key])
         return None
+
+    def _switch(self, sslsock: ssl.SSLSocket | ssl.SSLObject, conn: _Conn, domain: TlsDomain | None,
+                context: ssl.SSLContext | None = None) -> None:
+        """``SSL_set_SSL_CTX`` to ``domain``'s context (certificate, key, CA store; the
+        protocol bounds and ciphers stay the initial domain's) and, from 3.6.8, its verify mode."""
+        if domain is None:
+            return
+        chosen = context or self._plain_context(domain)
+        sslsock.context = chosen
+        if self.sni_applies_verify:
+            conn.verify_applied = set_verify_mode(sslsock, chosen.verify_mode)
+
+    def _plain_context(self, domain: TlsDomain) -> ssl.SSLContext:
+        """``domain``'s context without the SNI callback, built once, for connections whose
+        domain was chosen before the handshake (:meth:`_select_early`)."""
+        with self._lock:
+            context = self._plain.get(domain.key)
+            if context is None:
+                context = self._plain[domain.key] = build_context(domain)
+            return context
+
+    def _select_early(self, conn: socket.socket, state: _Conn) -> ssl.SSLContext | None | Literal[False]:
+        """Select the domain before the handshake when the ClientHello's server_name holds
+        a byte >= 0x80, which CPython would not hand to the SNI callback
+        (``core.tls.clienthello``). None: leave it to the SNI callback (every other
+        ClientHello); a context (without SNI callback) to start the handshake with; False:
+        no domain for that name, alert unrecognized_name sent (like the callback's)."""
+        found = self._peek_hello(conn)
+        if found is None or not clienthello.needs_early_selection(found[0]):
+            return None
+        name, record_bytes = found
+        assert isinstance(name, bytes)
+        sni = name.decode("ascii", "surrogateescape")  # the bytes as OpenSSL hands them to OpenSIPS
+        result = self.matcher.match_server(state.spec.key_ip, state.spec.key_port, sni)
+        state.result = result
+        if result.outcome != SELECTED or result.domain is None:
+            conn.recv(record_bytes)  # the ClientHello, so that closing sends FIN, not RST
+            conn.sendall(_ALERT_UNRECOGNIZED_NAME)
+            with contextlib.suppress(OSError):
+                conn.shutdown(socket.SHUT_WR)
+            return False
+        return self._plain_context(state.initial)
+
+    def _peek_hello(self, conn: socket.socket) -> tuple[bytes | None | str, int] | None:
+        """The ClientHello's server_name and the size of its record, peeked (nothing is
+        consumed); None when the first record is not a ClientHello this parser reads with
+        certainty. Bounded: :data:`clienthello.MAX_HELLO_BYTES`, :data:`HANDSHAKE_TIMEOUT`."""
+        deadline = time.monotonic() + HANDSHAKE_TIMEOUT
+        pause = 0.005
+        while True:
+            data = conn.recv(clienthello.MAX_HELLO_BYTES, socket.MSG_PEEK)
+            if not data:
+                return None  # EOF: OpenSSL reports it
+            found = clienthello.server_name(data)
+            if found == clienthello.UNKNOWN:
+                return None
+            if found != clienthello.INCOMPLETE:
+                return found, clienthello.record_length(data) or 0
+            if time.monotonic() + pause > deadline:
+                raise TimeoutError
+            if self._stop.wait(pause):
+                return None
+            pause = min(pause * 2, 0.25)
 
     def _handle(self, conn: socket.socket, peer: tuple[Any, ...], spec: ListenerSpec) -> None:
         """Serve one accepted connection and emit its record. Whatever happens is recorded:
@@ -203,9 +271,17 @@ class TlsServer:
                 return
             record["initial_domain"] = initial.initial.name
             conn.settimeout(HANDSHAKE_TIMEOUT)
-            sslsock = self.contexts[initial.initial.key].wrap_socket(
-                conn, server_side=True, do_handshake_on_connect=False)
             state = _Conn(spec, initial.initial)
+            early = self._select_early(conn, state)
+            if early is False:  # refused with alert unrecognized_name before any handshake
+                self._describe_selection(record, state)
+                self._emit(record, started)
+                emitted = True
+                return
+            context = self.contexts[initial.initial.key] if early is None else early
+            sslsock = context.wrap_socket(conn, server_side=True, do_handshake_on_connect=False)
+            if early is not None and state.result is not None and state.result.domain is not initial.initial:
+                self._switch(sslsock, state, state.result.domain)
             with self._lock:
                 self._conns[id(sslsock)] = state
             try:
