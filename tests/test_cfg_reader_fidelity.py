@@ -92,10 +92,14 @@ def test_backslash_newline_puts_the_line_marker_into_a_filter(tmp_path: Path) ->
     assert (result["outcome"], result["domain"]) == ("selected", "b")
 
 
-def build(cfg: str):
+def build_domains(cfg: str):
     from tlsmgm_cli.core.loader import load_domains
 
-    return load_domains(cfg, use_db=False).diagnostics
+    return load_domains(cfg, use_db=False)
+
+
+def build(cfg: str):
+    return build_domains(cfg).diagnostics
 
 
 def test_backslash_newline_breaks_a_method(tmp_path: Path) -> None:
@@ -177,6 +181,38 @@ def test_module_regex_must_fit_every_loaded_module(tmp_path: Path, regex: str) -
     status, findings = check_json(cfg)
     assert status == 1
     assert ("TLS012", 5, "parameter <certificate> not found in module <tls_openssl>") in errors(findings)
+
+
+@pytest.mark.parametrize("module, code, rule, message", [
+    ("proto_tlz", "modparam-no-module", "TLS008", "no module matching proto_tlz found"),
+    ("tls_mgm.so", "modparam-no-module", "TLS008", "no module matching tls_mgm.so found"),
+    ("tls_mgm(", "modparam-bad-regex", "TLS009", "failed to compile regular expression"),
+    ("(?i)tls_mgm", "modparam-bad-regex", "TLS009", "failed to compile regular expression"),
+])
+def test_modparam_for_no_loaded_module_stops_opensips(tmp_path: Path, module: str, code: str, rule: str,
+                                                      message: str) -> None:
+    """set_mod_param_regex fails for any module name, not only tls_mgm's: no module
+    matches ^(NAME)$, or NAME does not compile as a POSIX ERE (behaviour §1.8)."""
+    cfg = write(tmp_path / "nomod.cfg", HEADER + (
+        'modparam("tls_mgm", "server_domain", "d")\n'
+        f'modparam("{module}", "client_sip_domain_avp", "tls_sip_dom")\n'))
+    diags = [d for d in build(cfg) if d.code == code]
+    col = len(f'modparam("{module}", "client_sip_domain_avp", "tls_sip_dom"')
+    assert [(d.loc.line, d.message, d.extra["opensips_log"]) for d in diags] == [(5, message, [
+        message, f"parse error in {cfg}:5:{col + 1}-{col + 2}: Parameter <client_sip_domain_avp> not found in "
+                 f"module <{module}> - can't set"])]
+    status, findings = check_json(cfg, "--no-db")
+    assert status == 1 and (rule, 5, message) in errors(findings)
+    assert [f["stops_start"] for f in findings if f["rule"] == rule] == [True]
+
+
+def test_module_regex_in_posix_syntax(tmp_path: Path) -> None:
+    """A POSIX class in the module name is understood ([[:alpha:]] is no Python syntax)."""
+    cfg = write(tmp_path / "posix.cfg", HEADER + (
+        'modparam("tls_mgm", "server_domain", "d")\n'
+        'modparam("tls_mg[[:alpha:]]", "ca_dir", "[d]/ca")\n'))
+    assert not [d for d in build(cfg) if d.severity == "error" and d.code.startswith("modparam")]
+    assert build_domains(cfg).server[0].ca_dir == "/ca"
 
 
 def test_module_regex_on_known_and_unknown_modules(tmp_path: Path) -> None:

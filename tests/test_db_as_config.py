@@ -317,3 +317,35 @@ def test_list_address_text_is_checks_socket_text(ip, port):
     expected = f"[{ip.compressed}]:{port}" if ip.version == 6 else f"{ip}:{port}"
     assert address_text(f"{canonical}:{port}") == expected
     assert address_text("*") == "*"
+
+
+# ---- DB blobs that OpenSIPS reads without failing (behaviour §5.3) ---------------------------
+def test_db_ca_list_without_certificate_and_bad_dh_params_do_not_stop_the_start(tmp_path, pki):
+    """A ca_list BLOB with no PEM certificate adds no CA, a dh_params BLOB that does not
+    parse is logged and ignored: the row is loaded, OpenSIPS starts (notes, not errors)."""
+    cert, key = pki.server.cert_path.read_bytes(), pki.server.key_path.read_bytes()
+    url = _db(tmp_path / "tls.db", [
+        TlsRow(domain="odd", type=2, match_ip_address="*", certificate=cert, private_key=key,
+               ca_list=str(pki.ca.cert_path).encode(), dh_params=b"garbage")])
+    cfg = write_cfg(tmp_path, SOCKET + mp("db_url", url))
+    result = run("check", "-c", str(cfg), "--format", "json")
+    doc = _json(result)
+    odd = [f for f in doc["findings"] if f.get("domain") == "odd"]
+    assert not [f for f in odd if f["severity"] == "error"], odd
+    notes = {f["message"].split(" ")[0]: f for f in odd if f["rule"] == "TLS044"}
+    assert "no certificate in it" in notes["ca_list"]["message"] and not notes["ca_list"]["stops_start"]
+    assert "no PEM DH parameters in it" in notes["dh_params"]["message"]
+    assert doc["opensips_would_start"] is True
+    assert "cryptography.io" not in json.dumps(doc)
+    listed = _json(run("list", "-c", str(cfg), "--format", "json"))
+    assert [d["name"] for d in listed["domains"]] == ["odd"]
+
+
+def test_file_dh_params_error_names_what_is_wrong(tmp_path, pki):
+    garbage = tmp_path / "dh.pem"
+    garbage.write_text("-----BEGIN DH PARAMETERS-----\nnot base64 at all\n-----END DH PARAMETERS-----\n")
+    body = (mp("server_domain", "d") + mp("certificate", f"[d]{pki.server.cert_path}")
+            + mp("private_key", f"[d]{pki.server.key_path}") + mp("dh_params", f"[d]{garbage}"))
+    doc = _json(run("check", "-c", str(write_cfg(tmp_path, SOCKET + body)), "--no-db", "--format", "json"))
+    dh = [f for f in doc["findings"] if f["rule"] == "TLS403"]
+    assert [f["message"] for f in dh] == ["unable to read dh params (its PEM DH parameters do not parse)"], dh

@@ -91,6 +91,22 @@ def test_null_and_empty_values(pki):
     assert "CERT_FILE" not in lists and "PKEY_FILE" not in lists and "CA_FILE" not in lists
 
 
+def test_int_columns_holding_minus_one_keep_the_default(pki):
+    """NULL is read as -1 and only a value other than -1 is applied (behaviour §5.3): a
+    stored -1 keeps the creation default; SQLite's wider integers count by their low 32 bits."""
+    rows = [good_row(pki, "neg", 1, id=1, verify_cert=-1, require_cert=-1, crl_check_all=-1),
+            good_row(pki, "wide", 2, id=2, verify_cert=2**32, require_cert=2**32 - 1, crl_check_all=-2),
+            good_row(pki, "negsrv", 2, id=3, verify_cert=-1, require_cert=-1, crl_check_all=-1)]
+    domset = DomainSet()
+    add_db_rows(domset, rows)
+    entries = {e["name"]: e for e in tls_list(domset)["Domains"]}
+    flags = ("VERIFY_CERT", "REQ_CLI_CERT", "CRL_CHECKALL")
+    assert tuple(entries["neg"][f] for f in flags) == (True, False, False)  # client defaults
+    assert tuple(entries["negsrv"][f] for f in flags) == (True, True, False)  # server defaults
+    # 2**32 is 0 as a C int (false); 2**32 - 1 is -1 (default: true); -2 is non-zero (true)
+    assert tuple(entries["wide"][f] for f in flags) == (False, True, True)
+
+
 def test_spec_example_db1(tmp_path):
     """behaviour §7.4: a DB server domain with only domain/type set (default files present)."""
     from tlsmgm_cli.core.x509 import certgen

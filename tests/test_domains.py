@@ -253,11 +253,15 @@ def test_modparam_before_loadmodule(tmp_path):
 
 def test_module_regex_and_case(tmp_path):
     ds = load(tmp_path, """
+        loadmodule "usrloc.so"
+        loadmodule "auth_db.so"
         modparam("TLS_MGM|proto_tls", "server_domain", "d")
         modparam("tls_m.*", "certificate", "[d]/c.pem")
         modparam("auth_db|usrloc", "use_domain", 1)
     """)  # "tls_.*" would also match tls_openssl, which has no certificate (behaviour §1.8)
     assert not ds.errors
+    unloaded = load(tmp_path, 'modparam("auth_db|usrloc", "use_domain", 1)\n')
+    assert [d.message for d in unloaded.errors] == ["no module matching auth_db|usrloc found"]
     assert ds.find("d").certificate == "/c.pem"
 
 

@@ -48,10 +48,11 @@ def test_rsa_size_over_the_limit_is_refused_at_once(tmp_path: Path) -> None:
     assert not (tmp_path / "ca.key").exists()
 
 
-def test_rsa_limits_are_the_ones_in_limits() -> None:
+def test_rsa_limits_are_the_ones_in_limits(tmp_path: Path) -> None:
     assert limits.RSA_BITS_MAX == 16384
-    line = usage_error("gen", "ca", "--out", "unused", "--rsa", str(limits.RSA_BITS_MAX + 1))
+    line = usage_error("gen", "ca", "--out", str(tmp_path / "out"), "--rsa", str(limits.RSA_BITS_MAX + 1))
     assert f"{limits.RSA_BITS_MIN}<=x<={limits.RSA_BITS_MAX}" in line
+    assert not (tmp_path / "out").exists()
 
 
 @pytest.mark.parametrize(("args", "words"), [

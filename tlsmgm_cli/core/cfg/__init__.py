@@ -3,6 +3,7 @@
 * ``lex`` — lexical rules (strings, escapes, comments, numbers) as compiled regexes.
 * ``parse`` — the reader: includes, templates, sockets, top-level statements, diagnostics.
 * ``model`` — what the reader returns (``ParsedConfig`` and its statements).
+* ``ere`` — POSIX extended regexes as glibc compiles them (modparam's module argument).
 * ``modparams`` — tls_mgm's modparams applied in order: the script ``DomainSet`` and errors.
 
 Implements behaviour §1 (config reading: §1.1 to §1.11) and §2.1 to §2.6 (declaring

@@ -96,11 +96,17 @@ def split_param_val(value: str) -> tuple[str, str]:
 
 @functools.lru_cache(maxsize=512)
 def module_regex_matches(regex: str, module: str) -> bool:
-    """modparam's module argument: an anchored, case-insensitive (POSIX ERE) regex."""
-    try:
-        return re.fullmatch(f"(?:{regex})", module, re.IGNORECASE) is not None
-    except re.error:
-        return regex.lower() == module.lower()
+    """modparam's module argument: a POSIX ERE, compiled as ``^(regex)$``, case-insensitive
+    (``core.cfg.ere``); one that glibc would not compile matches nothing."""
+    pattern = _module_pattern(regex)
+    return pattern is not None and pattern.search(module) is not None
+
+
+@functools.lru_cache(maxsize=256)
+def _module_pattern(regex: str) -> re.Pattern[str] | None:
+    from tlsmgm_cli.core.cfg.ere import modparam_pattern
+
+    return modparam_pattern(regex)
 
 
 class DomainBuilder:
@@ -148,6 +154,12 @@ class DomainBuilder:
         line, col = st.close if st.close[0] else (st.loc.line, 0)
         return (f"parse error in {st.loc.file}:{line}:{col}-{col + 1}: Parameter <{st.param}> not found "
                 f"in module <{st.module}> - can't set")
+
+    def _modparam_fails(self, st: Modparam, code: str, message: str, hint: str) -> None:
+        """A modparam that set_mod_param_regex refuses: its line and the cfg parser's."""
+        second = self._parse_error(st)
+        self._diag("error", code, message, st.loc, hint=f"{hint}; OpenSIPS then also logs '{second}'")
+        self.diags[-1].extra["opensips_log"] = [message, second]
 
     def _matched_modules(self, regex: str) -> list[str]:
         """The loaded modules ``regex`` matches, in the order OpenSIPS tries them (its
@@ -221,6 +233,11 @@ class DomainBuilder:
             opensips_version=self.version, loaded_modules=list(self.loaded))
 
     def _modparam(self, st: Modparam) -> None:
+        if _module_pattern(st.module) is None:
+            self._modparam_fails(st, "modparam-bad-regex", "failed to compile regular expression",
+                                 f"'{st.module}' is not a POSIX extended regular expression OpenSIPS can "
+                                 "compile (it is matched as ^(NAME)$); write the module name as it is")
+            return
         if not self.tls_mgm_everywhere:  # a fragment: no module list to check against
             if module_regex_matches(st.module, "tls_mgm"):
                 if not self._fragment_warned:
@@ -236,9 +253,13 @@ class DomainBuilder:
         matched = self._matched_modules(st.module)
         if not matched:
             if module_regex_matches(st.module, "tls_mgm"):
-                self._diag("error", "modparam-before-loadmodule",
-                           f"no module matching {st.module} found", st.loc,
-                           hint='loadmodule "tls_mgm.so" must come before modparam("tls_mgm", ...)')
+                self._modparam_fails(st, "modparam-before-loadmodule", f"no module matching {st.module} found",
+                                     'loadmodule "tls_mgm.so" must come before modparam("tls_mgm", ...)')
+            else:
+                loaded = ", ".join(dict.fromkeys(self.loaded)) or "none"
+                self._modparam_fails(st, "modparam-no-module", f"no module matching {st.module} found",
+                                     f"no module loaded above this line has that name (loaded: {loaded}): "
+                                     "fix the name or put its loadmodule first")
             return
         unknown: list[str] = []
         for name in matched:  # set_mod_param_regex stops at the first module that fails

@@ -236,8 +236,10 @@ class FileCache:
             if not isinstance(params, dh.DHParameters):
                 raise ValueError("not DH parameters")
             cached = DhParams(bits=params.parameter_numbers().p.bit_length())
-        except (ValueError, TypeError) as err:
-            cached = DhParams(error=f"unable to read dh params ({str(err).splitlines()[0][:100] or 'not PEM DH'})")
+        except (ValueError, TypeError):  # the library's text points at its FAQ: say what it is instead
+            what = ("its PEM DH parameters do not parse" if b"-----BEGIN DH PARAMETERS-----" in (data or b"")
+                    else "no PEM DH parameters in it")
+            cached = DhParams(error=f"unable to read dh params ({what})")
         except Exception as err:  # noqa: BLE001 - unsupported parameter kinds
             cached = DhParams(error=f"unable to read dh params ({type(err).__name__})")
         self._dh[cache_key] = cached

@@ -117,7 +117,10 @@ def _ca_list(ctx: CheckContext, dom: TlsDomain) -> None:
     blob = dom.file_is_content("ca_list")
     _, problem = ctx.files.trust_store(None if blob else ctx.resolve(dom.ca_list), dom.ca_list if blob else None,
                                        None)
-    if problem:
+    if problem and blob:  # the DB reader adds what parses and never fails (behaviour §5.3)
+        ctx.add("TLS044", f"ca_list of the DB row: {problem}; OpenSIPS adds no CA from it and loads the domain",
+                dom=dom, param="ca_list")
+    elif problem:
         ctx.add("TLS207", problem if not ctx.root else problem.replace(ctx.resolve(dom.ca_list), dom.ca_list),
                 dom=dom, param="ca_list")
 

@@ -64,6 +64,12 @@ _ALL = [
        "Kamailio '#!' directives are plain comments in OpenSIPS; 'listen' is deprecated, use 'socket'"),
     _r("TLS007", NOTE, _CFG, "part of the config was not analysed",
        "tlsmgm skipped this construct; results may be incomplete"),
+    _r("TLS008", ERROR, _CFG, "modparam for a module that is not loaded",
+       "OpenSIPS stops with 'no module matching NAME found': load the module above the modparam, "
+       "or fix its name"),
+    _r("TLS009", ERROR, _CFG, "modparam module name is not a valid regular expression",
+       "OpenSIPS matches the module argument as the POSIX regex ^(NAME)$ and stops when it does not "
+       "compile: write the module name as it is"),
     # -- tls_mgm modparams (behaviour §1.8, §2, §9.1) -----------------------------------------
     _r("TLS010", ERROR, _CFG, "modparam(\"tls_mgm\") before loadmodule \"tls_mgm.so\"",
        "move loadmodule \"tls_mgm.so\" above every modparam(\"tls_mgm\", ...)"),
@@ -134,7 +140,8 @@ _ALL = [
     _r("TLS043", WARNING, _CFG, "file path stored in a DB blob column",
        "DB certificate/private_key/ca_list/dh_params columns hold PEM content, not paths"),
     _r("TLS044", NOTE, _CFG, "DB blob content that OpenSIPS ignores or may truncate",
-       "check the blob: extra certificates or a size near the column limit"),
+       "OpenSIPS ignores that part of the blob without failing: fix the row if it should count "
+       "(PEM content, within the column's size)"),
     _r("TLS045", WARNING, _CFG, "DB row method not understood", "use SSLv23, TLSv1, TLSv1_2, TLSv1_3 or a LOW-HIGH range of them"),
     _r("TLS046", NOTE, _CFG, "DB row detail", "informational"),
     _r("TLS047", WARNING, _CFG, "config's db_url cannot be reached: DB domains not checked",
@@ -266,6 +273,7 @@ DIAGNOSTIC_RULES: dict[str, str] = {
     "template-placeholder": "TLS005", "m4-template": "TLS005", "preprocessor-failed": "TLS005",
     "kamailio-directive": "TLS006", "listen-deprecated": "TLS006",
     "socket-bond": "TLS007", "include-skipped": "TLS007",
+    "modparam-no-module": "TLS008", "modparam-bad-regex": "TLS009",
     "modparam-before-loadmodule": "TLS010", "no-loadmodule": "TLS011",
     "unknown-param": "TLS012", "type-mismatch": "TLS014", "legacy-core-tls": "TLS015",
     "no-domain-name": "TLS016", "bad-domain-name": "TLS017", "empty-domain-name": "TLS018",
@@ -286,7 +294,7 @@ DIAGNOSTIC_RULES: dict[str, str] = {
 # are skipped instead (TLS041). A reader/model diagnostic of severity error stops it too,
 # except the codes of NOT_STARTUP_CODES.
 STOPS_START_RULES = frozenset((
-    "TLS001", "TLS002", "TLS003", "TLS004", "TLS010", "TLS012", "TLS013", "TLS014", "TLS015",
+    "TLS001", "TLS002", "TLS003", "TLS004", "TLS008", "TLS009", "TLS010", "TLS012", "TLS013", "TLS014", "TLS015",
     "TLS016", "TLS017", "TLS018", "TLS019", "TLS020", "TLS021", "TLS022", "TLS023", "TLS025",
     "TLS026", "TLS027", "TLS028", "TLS030", "TLS038", "TLS040", "TLS042",
     "TLS200", "TLS201", "TLS202", "TLS203", "TLS204", "TLS206", "TLS207", "TLS209",

@@ -73,14 +73,25 @@ def _reject(domset: DomainSet, row: TlsRow, reason: str, code: str, side: str | 
         domain=row.domain, side=side, extra={"db_id": row.id}))
 
 
+def _db_flag(value: int | None) -> int | None:
+    """An int column as OpenSIPS's ``int_vals``: a C int (SQLite's wider integers keep
+    their low 32 bits, ``sqlite3_column_int``), NULL read as -1, and -1 -- stored or
+    NULL -- keeps the creation default (behaviour §5.3)."""
+    if value is None:
+        return None
+    value = ((value & 0xFFFFFFFF) ^ 0x80000000) - 0x80000000
+    return None if value == -1 else value
+
+
 def _domain_from_row(domset: DomainSet, row: TlsRow, side: str) -> TlsDomain:
-    """Columns -> TlsDomain (NULL/'' strings unset, NULL ints keep the default)."""
+    """Columns -> TlsDomain (NULL/'' strings unset, NULL or -1 ints keep the default)."""
     sip = None if row.match_sip_domain is None else list(reversed(split_csv(row.match_sip_domain)))
     return TlsDomain(
         name=row.domain or "", side=side, source="db", db_id=row.id,
         sip_domains=sip,
         method=row.method or None,
-        verify_cert=row.verify_cert, require_cert=row.require_cert, crl_check_all=row.crl_check_all,
+        verify_cert=_db_flag(row.verify_cert), require_cert=_db_flag(row.require_cert),
+        crl_check_all=_db_flag(row.crl_check_all),
         certificate=blob_text(row.certificate) or None,
         private_key=blob_text(row.private_key) or None,
         ca_list=blob_text(row.ca_list) or None,
