@@ -281,8 +281,13 @@ def test_unresolvable_listener_host_is_a_warning_naming_it(tmp_path: Path) -> No
     pc = read_config(cfg)
     (diag,) = pc.diagnostics
     assert (diag.severity, diag.code, str(diag.loc)) == ("warning", "socket-unresolved", f"{cfg}:4")
-    assert diag.message.startswith("could not resolve no_such_host.invalid (")
+    assert diag.message.startswith("could not resolve no_such_host.invalid here (")
+    assert "OpenSIPS does not start" in diag.message  # fix_socket_list: "could not resolve", goto error
     assert pc.sockets[0].host == "no_such_host.invalid" and pc.sockets[0].hostname is None
+    res = run("check", "-c", cfg, "--no-db")
+    assert "warning TLS049 could not resolve no_such_host.invalid here" in res.stdout
+    assert res.stdout.rstrip().endswith("as far as checked: a listener's host name must resolve on the "
+                                        "server (TLS049)."), res.stdout
 
 
 # --- bytes that are not UTF-8 stay bytes ------------------------------------------------------

@@ -131,6 +131,17 @@ def test_domain_settings_from_config(tmp_path: Path, root: Issued) -> None:
     assert json.loads(run_inspect(server_only, *base).output)[0]["extra"]["verify"]["code"] == 26
     missing = run_inspect(good, "-c", str(cfg), "--domain", "nope")
     assert missing.exit_code == 2 and "no TLS domain named 'nope'" in missing.output
+    # a failed verification on a verifying domain: the handshake aborts, said in a note
+    revoked = json.loads(run_inspect(client, *base).output)[0]
+    assert "OpenSIPS aborts the handshake on this certificate (certificate revoked)" in \
+        revoked["extra"]["opensips_note"]
+    assert "opensips_note" not in json.loads(run_inspect(good, *base).output)[0]["extra"]
+    # a server domain with verify_cert=0 asks for no client certificate (behaviour §10)
+    cfg.write_text(cfg.read_text() + 'modparam("tls_mgm", "verify_cert", "[sips]0")\n')
+    unasked = json.loads(run_inspect(client, *base).output)[0]
+    assert {k: v for k, v in unasked["vars"].items() if v is not None} == {
+        "tls_peer_verified": "0", "tls_peer_revoked": "0", "tls_peer_expired": "0", "tls_peer_selfsigned": "0"}
+    assert "verify_cert=0: OpenSIPS requests no client certificate" in unasked["extra"]["opensips_note"]
 
 
 def test_der_pkcs7_stdin_and_globs(tmp_path: Path, root: Issued, inter: Issued) -> None:

@@ -102,3 +102,34 @@ def test_the_probe_is_cached_per_range_and_ciphers() -> None:
     again = probe_method_policy("TLSv1", "DEFAULT", "server")
     assert first is again and probe_method_policy.cache_info().hits == 1
     assert first.openssl == ssl.OPENSSL_VERSION
+
+
+def test_a_domain_reached_only_by_sni_is_not_flagged(tmp_path: Path, pki: Pki) -> None:
+    """The initial domain's tls_method governs the handshake (behaviour §6.11): a TLS 1.0-only
+    domain that no listener starts with completes its handshakes, so no TLS407; a real
+    server built from the config proves it."""
+    if not _tls10_refused_here():
+        pytest.skip(f"{ssl.OPENSSL_VERSION} allows TLS 1.0 at its default security level")
+    cfg = _config(tmp_path, pki, "tlsv1")
+    cfg.write_text(cfg.read_text() + (
+        'modparam("tls_mgm", "match_sip_domain", "[dom1]sni.example.com")\n'
+        'modparam("tls_mgm", "server_domain", "first")\n'
+        'modparam("tls_mgm", "match_ip_address", "[first]127.0.0.1:5061")\n'
+        'modparam("tls_mgm", "match_sip_domain", "[first]none")\n'
+        f'modparam("tls_mgm", "certificate", "[first]{pki.server.cert_path}")\n'
+        f'modparam("tls_mgm", "private_key", "[first]{pki.server.key_path}")\n'
+        'modparam("tls_mgm", "verify_cert", "[first]0")\n'
+        'modparam("tls_mgm", "require_cert", "[first]0")\n'
+        'modparam("tls_mgm", "tls_method", "[first]TLSv1_2-TLSv1_3")\n'))
+    code, found = _tls407(cfg)
+    assert found == [] and code == 0
+    client = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    client.check_hostname = False
+    client.verify_mode = ssl.CERT_NONE
+    with running_server(cfg, ["127.0.0.1:5061=127.0.0.1:0"]) as (_server, records, ports):
+        with socket.create_connection(("127.0.0.1", ports[0]), timeout=5) as raw:
+            with client.wrap_socket(raw, server_hostname="sni.example.com") as tls:
+                assert tls.version() in ("TLSv1.2", "TLSv1.3")
+    # the same domain as the listener's initial domain is flagged again
+    code, found = _tls407(_config(tmp_path, pki, "tlsv1"))
+    assert code == 1 and len(found) == 1

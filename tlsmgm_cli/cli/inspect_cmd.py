@@ -77,7 +77,7 @@ def _domain_store(config: str, preprocessor: str | None, cfg_dir: str, opensips_
     sources, purpose = verify_as_peer_of(domain, ca, crl, crl_check_all)
     verbose(f"verifying as {domain.side} domain [{domain.name}]: CAs from {sources.described()}; "
             f"CRLs from {', '.join(sources.crls) or 'nothing'}")
-    return build_trust_store(sources), purpose
+    return build_trust_store(sources), purpose, domain
 
 
 def _p12_password(password_file: str | None) -> bytes | None:
@@ -99,10 +99,12 @@ def _p12_password(password_file: str | None) -> bytes | None:
 
 
 def _items(source: str, loaded: list, prefix: str, store, at: dt.datetime, purpose: str | None,
-           true_serial: bool, text: bool) -> list[dict[str, Any]]:
-    """One inspected item per certificate of ``loaded`` (a file's, or a server's chain)."""
+           true_serial: bool, text: bool, domain: Any = None) -> list[dict[str, Any]]:
+    """One inspected item per certificate of ``loaded`` (a file's, or a server's chain);
+    with ``domain`` (--domain), as that domain's connections would show it."""
     from tlsmgm_cli.core.x509.facts import cert_facts
-    from tlsmgm_cli.core.x509.tlsvars import PEER, cert_vars
+    from tlsmgm_cli.core.x509.tlsvars import PEER, cert_vars, no_cert_vars
+    from tlsmgm_cli.core.x509.truststore import peer_view
     from tlsmgm_cli.core.x509.verify import verify_bundle
 
     # the peer presents each certificate followed by the rest of the file (or chain)
@@ -116,8 +118,14 @@ def _items(source: str, loaded: list, prefix: str, store, at: dt.datetime, purpo
             code = result.code
             extra["verify"] = result.to_dict()
         extra.update(cert_facts(item.cert, item.der, source, item.index, at, true_serial))
-        entry: dict[str, Any] = {"source": source, "index": item.index, "vars": cert_vars(item.der, prefix, code),
-                                 "extra": extra}
+        values = cert_vars(item.der, prefix, code)
+        if domain is not None and prefix == PEER:
+            hidden, note = peer_view(domain, code, extra["verify"]["text"] if "verify" in extra else "")
+            if hidden:
+                values = no_cert_vars(PEER)
+            if note:
+                extra["opensips_note"] = note
+        entry: dict[str, Any] = {"source": source, "index": item.index, "vars": values, "extra": extra}
         if text:
             from tlsmgm_cli.core.x509.text import x509_text
 
@@ -128,21 +136,22 @@ def _items(source: str, loaded: list, prefix: str, store, at: dt.datetime, purpo
 
 def _inspect_source(source: str, stdin: bytes | None, prefix: str, store, at: dt.datetime,
                     purpose: str | None, true_serial: bool, password: bytes | None = None,
-                    text: bool = False) -> list[dict[str, Any]]:
+                    text: bool = False, domain: Any = None) -> list[dict[str, Any]]:
     from tlsmgm_cli.core.x509.load import load_certificates, read_certificate_file
 
     loaded = load_certificates(stdin or b"", "-", password) if source == "-" \
         else read_certificate_file(source, password)
-    return _items(source, loaded, prefix, store, at, purpose, true_serial, text)
+    return _items(source, loaded, prefix, store, at, purpose, true_serial, text, domain)
 
 
 def _inspect_live(source: str, host: str, port: int, sni: str | None, timeout: float, prefix: str, store,
-                  at: dt.datetime, purpose: str | None, true_serial: bool, text: bool) -> list[dict[str, Any]]:
+                  at: dt.datetime, purpose: str | None, true_serial: bool, text: bool,
+                  domain: Any = None) -> list[dict[str, Any]]:
     """The chain a server presents, shown like a file's (raises LiveChainError)."""
     from tlsmgm_cli.core.x509.facts import fetch_live_chain, openssl_live_command
 
     live = fetch_live_chain(source, host, port, sni, timeout)
-    items = _items(source, live.certs, prefix, store, at, purpose, true_serial, text)
+    items = _items(source, live.certs, prefix, store, at, purpose, true_serial, text, domain)
     for item in items:
         item["extra"].update({"address": live.address, "sni": sni, "tls_version": live.version,
                               "openssl_command": openssl_live_command(host, port, sni, item["index"])})
@@ -210,7 +219,10 @@ def inspect_cmd(inputs: tuple[str, ...], prefix: str, ca: tuple[str, ...], crl: 
     The flags $tls_peer_verified/revoked/expired/selfsigned are the single verify result
     OpenSSL would store for a peer presenting the certificate followed by the rest of its
     file, against --ca/--crl (or a configured domain's settings with -c CFG --domain NAME)
-    with verify depth 3. Without any CA nothing is trusted.
+    with verify depth 3. Without any CA nothing is trusted. With --domain the values are
+    those of that domain's connections: a server domain with verify_cert=0 asks for no
+    client certificate (every $tls_peer_* <null>), and a domain with verify_cert=1 aborts
+    the handshake on a failed verification (said in a note).
 
     \b
     Examples:
@@ -258,9 +270,10 @@ def inspect_cmd(inputs: tuple[str, ...], prefix: str, ca: tuple[str, ...], crl: 
             raise click.BadParameter(f"{var_name!r} is not a certificate variable for --as {prefix} "
                                      f"(e.g. tls_{prefix}_subject_cn)", param_hint="--var")
     try:
+        the_domain = None
         if domain:
-            store, purpose = _domain_store(config, preprocessor, cfg_dir, opensips_version, domain, side,
-                                           ca, crl, crl_check_all)
+            store, purpose, the_domain = _domain_store(config, preprocessor, cfg_dir, opensips_version, domain,
+                                                       side, ca, crl, crl_check_all)
         else:
             store, purpose = build_trust_store(option_sources(ca, crl, crl_check_all)), None
     except TlsmgmError as err:
@@ -280,10 +293,10 @@ def inspect_cmd(inputs: tuple[str, ...], prefix: str, ca: tuple[str, ...], crl: 
             try:
                 if target is not None:
                     items += _inspect_live(source, target[0], target[1], sni, timeout, prefix, store, at,
-                                           purpose, true_serial, x509_text)
+                                           purpose, true_serial, x509_text, the_domain)
                 else:
                     items += _inspect_source(source, stdin, prefix, store, at, purpose, true_serial, password,
-                                             x509_text)
+                                             x509_text, the_domain)
             except LiveChainError as err:
                 problems.append(f"{source}: {err}")
             except (CertLoadError, DerError) as err:

@@ -63,6 +63,8 @@ def start_verdict(report: CheckReport, limit: int = 5) -> str:
     if report.db_not_checked:
         rules = sorted({f.rule for f in report.findings if f.rule in DB_UNREAD_RULES})
         caveats.append(f"the DB-defined domains were not checked ({', '.join(rules)})")
+    if report.unresolved_listeners:
+        caveats.append("a listener's host name must resolve on the server (TLS049)")
     if report.partial:
         caveats.append("only the selected rules ran")
     if caveats:

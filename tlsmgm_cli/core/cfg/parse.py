@@ -1036,8 +1036,9 @@ def resolve_listeners(parsed: ParsedConfig) -> None:
     """Give every TLS listener written with a host name the address OpenSIPS listens on
     (behaviour §1.6: ``socket=tls:localhost:5061`` serves domains of ``127.0.0.1:5061``).
     ``host`` becomes the IP and ``hostname`` keeps the name; a name that does not resolve
-    here is a warning (OpenSIPS first tries the name as one of its network interfaces,
-    then drops a listener it cannot resolve, logging "could not resolve NAME")."""
+    here is a warning: OpenSIPS first tries the name as one of its network interfaces,
+    then resolves it, and does not start when that fails ("could not resolve NAME"),
+    but the server may resolve what this machine cannot."""
     todo = [s for s in parsed.sockets if s.proto in TLS_PROTOS and _needs_resolving(s.host)]
     if not todo:
         return
@@ -1058,8 +1059,9 @@ def resolve_listeners(parsed: ParsedConfig) -> None:
             continue
         parsed.diagnostics.append(Diagnostic(
             "warning", "socket-unresolved",
-            f"could not resolve {sock.host} ({why}): the listener '{sock.text}' is left out of the "
-            f"listener checks; OpenSIPS drops it too (\"could not resolve {sock.host}\") unless "
-            f"'{sock.host}' is one of the server's network interfaces",
+            f"could not resolve {sock.host} here ({why}): the listener '{sock.text}' is left out of the "
+            f"listener checks; where the name does not resolve either, OpenSIPS does not start "
+            f"(\"could not resolve {sock.host}\", then \"failed to initialize list addresses\") unless "
+            f"'{sock.host}' names one of the server's network interfaces",
             sock.loc, hint="write the listener's IP address, or run tlsmgm where the name resolves as on "
                            "the server"))

@@ -71,6 +71,12 @@ class CheckReport:
         return any(f.rule in DB_UNREAD_RULES for f in self.findings)
 
     @property
+    def unresolved_listeners(self) -> bool:
+        """A TLS listener's host name did not resolve here (TLS049): the start depends on
+        the server's resolver."""
+        return any(f.rule == "TLS049" for f in self.findings)
+
+    @property
     def summary(self) -> dict[str, int]:
         counts = {ERROR: 0, WARNING: 0, NOTE: 0}
         for finding in self.findings:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tlsmgm_cli.core.checks.context import CheckContext
-from tlsmgm_cli.core.domain import TlsDomain
+from tlsmgm_cli.core.domain import SERVER, TlsDomain
 from tlsmgm_cli.core.tls.opensslsettings import (
     CURVE_NOT_EC,
     CURVE_UNKNOWN,
@@ -127,6 +127,27 @@ def _curve(ctx: CheckContext, dom: TlsDomain, name: str) -> None:
                 openssl="openssl ecparam -list_curves")
 
 
+def _may_be_initial(ctx: CheckContext, dom: TlsDomain) -> bool:
+    """Whether the server domain ``dom`` can be the initial domain (``arr[0]``, whose
+    tls_method the handshake negotiates with) of a TLS listener; True when the config's
+    listeners are not all known (a fragment, a host name that does not resolve here)."""
+    initial = ctx.files.memo(("initial-server-domains",), lambda: _initial_server_domains(ctx))
+    return initial is None or id(dom) in initial
+
+
+def _initial_server_domains(ctx: CheckContext) -> frozenset[int] | None:
+    from tlsmgm_cli.core.matching.matcher import DomainMatcher, tls_listeners
+
+    config = ctx.domset.config
+    listeners = tls_listeners(config) if config is not None else []
+    if not listeners or any(ls.ip is None or ls.port is None for ls in listeners):
+        return None
+    matcher = DomainMatcher(ctx.domset)
+    found = (matcher.match_server(ls.ip, ls.port, None).initial for ls in listeners
+             if ls.ip is not None and ls.port is not None)
+    return frozenset(id(dom) for dom in found if dom is not None)
+
+
 def _method_policy(ctx: CheckContext, dom: TlsDomain) -> None:
     """TLS407: the domain's tls_method range (with its ciphers_list) completes no handshake
     under the local OpenSSL's policy, found by really trying (an in-memory handshake with
@@ -136,6 +157,8 @@ def _method_policy(ctx: CheckContext, dom: TlsDomain) -> None:
 
     if ctx.library != "openssl" or not ctx.wanted("TLS407"):
         return  # only the OpenSSL tlsmgm runs with can be tried
+    if dom.side == SERVER and not _may_be_initial(ctx, dom):
+        return  # reached by SNI only: the initial domain's tls_method governs (behaviour §6.11)
     raw = dom.eff_method
     try:
         method = parse_method(raw, ctx.library)

@@ -149,6 +149,9 @@ _ALL = [
        "reachable copy of the table), or --no-db to skip the DB on purpose"),
     _r("TLS048", ERROR, _CFG, "DB named with --db cannot be read",
        "check the URL given with --db (or TLSMGM_DB); the DB-defined domains were not checked"),
+    _r("TLS049", WARNING, _CFG, "TLS listener host name that does not resolve here",
+       "OpenSIPS does not start when it cannot resolve a listener; write its IP address, or run tlsmgm "
+       "where the name resolves as on the server"),
     _r("TLS099", WARNING, _CFG, "other config diagnostic", "see the message"),
     # -- reachability ---------------------------------------------------------------------------
     _r("TLS100", WARNING, _REACH, "shadowed (address, pattern) pair",
@@ -287,7 +290,7 @@ DIAGNOSTIC_RULES: dict[str, str] = {
     "db-table-version": "TLS040", "db-query-failed": "TLS040",
     "db-row-skipped": "TLS041", "db-half-added-row": "TLS042", "db-path-in-blob": "TLS043",
     "db-extra-certs-ignored": "TLS044", "db-blob-near-limit": "TLS044", "db-bad-method": "TLS045",
-    "db-unreachable": "TLS047", "db-named-unreachable": "TLS048",
+    "db-unreachable": "TLS047", "db-named-unreachable": "TLS048", "socket-unresolved": "TLS049",
 }
 # Rules whose error findings stop OpenSIPS at startup when they concern a script domain or
 # the config itself (behaviour §9.1, §9.2); DB domains that fail

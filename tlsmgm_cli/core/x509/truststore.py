@@ -136,6 +136,26 @@ def verify_as_peer_of(domain: TlsDomain, ca: Sequence[str] = (), crl: Sequence[s
     return sources, (PURPOSE_SSL_CLIENT if domain.side == SERVER else PURPOSE_SSL_SERVER)
 
 
+def peer_view(domain: TlsDomain, verify_code: int | None, verify_text: str = "") -> tuple[bool, str | None]:
+    """What OpenSIPS shows of a peer certificate on ``domain``'s connections, given the
+    verify result of that certificate: (hidden, note). ``hidden``: a server domain with
+    verify_cert=0 requests no client certificate, so every ``$tls_peer_*`` is NULL and the
+    flags 0; a domain that verifies (verify_cert=1) aborts the handshake on a failed
+    verification, so the values are never seen (behaviour §6.4, §10)."""
+    from tlsmgm_cli.core.domain import SERVER
+
+    label = f"{domain.side} domain [{domain.name}]"
+    if domain.side == SERVER and not domain.eff_verify_cert:
+        return True, (f"{label} has verify_cert=0: OpenSIPS requests no client certificate, so on its "
+                      "connections every $tls_peer_* is <null> and the flags 0 (run without --domain to see "
+                      "the certificate's own values)")
+    if domain.eff_verify_cert and verify_code not in (None, 0):
+        return False, (f"{label} verifies peers (verify_cert=1): OpenSIPS aborts the handshake on this "
+                       f"certificate ({verify_text or f'verify error {verify_code}'}), so these values are never "
+                       "seen on its connections")
+    return False, None
+
+
 def load_context_cas(ctx: ssl.SSLContext, sources: TrustSources,
                      fail: Callable[[str, str], Exception]) -> None:
     """Load the CA part of ``sources`` into ``ctx`` as tls_openssl does
