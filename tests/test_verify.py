@@ -16,7 +16,8 @@ from cryptography.x509.oid import NameOID
 from tlsmgm_cli.core.x509 import verify
 from tlsmgm_cli.core.x509.certgen import Issued, crl_pem, make_ca, make_cert, make_crl
 from tlsmgm_cli.core.x509.hash import name_hash
-from tlsmgm_cli.core.x509.verify import TrustStore, build_store, verify_peer
+from tlsmgm_cli.core.x509.truststore import build_trust_store, option_sources
+from tlsmgm_cli.core.x509.verify import TrustStore, verify_peer
 
 OPENSSL = shutil.which("openssl")
 NOW = dt.datetime.now(dt.timezone.utc)
@@ -31,6 +32,12 @@ def root() -> Issued:
 @pytest.fixture(scope="module")
 def inter(root: Issued) -> Issued:
     return make_ca("verify intermediate", parent=root)
+
+
+
+def build_store(ca: list[str], crl: list[str], crl_check_all: bool = False) -> TrustStore:
+    """A store from --ca/--crl style locations, built by the one trust-store builder."""
+    return build_trust_store(option_sources(ca, crl, crl_check_all))
 
 
 def pem(*items: Issued | x509.Certificate) -> bytes:

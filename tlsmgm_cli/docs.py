@@ -242,7 +242,9 @@ def readme_regions() -> dict[str, str]:
         "PROBLEMS": "findings, a query that selected no domain, a failed handshake, drift, or an "
                     "operational failure (a file, a server or a database that could not be used)",
         "USAGE": "the command line is wrong (unknown option, bad value, missing argument), or the "
-                 "input named on it cannot be used as what it was given as",
+                 "input named on it cannot be used as what it was given as (e.g. `-c` names a config "
+                 "that cannot be read); also `diff` when an OpenSIPS node cannot be reached (the `mi` "
+                 "commands exit 1 then)",
         "INTERNAL": "a bug in tlsmgm: the message asks you to report it (`TLSMGM_DEBUG=1` shows the traceback)",
     }
     codes = ["| status | name | meaning |", "|---|---|---|"] + [

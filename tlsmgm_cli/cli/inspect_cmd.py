@@ -148,7 +148,7 @@ def _inspect_live(source: str, host: str, port: int, sni: str | None, timeout: f
                   at: dt.datetime, purpose: str | None, true_serial: bool, text: bool,
                   domain: Any = None) -> list[dict[str, Any]]:
     """The chain a server presents, shown like a file's (raises LiveChainError)."""
-    from tlsmgm_cli.core.x509.facts import fetch_live_chain, openssl_live_command
+    from tlsmgm_cli.core.tls.livechain import fetch_live_chain, openssl_live_command
 
     live = fetch_live_chain(source, host, port, sni, timeout)
     items = _items(source, live.certs, prefix, store, at, purpose, true_serial, text, domain)
@@ -238,8 +238,8 @@ def inspect_cmd(inputs: tuple[str, ...], prefix: str, ca: tuple[str, ...], crl: 
     """
     from tlsmgm_cli.core.errors import TlsmgmError
     from tlsmgm_cli.core.limits import INSPECT_LIVE_TIMEOUT_S
+    from tlsmgm_cli.core.tls.livechain import LiveChainError
     from tlsmgm_cli.core.x509.der import DerError
-    from tlsmgm_cli.core.x509.facts import LiveChainError
     from tlsmgm_cli.core.x509.load import MAX_INPUT_BYTES, CertLoadError
     from tlsmgm_cli.core.x509.tlsvars import cert_var_names
     from tlsmgm_cli.core.x509.truststore import build_trust_store, option_sources

@@ -14,7 +14,8 @@ from cryptography.hazmat.primitives import hashes
 from tlsmgm_cli.core.checks.context import CheckContext
 from tlsmgm_cli.core.checks.files import domain_certificate
 from tlsmgm_cli.core.domain import SERVER, TlsDomain
-from tlsmgm_cli.core.x509.facts import extended_key_usages, key_description
+from tlsmgm_cli.core.x509.facts import extended_key_usages
+from tlsmgm_cli.core.x509.keys import key_description
 from tlsmgm_cli.core.x509.truststore import domain_sources
 from tlsmgm_cli.core.x509.verify import ERR_CERT_HAS_EXPIRED, ERR_CERT_NOT_YET_VALID, TrustStore
 

@@ -254,22 +254,24 @@ class FileCache:
         cached = self._stores.get(cache_key)
         if cached is not None:
             return cached
+        from tlsmgm_cli.core.x509.truststore import TrustSources, fill_store, usable_ca_dir
+
+        def read_ca(path: str) -> bytes:
+            got = self.read(path)  # size-limited, cached: one read per file for the whole run
+            if got.data is None:
+                raise TlsmgmError(f"unable to load ca '{path}' ({got.error})")
+            return got.data
+
         store = CachedTrustStore()
         problem = None
+        cas = TrustSources(ca_pem=ca_list_blob.encode("utf-8", "replace") if ca_list_blob else None,
+                           ca_files=(ca_list_path,) if ca_list_path and not ca_list_blob else ())
         try:
-            if ca_list_blob:
-                store.add_ca_pem(ca_list_blob.encode("utf-8", "replace"), "ca_list")
-            elif ca_list_path:
-                got = self.read(ca_list_path)
-                if got.data is None:
-                    raise TlsmgmError(f"unable to load ca '{ca_list_path}' ({got.error})")
-                store.add_ca_pem(got.data, ca_list_path)
+            fill_store(store, cas, read_ca=read_ca)
         except TlsmgmError as err:
             problem = str(err)
-        from tlsmgm_cli.core.x509.truststore import usable_ca_dir
-
-        if ca_dir is not None and usable_ca_dir(ca_dir):
-            store.hashed_dirs.append(ca_dir)
+        if ca_dir is not None and usable_ca_dir(ca_dir):  # a ca_dir counts even when ca_list failed
+            fill_store(store, TrustSources(ca_dirs=(ca_dir,)))
         result = (store if store.certs or store.hashed_dirs else None, problem)
         self._stores[cache_key] = result
         return result

@@ -6,6 +6,7 @@
 * ``sslverify`` — ``SSL_set_verify`` and SNI on a live connection (ctypes).
 * ``handshake`` — one outgoing handshake as OpenSIPS's client side makes it.
 * ``destinations`` — handshakes with every destination of a target, each with its client domain.
+* ``livechain`` — the chain a live server presents (``inspect HOST:PORT``).
 * ``clienthello`` — the server_name of a peeked ClientHello (for SNIs CPython cannot pass on).
 * ``server`` — ``tlsmgm serve``: a local endpoint picking server domains as OpenSIPS does.
 * ``probe`` — ``tlsmgm probe``: the config's predictions held against a live server.

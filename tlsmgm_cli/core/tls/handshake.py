@@ -260,7 +260,7 @@ def read_final_status(sock: ssl.SSLSocket, deadline: float) -> str | None:
 
 
 # ---- SNI ---------------------------------------------------------------------------------
-def _stdlib_sends_exactly(sni: str) -> bool:
+def stdlib_sends_exactly(sni: str) -> bool:
     """Whether ``server_hostname=sni`` puts exactly ``sni`` on the wire: not for IP
     literals (no SNI at all, RFC 6066), nor names the IDNA codec rewrites or refuses."""
     import ipaddress
@@ -292,7 +292,7 @@ def sni_problem(sni: str) -> str | None:
         return "an SNI holding a NUL character cannot be sent (OpenSSL takes the name as a C string)"
     if len(raw) > TLSEXT_MAXLEN_host_name:
         return f"an SNI of {len(raw)} bytes cannot be sent (OpenSSL's limit is {TLSEXT_MAXLEN_host_name} bytes)"
-    if not can_set_sni() and not _stdlib_sends_exactly(sni):
+    if not can_set_sni() and not stdlib_sends_exactly(sni):
         return ("this Python's ssl module cannot send this SNI as given (it sends no SNI for an IP literal "
                 "and IDNA-encodes other names), and libssl could not be reached to set it directly")
     return None
@@ -355,7 +355,7 @@ def run_handshake(endpoint: ClientEndpoint, ip: str, port: int, *, target: str, 
         raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         stage = "TLS handshake with"
         raw.settimeout(max(deadline - time.monotonic(), 0.001))
-        exact = sni is not None and _stdlib_sends_exactly(sni)
+        exact = sni is not None and stdlib_sends_exactly(sni)
         sock = endpoint.context.wrap_socket(raw, server_hostname=sni if exact else None,
                                             do_handshake_on_connect=False)
         if sni is not None and not exact and not _send_sni(sock, sni):

@@ -330,10 +330,10 @@ def handshake_once(ctx: ssl.SSLContext, host: str, port: int, sni: str | None, t
     """Connect to ``host:port``, send ``sni`` (None: no SNI) and shake hands within
     ``timeout`` seconds. Never raises for anything the network does."""
     from tlsmgm_cli.core.tls.handshake import (
-        _stdlib_sends_exactly,
         alert_name,
         describe_ssl_error,
         presented_chain,
+        stdlib_sends_exactly,
     )
     from tlsmgm_cli.core.tls.sslverify import set_sni
 
@@ -347,7 +347,7 @@ def handshake_once(ctx: ssl.SSLContext, host: str, port: int, sni: str | None, t
         raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         raw.settimeout(max(timeout - (time.monotonic() - started), 0.001))
         stage = "handshake"
-        exact = sni is not None and _stdlib_sends_exactly(sni)
+        exact = sni is not None and stdlib_sends_exactly(sni)
         sock = ctx.wrap_socket(raw, server_hostname=sni if exact else None, do_handshake_on_connect=False)
         if sni is not None and not exact and not set_sni(sock, sni.encode("utf-8", "surrogateescape")):
             live.error = f"the SNI {sni!r} could not be set on the connection: nothing was sent"

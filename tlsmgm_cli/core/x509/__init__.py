@@ -3,7 +3,8 @@
 * ``der`` — the one DER reader (bounds-checked tag-length-value elements).
 * ``pem`` — the one PEM splitter, finding blocks as OpenSSL's ``PEM_read_bio`` does.
 * ``load`` — certificates from files or bytes: PEM, DER, PKCS#7.
-* ``facts`` — the one certificate summary: fingerprint, key, EKU, days left, live chains.
+* ``keys`` — the one key describer: algorithm OID, type and size.
+* ``facts`` — the one certificate summary: fingerprint, key, EKU, days left.
 * ``text`` — a certificate as ``openssl x509 -text`` shows it (``inspect --text``).
 * ``hash`` — OpenSSL's subject name hash, for hashed directories.
 * ``tlsvars`` — the ``$tls_*`` pseudo-variables, byte for byte.

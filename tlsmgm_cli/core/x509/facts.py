@@ -1,21 +1,18 @@
 """Facts about a certificate that operators want next to the ``$tls_*`` values:
-SHA-256 fingerprint, key type and size, extended key usages, days left, the real serial,
-and the ``openssl x509`` command that shows the same fields; and the certificates a live
-server presents (:func:`fetch_live_chain`, ``inspect HOST:PORT``)."""
+SHA-256 fingerprint, key type and size (``core.x509.keys``), extended key usages, days
+left, the real serial, and the ``openssl x509`` command that shows the same fields."""
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
 import shlex
-from dataclasses import dataclass, field
 from typing import Any
 
 from cryptography import x509
-from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa, x448, x25519
 from cryptography.x509.oid import ExtensionOID
 
-from tlsmgm_cli.core.errors import TlsmgmError
+from tlsmgm_cli.core.x509.keys import key_description, key_text
 
 # OpenSSL's names for the usual extended key usages
 _EKU_NAMES = {
@@ -32,63 +29,6 @@ _EKU_NAMES = {
 def fingerprint_sha256(der: bytes) -> str:
     """``openssl x509 -fingerprint -sha256`` form: uppercase hex pairs joined by ``:``."""
     return ":".join(f"{b:02X}" for b in hashlib.sha256(der).digest())
-
-
-def public_key_oid(cert: x509.Certificate) -> str:
-    """The dotted OID of the certificate's public-key algorithm (read from the DER, so it
-    works for algorithms cryptography does not know)."""
-    try:
-        return cert.public_key_algorithm_oid.dotted_string
-    except Exception:  # noqa: BLE001 - fall back to reading the SubjectPublicKeyInfo ourselves
-        pass
-    from cryptography.hazmat.primitives.serialization import Encoding
-
-    from tlsmgm_cli.core.x509.der import first as der_first
-    from tlsmgm_cli.core.x509.tlsvars import oid_text
-
-    try:
-        tbs = der_first(cert.public_bytes(Encoding.DER)).children()[0].children()
-        spki = tbs[6 if tbs[0].tag == 0xA0 else 5]
-        return oid_text(spki.children()[0].children()[0].content)
-    except Exception:  # noqa: BLE001 - a structure we cannot walk: say so, do not fail
-        return "unknown key algorithm"
-
-
-def key_description(cert: x509.Certificate | Any) -> tuple[str, int | None]:
-    """(key type, size in bits) of a certificate's public key (or of a public key), e.g.
-    ("EC secp256r1", 256), ("RSA", 2048); (dotted OID, None) for a key algorithm
-    cryptography does not know. The one key describer: :func:`key_text` formats it."""
-    from cryptography.exceptions import UnsupportedAlgorithm
-
-    if isinstance(cert, x509.Certificate):
-        try:
-            key = cert.public_key()
-        except (ValueError, TypeError, NotImplementedError, UnsupportedAlgorithm):
-            return (public_key_oid(cert), None)
-    else:
-        key = cert
-    if isinstance(key, rsa.RSAPublicKey):
-        return ("RSA", key.key_size)
-    if isinstance(key, ec.EllipticCurvePublicKey):
-        return (f"EC {key.curve.name}", key.key_size)
-    if isinstance(key, dsa.DSAPublicKey):
-        return ("DSA", key.key_size)
-    for kind, name, bits in ((ed25519.Ed25519PublicKey, "Ed25519", 256), (ed448.Ed448PublicKey, "Ed448", 456),
-                             (x25519.X25519PublicKey, "X25519", 253), (x448.X448PublicKey, "X448", 448)):
-        if isinstance(key, kind):
-            return (name, bits)
-    return (type(key).__name__, None)
-
-
-_NIST_CURVES = {"secp256r1": "P-256", "secp384r1": "P-384", "secp521r1": "P-521"}
-
-
-def key_text(cert: x509.Certificate | Any) -> str:
-    """:func:`key_description` as one short text: ``EC P-256``, ``RSA 2048``, ``Ed25519``."""
-    kind, bits = key_description(cert)
-    if kind.startswith("EC "):
-        return "EC " + _NIST_CURVES.get(kind[3:], kind[3:])
-    return f"{kind} {bits}" if kind in ("RSA", "DSA") else kind
 
 
 def general_name_text(name: x509.GeneralName) -> str:
@@ -192,15 +132,6 @@ def openssl_command(source: str, index: int = 0) -> str:
     return command
 
 
-def openssl_live_command(host: str, port: int, sni: str | None, index: int = 0) -> str:
-    """The ``openssl s_client`` command fetching the same chain (the same SNI, or none)."""
-    target = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-    name = f"-servername {shlex.quote(sni)}" if sni is not None else "-noservername"
-    command = (f"openssl s_client -connect {shlex.quote(target)} {name} -showcerts </dev/null "
-               "| openssl x509 -noout -subject -issuer -serial -dates -nameopt compat")
-    if index:
-        command += f"  # reads only the first certificate; this is certificate #{index}"
-    return command
 
 
 def cert_facts(cert: x509.Certificate, der: bytes, source: str, index: int, at: dt.datetime,
@@ -221,69 +152,3 @@ def cert_facts(cert: x509.Certificate, der: bytes, source: str, index: int, at: 
         facts["serial_decimal"] = str(serial)
     facts["openssl_command"] = openssl_command(source, index)
     return facts
-
-
-# ---- a live server's chain ------------------------------------------------------------------
-class LiveChainError(TlsmgmError):
-    """A server's chain could not be fetched; ``str()`` is the one-line reason."""
-
-
-@dataclass(slots=True)
-class LiveChain:
-    """What one handshake showed: the address connected to, the TLS version, and the
-    certificates presented (``certload.LoadedCert``, leaf first)."""
-
-    address: str
-    version: str | None
-    certs: list[Any] = field(default_factory=list)
-
-
-def resolve_within(host: str, port: int, timeout: float) -> str:
-    """The IP ``host`` resolves to (first answer, as ``handshake`` takes it), within
-    ``timeout`` seconds (getaddrinfo cannot be interrupted: it runs in a daemon thread)."""
-    import threading
-
-    from tlsmgm_cli.core.tls.handshake import HandshakeFailure, resolve
-
-    answer: list[str | Exception] = []
-
-    def work() -> None:
-        try:
-            answer.append(resolve(host, port)[1])
-        except HandshakeFailure as err:
-            answer.append(LiveChainError(str(err)))
-        except (UnicodeError, ValueError, OSError) as err:  # IDNA refusals, NUL bytes...
-            answer.append(LiveChainError(f"cannot resolve '{host}': {err}"))
-
-    worker = threading.Thread(target=work, daemon=True)
-    worker.start()
-    worker.join(timeout)
-    if not answer:
-        raise LiveChainError(f"cannot resolve '{host}' within {timeout:g} s")
-    if isinstance(answer[0], Exception):
-        raise answer[0]
-    return answer[0]
-
-
-def fetch_live_chain(source: str, host: str, port: int, sni: str | None, timeout: float) -> LiveChain:
-    """Connect to ``host:port`` and take the chain it presents: nothing verified, ``sni``
-    sent byte for byte (None: no SNI), connect + handshake within ``timeout`` seconds
-    (resolving a host name within ``limits.RESOLVE_TIMEOUT_S``). Raises LiveChainError."""
-    from tlsmgm_cli.core.limits import RESOLVE_TIMEOUT_S
-    from tlsmgm_cli.core.net.addresses import socket_text
-    from tlsmgm_cli.core.tls.probe import client_context, handshake_once
-    from tlsmgm_cli.core.x509.load import LoadedCert
-
-    ip = resolve_within(host, port, RESOLVE_TIMEOUT_S)
-    live = handshake_once(client_context(), ip, port, sni, timeout)
-    address = socket_text(ip, port)
-    where = address + (f" (SNI {sni!r})" if sni is not None else " (no SNI)")
-    if not live.chain:
-        raise LiveChainError(f"{where}: {live.error or 'the server presented no certificate'}")
-    chain = LiveChain(address, live.version)
-    for index, der in enumerate(live.chain):
-        try:
-            chain.certs.append(LoadedCert(source, index, x509.load_der_x509_certificate(der), der))
-        except ValueError as err:
-            raise LiveChainError(f"{where}: certificate #{index} of the chain cannot be read: {err}") from None
-    return chain

@@ -562,7 +562,7 @@ def public_key_text(cert: x509.Certificate) -> dict[str, Any]:
     from cryptography.exceptions import UnsupportedAlgorithm
     from cryptography.hazmat.primitives.asymmetric import dsa, ec, rsa
 
-    from tlsmgm_cli.core.x509.facts import key_description, public_key_oid
+    from tlsmgm_cli.core.x509.keys import key_description, public_key_oid
 
     oid = public_key_oid(cert)
     key_type, bits = key_description(cert)

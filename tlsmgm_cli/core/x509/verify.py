@@ -435,15 +435,6 @@ def _parse_crls(data: bytes, pem_only: bool) -> list[x509.CertificateRevocationL
         return []
 
 
-def build_store(ca: list[str] | None = None, crl: list[str] | None = None, crl_check_all: bool = False,
-                ca_pem: bytes | None = None) -> TrustStore:
-    """A store from ``--ca FILE|DIR`` / ``--crl FILE|DIR`` style locations (see
-    ``core.x509.truststore``, where every trust store is built); ``ca_pem`` is a DB ``ca_list``."""
-    from tlsmgm_cli.core.x509.truststore import TrustSources, build_trust_store, option_sources
-
-    return build_trust_store(option_sources(ca or [], crl or [], crl_check_all, TrustSources(ca_pem=ca_pem)))
-
-
 # ---- verification ------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class VerifyResult:
