@@ -10,10 +10,9 @@ from pathlib import Path
 import jsonschema
 import pytest
 from cfgtext import mp, server, write_cfg
-from click.testing import CliRunner
+from clirun import run
 from pki import Pki
 
-from tlsmgm_cli.cli import cli
 from tlsmgm_cli.core.checks.rules import RULES
 
 # What GitHub code scanning requires of an uploaded SARIF file (no SARIF schema ships
@@ -54,7 +53,7 @@ def faulty_cfg(pki: Pki, tmp_path: Path) -> Path:
 
 
 def invoke(*args: str, **kw):
-    return CliRunner().invoke(cli, ["check", *args], **kw)
+    return run(*["check", *args], **kw)
 
 
 def test_json_shape_exactly(pki: Pki, tmp_path: Path) -> None:

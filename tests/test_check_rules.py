@@ -11,18 +11,16 @@ from pathlib import Path
 
 import pytest
 from cfgtext import HEADER, mp, server, write_cfg
-from click.testing import CliRunner
 from clirun import run
 from pki import Pki
 
 from tlsmgm_cli import exitcodes
-from tlsmgm_cli.cli import cli
 
 NOW = "2030-01-01T00:00:00Z"  # unused by most tests: they check as of the real time
 
 
 def run_check(cfg: Path, *args: str) -> tuple[int, dict]:
-    result = CliRunner().invoke(cli, ["check", "-c", str(cfg), "--format", "json", *args])
+    result = run(*["check", "-c", str(cfg), "--format", "json", *args])
     assert result.exit_code in (0, 1), result.output
     return result.exit_code, json.loads(result.stdout)
 

@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 from cfgtext import mp, write_cfg
-from click.testing import CliRunner
 from clirun import run
 
 from tlsmgm_cli import exitcodes
@@ -52,7 +51,7 @@ def test_python_dash_m_works():
 
 
 def test_version_lists_components():
-    result = CliRunner().invoke(cli, ["--version"])
+    result = run(*["--version"])
     assert result.exit_code == 0
     lines = result.output.splitlines()
     assert lines[0].startswith("tlsmgm ") and lines[1].startswith("Python ")
@@ -106,20 +105,20 @@ def test_usage_error_is_2_and_operational_failure_is_1(tmp_path):
 
 
 def test_unreadable_config_exit_2(tmp_path):
-    result = CliRunner().invoke(cli, ["list", "-c", str(tmp_path / "missing.cfg")])
+    result = run(*["list", "-c", str(tmp_path / "missing.cfg")])
     assert result.exit_code == 2
     assert "missing.cfg" in result.stderr and "Traceback" not in result.output
 
 
 def test_directory_as_config_exit_2(tmp_path):
-    result = CliRunner().invoke(cli, ["list", "-c", str(tmp_path)])
+    result = run(*["list", "-c", str(tmp_path)])
     assert result.exit_code == 2 and "Traceback" not in result.output
 
 
 def test_binary_garbage_exit_2(tmp_path):
     path = tmp_path / "garbage.cfg"
     path.write_bytes(bytes(range(256)) * 8)
-    result = CliRunner().invoke(cli, ["list", "-c", str(path)])
+    result = run(*["list", "-c", str(path)])
     assert result.exit_code == 2
     assert f"{path}:1:" in result.stderr
 
@@ -133,7 +132,7 @@ def test_binary_garbage_exit_2(tmp_path):
 ])
 def test_bad_config_names_file_line_exit_2(tmp_path, body, line, needle):
     path = write_cfg(tmp_path, body)
-    result = CliRunner().invoke(cli, ["list", "-c", str(path)])
+    result = run(*["list", "-c", str(path)])
     assert result.exit_code == 2, result.output
     assert f"{path}:{line}:" in result.stderr
     assert needle in result.stderr
@@ -143,14 +142,14 @@ def test_bad_config_names_file_line_exit_2(tmp_path, body, line, needle):
 def test_include_loop_located_at_include(tmp_path):
     (tmp_path / "a.cfg").write_text('include_file "b.cfg"\n')
     (tmp_path / "b.cfg").write_text('\ninclude_file "a.cfg"\n')
-    result = CliRunner().invoke(cli, ["list", "-c", str(tmp_path / "a.cfg")])
+    result = run(*["list", "-c", str(tmp_path / "a.cfg")])
     assert result.exit_code == 2
     assert f"{tmp_path / 'b.cfg'}:2:" in result.stderr
 
 
 def test_list_json_has_provenance(tmp_path):
     path = write_cfg(tmp_path, mp("server_domain", "d") + mp("tls_method", "[d]TLSv1_2"))
-    result = CliRunner().invoke(cli, ["list", "-c", str(path), "--format", "json", "--no-certs"])
+    result = run(*["list", "-c", str(path), "--format", "json", "--no-certs"])
     assert result.exit_code == 0, result.output
     doc = json.loads(result.stdout)
     dom = doc["domains"][0]
@@ -162,7 +161,7 @@ def test_list_json_has_provenance(tmp_path):
 
 def test_list_reads_certificate_summary(tmp_path, pki):
     path = write_cfg(tmp_path, mp("server_domain", "d") + mp("certificate", f"[d]{pki.server.cert_path}"))
-    result = CliRunner().invoke(cli, ["list", "-c", str(path), "--format", "json"])
+    result = run(*["list", "-c", str(path), "--format", "json"])
     assert result.exit_code == 0, result.output
     cert = json.loads(result.stdout)["domains"][0]["cert"]
     assert cert["subject_cn"] == "atlanta.com" and "atlanta.com" in cert["sans"]
@@ -170,7 +169,7 @@ def test_list_reads_certificate_summary(tmp_path, pki):
 
 def test_list_plain_table_when_piped(tmp_path):
     path = write_cfg(tmp_path, mp("server_domain", "d") + mp("match_sip_domain", "[d]a.com"))
-    result = CliRunner().invoke(cli, ["list", "-c", str(path), "--no-certs"])
+    result = run(*["list", "-c", str(path), "--no-certs"])
     assert result.exit_code == 0
     assert "\x1b[" not in result.stdout
     lines = result.stdout.splitlines()
@@ -180,7 +179,7 @@ def test_list_plain_table_when_piped(tmp_path):
 
 def test_db_url_password_is_masked(tmp_path):
     path = write_cfg(tmp_path, mp("db_url", "mysql://opensips:s3cr3t@db.example.com/opensips"))
-    result = CliRunner().invoke(cli, ["list", "-c", str(path), "--format", "json", "--no-certs"])
+    result = run(*["list", "-c", str(path), "--format", "json", "--no-certs"])
     # the DB cannot be reached: a warning, the script domains, exit 0; never the password
     assert result.exit_code == 0, result.output
     assert "s3cr3t" not in result.output

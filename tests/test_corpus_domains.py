@@ -6,10 +6,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
+from clirun import run
 from corpus import FILES
 
-from tlsmgm_cli.cli import cli
 from tlsmgm_cli.core.loader import load_domains
 
 pytestmark = pytest.mark.skipif(not FILES, reason="shared corpus not present")
@@ -26,7 +25,7 @@ def domains(ds):
 
 @pytest.mark.parametrize("path", FILES, ids=lambda p: p.name[:40])
 def test_every_corpus_file_lists_without_traceback(path):
-    result = CliRunner().invoke(cli, ["list", "-c", str(path), "--no-certs", "--format", "json"])
+    result = run(*["list", "-c", str(path), "--no-certs", "--format", "json"])
     assert result.exit_code in (0, 2), result.output
     assert "Traceback" not in result.output and "internal error" not in result.output
 

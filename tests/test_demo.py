@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import stat
 
-from click.testing import CliRunner
+from clirun import run
 from cryptography import x509
 
-from tlsmgm_cli.cli import cli
 from tlsmgm_cli.core.loader import load_domains
 
 
 def test_demo_writes_a_valid_setup(tmp_path):
     target = tmp_path / "demo"
-    result = CliRunner().invoke(cli, ["demo", str(target)])
+    result = run(*["demo", str(target)])
     assert result.exit_code == 0, result.output
     for name in ("ca", "atlanta", "biloxi", "generic", "client"):
         assert (target / f"{name}.crt").is_file()
@@ -37,10 +36,10 @@ def test_demo_never_overwrites_without_force(tmp_path):
     target = tmp_path / "demo"
     target.mkdir()
     (target / "keep.txt").write_text("mine")
-    result = CliRunner().invoke(cli, ["demo", str(target)])
+    result = run(*["demo", str(target)])
     assert result.exit_code == 2
     assert "already exists" in result.stderr and "--force" in result.stderr
     assert (target / "keep.txt").read_text() == "mine"
-    result = CliRunner().invoke(cli, ["demo", str(target), "--force"])
+    result = run(*["demo", str(target), "--force"])
     assert result.exit_code == 0, result.output
     assert not (target / "keep.txt").exists()

@@ -6,13 +6,11 @@ from __future__ import annotations
 import json
 
 from cfgtext import mp, write_cfg
-from click.testing import CliRunner
-
-from tlsmgm_cli.cli import cli
+from clirun import run
 
 
 def gen(*args: str) -> None:
-    result = CliRunner().invoke(cli, ["gen", *args])
+    result = run(*["gen", *args])
     assert result.exit_code == 0, result.output
 
 
@@ -40,7 +38,7 @@ def test_check_is_clean_on_gen_output(tmp_path):
         mp("ca_list", f"[trunk]{pki}/ca.crt"),
     ])
     cfg = write_cfg(tmp_path, body)
-    result = CliRunner().invoke(cli, ["check", "-c", str(cfg), "--format", "json"])
+    result = run(*["check", "-c", str(cfg), "--format", "json"])
     doc = json.loads(result.stdout)
     errors = [f for f in doc["findings"] if f["severity"] == "error"]
     assert errors == [], errors

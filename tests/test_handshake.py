@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
+from clirun import run
 from pki import Pki
 from tlsserving import handshake_json, inspect_vars, running_server
 
@@ -154,13 +155,11 @@ def test_whole_process_text_output(tmp_path: Path, pki: Pki) -> None:
 
 def test_yaml_format(tmp_path: Path, pki: Pki) -> None:
     import yaml
-    from click.testing import CliRunner
 
-    from tlsmgm_cli.cli import cli
 
     srv = _single_domain_cfg(tmp_path, pki.server.cert_path, pki.server.key_path)
     with running_server(srv, ["127.0.0.1:0"]) as (_server, _records, ports):
-        result = CliRunner().invoke(cli, ["handshake", f"127.0.0.1:{ports[0]}", "--no-verify", "-f", "yaml"])
+        result = run(*["handshake", f"127.0.0.1:{ports[0]}", "--no-verify", "-f", "yaml"])
     data = yaml.safe_load(result.stdout)
     assert result.exit_code == 0 and data["connected"] is True and data["vars"]["tls_peer_verified"] == "0"
     assert json.dumps(data)  # plain data only
@@ -181,11 +180,9 @@ def test_split_target_rejects(text: str) -> None:
 
 
 def test_bad_target_is_a_usage_error() -> None:
-    from click.testing import CliRunner
 
-    from tlsmgm_cli.cli import cli
 
-    result = CliRunner().invoke(cli, ["handshake", "host.example:99999"])
+    result = run(*["handshake", "host.example:99999"])
     assert result.exit_code == 2 and "'99999' is not a number from 1 to 65535" in result.output
 
 

@@ -5,9 +5,7 @@ from __future__ import annotations
 import json
 
 from cfgtext import CONFIG_S, mp, write_cfg
-from click.testing import CliRunner
-
-from tlsmgm_cli.cli import cli
+from clirun import run
 
 
 def entry(name, typ, ips, sips, method, verify, req, cert, ca, key, crl_all=False):
@@ -72,7 +70,7 @@ EXPECTED_RANGES = {"Domains": [
 
 
 def run_mi(path, *extra):
-    result = CliRunner().invoke(cli, ["list", "-c", str(path), "--format", "mi", *extra])
+    result = run(*["list", "-c", str(path), "--format", "mi", *extra])
     return result
 
 

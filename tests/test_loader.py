@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 from cfgtext import mp, write_cfg
-from click.testing import CliRunner
+from clirun import run
 
-from tlsmgm_cli.cli import cli
 from tlsmgm_cli.core.loader import load_domains
 
 
 def test_explicit_unreachable_db_is_an_error(tmp_path):
     path = write_cfg(tmp_path, mp("server_domain", "d"))
-    result = CliRunner().invoke(cli, ["list", "-c", str(path), "--db", f"sqlite:///{tmp_path}/none.db"])
+    result = run(*["list", "-c", str(path), "--db", f"sqlite:///{tmp_path}/none.db"])
     assert result.exit_code == 2
     assert "cannot read the DB domains" in result.stderr
 

@@ -12,11 +12,9 @@ import json
 
 import pytest
 from cfgtext import mp, write_cfg
-from click.testing import CliRunner
+from clirun import run
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
-from tlsmgm_cli.cli import cli
 
 SOCKETS = ["10.0.0.10:5061", "10.0.0.10:5062", "192.0.2.1:5061", "[::1]:5061"]
 BODY = (
@@ -106,7 +104,7 @@ def _check_answers(rows: list[dict], generated) -> None:
 
 def _run(cfg: str, generated, *args: str):
     data = b"".join(raw + b"\n" for raw, _ in generated)
-    res = CliRunner().invoke(cli, ["match", "-c", cfg, "--batch", "-", *args], input=data)
+    res = run(*["match", "-c", cfg, "--batch", "-", *args], input=data)
     assert res.exit_code in (0, 1), (res.exit_code, res.output)
     assert "internal error" not in res.output and "Traceback" not in res.output
     assert res.exception is None or isinstance(res.exception, SystemExit)

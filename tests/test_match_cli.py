@@ -9,10 +9,9 @@ import sys
 import jsonschema
 import pytest
 from cfgtext import mp, write_cfg
-from click.testing import CliRunner, Result
+from click.testing import Result
 from clirun import run
 
-from tlsmgm_cli.cli import cli
 from tlsmgm_cli.core.db.backend import connect
 from tlsmgm_cli.core.db.rows import TlsRow, insert_rows
 
@@ -104,7 +103,7 @@ def test_no_sni_text_line(cfg):
 
 
 def test_every_listener_without_socket(cfg):
-    res = CliRunner().invoke(cli, ["match", "-c", cfg, "--format", "json"])
+    res = run(*["match", "-c", cfg, "--format", "json"])
     rows = results(res)
     assert [(r["socket"], r["domain"], r["outcome"]) for r in rows] == [
         ("10.0.0.10:5061", "dom3", "selected"), ("10.0.0.10:5062", "wide", "selected")]

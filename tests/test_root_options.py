@@ -17,12 +17,10 @@ from pathlib import Path
 import cryptography
 import pytest
 from cfgtext import mp, write_cfg
-from click.testing import CliRunner
 from clirun import run
 from pki import Pki
 
 from tlsmgm_cli import __version__
-from tlsmgm_cli.cli import cli
 from tlsmgm_cli.render import console, settings
 from tlsmgm_cli.render.progress import PROGRESS_MIN_ITEMS, progress_bar, progress_wanted
 
@@ -44,7 +42,7 @@ def fragment(tmp_path):
 
 
 def test_version_lines_exact():
-    result = CliRunner().invoke(cli, ["--version"])
+    result = run(*["--version"])
     assert result.exit_code == 0
     assert result.stdout.splitlines() == [
         f"tlsmgm {__version__}",
@@ -55,7 +53,7 @@ def test_version_lines_exact():
 
 
 def test_version_wins_over_a_subcommand():
-    result = CliRunner().invoke(cli, ["--version", "list", "-c", "/nonexistent.cfg"])
+    result = run(*["--version", "list", "-c", "/nonexistent.cfg"])
     assert result.exit_code == 0 and result.stdout.startswith("tlsmgm ")
 
 
@@ -66,14 +64,14 @@ def test_version_in_a_real_process():
 
 
 def test_warnings_shown_by_default(fragment):
-    result = CliRunner().invoke(cli, ["list", "-c", fragment])
+    result = run(*["list", "-c", fragment])
     assert result.exit_code == 0
     assert "warning: tls_mgm is never loaded" in result.stderr
 
 
 @pytest.mark.parametrize("flag", ["-q", "--quiet"])
 def test_quiet_drops_warnings_keeps_results(fragment, flag):
-    result = CliRunner().invoke(cli, [flag, "list", "-c", fragment])
+    result = run(*[flag, "list", "-c", fragment])
     assert result.exit_code == 0
     assert result.stderr == "" and "dom1" in result.stdout
     assert settings.quiet is True
@@ -81,36 +79,36 @@ def test_quiet_drops_warnings_keeps_results(fragment, flag):
 
 def test_quiet_keeps_errors(tmp_path):
     bad = write_cfg(tmp_path, mp("verify_cert", "[nodom]1"))
-    result = CliRunner().invoke(cli, ["-q", "list", "-c", str(bad)])
+    result = run(*["-q", "list", "-c", str(bad)])
     assert result.exit_code == 2 and "error:" in result.stderr
 
 
 def test_settings_are_per_invocation(fragment):
-    CliRunner().invoke(cli, ["-q", "-vv", "--no-color", "list", "-c", fragment])
+    run(*["-q", "-vv", "--no-color", "list", "-c", fragment])
     assert (settings.quiet, settings.verbose, settings.no_color) == (True, 2, True)
-    CliRunner().invoke(cli, ["list", "-c", fragment])
+    run(*["list", "-c", fragment])
     assert (settings.quiet, settings.verbose, settings.no_color) == (False, 0, False)
 
 
 def test_verbose_counts(fragment):
-    CliRunner().invoke(cli, ["--verbose", "-v", "-v", "list", "-c", fragment])
+    run(*["--verbose", "-v", "-v", "list", "-c", fragment])
     assert settings.verbose == 3
 
 
 @pytest.mark.parametrize("env", [{"NO_COLOR": "1"}, {"TLSMGM_NO_COLOR": "1"}])
 def test_no_color_from_environment(fragment, env):
-    result = CliRunner().invoke(cli, ["list", "-c", fragment], env=env)
+    result = run(*["list", "-c", fragment], env=env)
     assert result.exit_code == 0
     assert settings.no_color is True and console().no_color is True
 
 
 def test_empty_no_color_means_colour_allowed(fragment):
-    CliRunner().invoke(cli, ["list", "-c", fragment], env={"NO_COLOR": ""})
+    run(*["list", "-c", fragment], env={"NO_COLOR": ""})
     assert settings.no_color is False and console().no_color is False
 
 
 def test_no_color_flag_reaches_rich_console(fragment):
-    CliRunner().invoke(cli, ["--no-color", "list", "-c", fragment])
+    run(*["--no-color", "list", "-c", fragment])
     assert console().no_color is True and console(stderr=True).no_color is True
 
 

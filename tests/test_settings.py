@@ -10,12 +10,11 @@ from pathlib import Path
 
 import pytest
 import yaml
-from cfgtext import mp, write_cfg
+from cfgtext import mp, server, write_cfg
 from clirun import run
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from pki import Pki
-from test_check_rules import server
 
 from tlsmgm_cli import exitcodes
 
@@ -98,6 +97,8 @@ _VALUES = st.one_of(st.none(), st.booleans(), st.integers(-5, 100), st.floats(al
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(values=st.dictionaries(st.sampled_from(_KEYS), _VALUES, max_size=4))
+@example(values={"warn-days": float("inf")})  # YAML .inf: int() raises OverflowError, not ValueError
+@example(values={"crit-days": -float("inf")})
 def test_any_settings_file_is_an_answer_or_a_usage_error(warned_cfg: Path, tmp_path: Path,
                                                          values: dict) -> None:
     settings_file = tmp_path / "fuzz.yaml"

@@ -16,10 +16,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from click.testing import CliRunner
+from clirun import run
 from pki import Pki
 
-from tlsmgm_cli.cli import cli
 from tlsmgm_cli.core.loader import load_domains
 from tlsmgm_cli.core.tls.server import TlsServer, plan_listeners
 from tlsmgm_cli.core.x509 import certgen
@@ -113,13 +112,13 @@ def wait_record(records: list[dict], count: int, timeout: float = 5.0) -> list[d
 
 
 def handshake_json(*args: str) -> tuple[int, dict]:
-    result = CliRunner().invoke(cli, ["handshake", *args, "--format", "json"])
+    result = run(*["handshake", *args, "--format", "json"])
     assert result.output.strip(), result.output
     return result.exit_code, json.loads(result.stdout)
 
 
 def inspect_vars(cert_path: Path) -> dict:
     """``tlsmgm inspect --format json`` values for a certificate (as a peer)."""
-    result = CliRunner().invoke(cli, ["inspect", str(cert_path), "--format", "json"])
+    result = run(*["inspect", str(cert_path), "--format", "json"])
     assert result.exit_code in (0, 1), result.output
     return json.loads(result.stdout)[0]["vars"]

@@ -363,7 +363,7 @@ def settings_command(keys: dict[str, str], nagios_service: str | None = None) ->
                 values[name] = value
                 try:  # the option's own type says what is valid
                     param.type_cast_value(ctx, value)
-                except (click.BadParameter, TypeError, ValueError) as err:
+                except (click.BadParameter, TypeError, ValueError, ArithmeticError) as err:  # .inf: Overflow
                     why = err.message if isinstance(err, click.BadParameter) else str(err)
                     raise _settings_error(str(path), f"{key} ({param.get_error_hint(ctx)}): {why}") from None
             return values
