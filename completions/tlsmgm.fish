@@ -258,5 +258,5 @@ complete -c tlsmgm -n 'test (__tlsmgm_path) = \'tlsmgm diff\'' -l nodes -r -d 'A
 complete -c tlsmgm -n 'test (__tlsmgm_path) = \'tlsmgm diff\'' -l all-instances -d 'Ask every instance ([section]) of the opensips-cli config (--cli-config or the first one found), each with the [default] keys it inherits'
 complete -c tlsmgm -n 'test (__tlsmgm_path) = \'tlsmgm diff\'' -l format -s f -x -a 'text json' -d 'Output format: text, json'
 complete -c tlsmgm -n 'test (__tlsmgm_path) = \'tlsmgm diff\'' -s h -l help -d 'Show this message and exit'
-complete -c tlsmgm -n 'test (__tlsmgm_path) = \'tlsmgm demo\'' -l force -d 'Replace DIR if it already exists'
+complete -c tlsmgm -n 'test (__tlsmgm_path) = \'tlsmgm demo\'' -l force -d 'Replace DIR if it is a demo directory written earlier (nothing but demo files in it)'
 complete -c tlsmgm -n 'test (__tlsmgm_path) = \'tlsmgm demo\'' -s h -l help -d 'Show this message and exit'

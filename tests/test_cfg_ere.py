@@ -6,13 +6,15 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import re
 import sys
+import time
 
 import pytest
-from hypothesis import example, given, settings
+from hypothesis import assume, example, given, settings
 from hypothesis import strategies as st
 
-from tlsmgm_cli.core.cfg.ere import modparam_pattern, translate
+from tlsmgm_cli.core.cfg.ere import modparam_matcher, translate, translated
 
 REG_EXTENDED, REG_ICASE, REG_NOSUB = 1, 2, 8
 _libc_name = ctypes.util.find_library("c")
@@ -37,8 +39,12 @@ def glibc(module_arg: str, names: list[str]) -> list[bool] | None:
 
 
 def ours(module_arg: str, names: list[str]) -> list[bool] | None:
-    pattern = modparam_pattern(module_arg)
-    return None if pattern is None else [pattern.search(name) is not None for name in names]
+    """The Python translation (the path used where glibc is not at hand)."""
+    pattern, _nested = translated(f"^({module_arg})$")
+    if pattern is None:
+        return None
+    compiled = re.compile(pattern, re.IGNORECASE)
+    return [compiled.search(name) is not None for name in names]
 
 
 @needs_glibc
@@ -63,9 +69,23 @@ _ALPHABET = st.sampled_from(list("tlsmg_.*+?|()[]^$-{},:\\0129") + ["[:alpha:]",
 @example("(|tls_mgm)")
 @example("tls_mgm|")
 def test_generated_arguments_agree_with_glibc(arg: str) -> None:
+    assume(not translated(f"^({arg})$")[1])  # (a*)* may take Python's re exponential time
     expected = glibc(arg, MODULES)
     got = ours(arg, MODULES)
     if expected is None:
         assert got is None, (arg, translate(f"^({arg})$"))
     else:
         assert got == expected, (arg, translate(f"^({arg})$"))
+
+
+@needs_glibc
+@pytest.mark.parametrize("arg", ["((t*)*)*x", "(.*)*(.*)*(.*)*z", "((l|s|t|_)*)*q", "tls_mgm", "tls_.*", "a("])
+def test_modparam_matcher_is_glibc_itself_and_fast(arg: str) -> None:
+    """Where glibc is at hand the module argument is compiled by regcomp itself: exact, and
+    never the exponential backtracking Python's re does on repeated repetitions."""
+    names = ["tls_openssl" * 3, "tls_mgm", "t" * 40]
+    started = time.monotonic()
+    matcher = modparam_matcher(arg)
+    got = None if matcher is None else [matcher(n) for n in names]
+    assert time.monotonic() - started < 1.0
+    assert got == glibc(arg, names)

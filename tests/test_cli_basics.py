@@ -89,8 +89,8 @@ def test_usage_error_is_2_and_operational_failure_is_1(tmp_path):
     assert again.exit_code == exitcodes.USAGE and "use --force" in again.stderr
     blocker = tmp_path / "plain-file"
     blocker.write_text("x")
-    unwritable = run("gen", "ca", "--out", str(blocker / "sub"))
-    assert unwritable.exit_code == exitcodes.PROBLEMS and "cannot write into" in unwritable.stderr
+    unwritable = run("gen", "ca", "--out", str(blocker / "sub"))  # --out names no usable directory
+    assert unwritable.exit_code == exitcodes.USAGE and "is not a directory" in unwritable.stderr
     with socket.socket() as sock:  # a port nobody listens on
         sock.bind(("127.0.0.1", 0))
         url = f"http://127.0.0.1:{sock.getsockname()[1]}/mi"

@@ -255,3 +255,29 @@ def test_table_version_mismatch_is_an_error(db_url, tmp_path):
     errors = [d for d in domset.errors if d.code == "db-table-version"]
     assert len(errors) == 1 and "found version 2, expected 3" in errors[0].message
     assert "tlsmgm-test-pw" not in errors[0].message
+
+
+def test_sqlite_int_columns_holding_other_types_read_as_sqlite_does(tmp_path, pki):
+    """SQLite keeps any type in any column: text, reals and blobs in verify_cert &c. are
+    read as sqlite3_column_int reads them, never a crash (issue 12)."""
+    url = f"sqlite:///{tmp_path}/odd.db"
+    cert, key = pki.server.cert_path.read_bytes(), pki.server.key_path.read_bytes()
+    with connect(url, create=True) as db:
+        db.init_schema()
+        for n, (verify, require, crl) in enumerate([("abc", "12abc", 1e400), (b"\x00\xff", -1e400, float("nan")),
+                                                    (" 7", "9" * 5000, "-0")], 1):
+            db.execute("INSERT INTO tls_mgm (domain, type, match_ip_address, certificate, private_key, "
+                       "verify_cert, require_cert, crl_check_all) VALUES (?, 2, '*', ?, ?, ?, ?, ?)",
+                       (f"d{n}", cert, key, verify, require, crl))
+    domset = DomainSet()
+    with connect(url) as db:
+        from tlsmgm_cli.core.db.rows import fetch_rows
+
+        add_db_rows(domset, fetch_rows(db))
+    flags = {d.name: (d.eff_verify_cert, d.eff_require_cert, d.eff_crl_check_all) for d in domset.server}
+    # 'abc' -> 0; '12abc' -> 12; inf -> INT64_MAX, whose low 32 bits are -1: the default (false)
+    assert flags["d1"] == (False, True, False)
+    # a blob without digits -> 0; -inf -> INT64_MIN, low 32 bits 0; NaN -> 0
+    assert flags["d2"] == (False, False, False)
+    # ' 7' -> 7; 5,000 nines saturate to INT64_MAX -> -1: the default (true); '-0' -> 0
+    assert flags["d3"] == (True, True, False)

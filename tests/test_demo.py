@@ -34,12 +34,36 @@ def test_demo_writes_a_valid_setup(tmp_path):
 
 def test_demo_never_overwrites_without_force(tmp_path):
     target = tmp_path / "demo"
-    target.mkdir()
-    (target / "keep.txt").write_text("mine")
-    result = run(*["demo", str(target)])
+    assert run("demo", str(target)).exit_code == 0
+    first = (target / "ca.crt").read_bytes()
+    result = run("demo", str(target))
     assert result.exit_code == 2
     assert "already exists" in result.stderr and "--force" in result.stderr
-    assert (target / "keep.txt").read_text() == "mine"
-    result = run(*["demo", str(target), "--force"])
+    assert (target / "ca.crt").read_bytes() == first
+    result = run("demo", str(target), "--force")  # a demo directory is replaced whole
     assert result.exit_code == 0, result.output
-    assert not (target / "keep.txt").exists()
+    assert (target / "ca.crt").read_bytes() != first
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["demo"]  # no staging left behind
+
+
+def test_force_never_deletes_what_the_demo_did_not_write(tmp_path, monkeypatch):
+    """`demo . --force` in a home or project directory must not wipe it (issue 12)."""
+    mine = tmp_path / "project"
+    (mine / "inner").mkdir(parents=True)
+    (mine / "precious.txt").write_text("keep")
+    monkeypatch.chdir(mine / "inner")
+    for target in (str(mine), ".", "..", str(mine / "inner" / "..")):
+        result = run("demo", target, "--force")
+        assert result.exit_code == 2, result.output
+        assert "is not a directory tlsmgm demo wrote" in result.stderr
+    assert (mine / "precious.txt").read_text() == "keep" and (mine / "inner").is_dir()
+    link = tmp_path / "link"
+    link.symlink_to(mine)
+    assert run("demo", str(link), "--force").exit_code == 2
+    assert (mine / "precious.txt").exists()
+    # a demo directory with a file added by the user is not replaced either
+    demo = tmp_path / "demo"
+    assert run("demo", str(demo)).exit_code == 0
+    (demo / "notes.txt").write_text("mine")
+    result = run("demo", str(demo), "--force")
+    assert result.exit_code == 2 and "it holds other files (notes.txt)" in result.stderr

@@ -363,6 +363,7 @@ def _families(text: str) -> dict:
 
 def test_prometheus_output_parses_with_prometheus_client(cfg: Path, tmp_path: Path) -> None:
     out = tmp_path / "textfile" / "probe.prom"
+    out.parent.mkdir()  # the collector's directory exists; -o never creates directories
     with serve(cfg, [LISTENER, BARE]) as ports:
         result = run("probe", "--no-db", "-c", str(cfg), "--connect", f"{LISTENER}=127.0.0.1:{ports[LISTENER]}",
                      "--connect", f"{BARE}=127.0.0.1:{ports[BARE]}", "--handshake-timeout", "1",

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 from clirun import run, run_proc
+from hypothesis import given
+from hypothesis import strategies as st
 
 from tlsmgm_cli.core.cfg import parse as cfgparse
 from tlsmgm_cli.core.cfg.parse import read_config
@@ -130,6 +132,19 @@ def test_endless_preprocessor_output_is_cut_at_the_limit(tmp_path: Path) -> None
             "stopped it") in proc.stderr
 
 
+@pytest.mark.parametrize("pp", ['sh -c "exit 3"', '"unterminated', "no-such-program-here"])
+def test_a_failed_preprocessor_never_says_opensips_would_start(tmp_path: Path, pp: str) -> None:
+    """Nothing was read, so nothing was checked: the verdict is unknown, not "would start"."""
+    cfg = write(tmp_path / "pp.cfg", HEADER)
+    text = run("check", "-c", cfg, "--no-db", "--pp", pp)
+    assert text.exit_code in (1, 2), text.output
+    if text.exit_code == 1:
+        assert "would start with this config" not in text.stdout
+        assert "Whether OpenSIPS 3.6.8 would start is unknown" in text.stdout
+        doc = json.loads(run("check", "-c", cfg, "--no-db", "--pp", pp, "-f", "json").stdout)
+        assert doc["opensips_would_start"] is None
+
+
 def test_preprocessor_timeout_comes_from_limits() -> None:
     from tlsmgm_cli.core import limits
 
@@ -215,3 +230,55 @@ def test_private_key_in_an_include_or_preprocessor_output_is_not_quoted(pki, tmp
     assert [d.message for d in pc.diagnostics] == [
         f"preprocessor 'cat {key}' output: this is a private key, not an opensips.cfg; nothing of it is read "
         "or shown"]
+
+
+# ---- integer literals beyond Python's 4,300-digit conversion limit ---------------------------
+def test_huge_integer_literals_are_read_not_crashed_on(tmp_path) -> None:
+    """`int()` refuses more than 4,300 decimal digits: a config (or --socket) with such a
+    number used to end in an internal error."""
+    huge = "9" * 5000
+    cfg = tmp_path / "big.cfg"
+    cfg.write_text(f'log_level = {huge}\nloadmodule "tls_openssl.so"\nloadmodule "tls_mgm.so"\n'
+                   'modparam("tls_mgm", "server_domain", "d")\n'
+                   f'modparam("tls_mgm", "verify_cert", "[d]{huge}")\n'
+                   f'modparam("proto_tls", "tls_port", {huge})\n'
+                   f'socket=tls:127.0.0.1:{huge}\n')
+    for args in (["check", "-c", str(cfg), "--no-db"], ["list", "-c", str(cfg), "--no-db"],
+                 ["match", "-c", str(cfg), "--no-db", "--socket", f"127.0.0.1:{huge}"]):
+        result = run(*args)
+        assert result.exit_code in (1, 2), result.output
+
+
+@given(st.text(alphabet="0123456789", min_size=1, max_size=400))
+def test_str2int_wraps_like_c_without_reading_the_whole_number(digits: str) -> None:
+    from tlsmgm_cli.core.net.addresses import str2int
+
+    assert str2int(digits) == int(digits) % (1 << 32)
+
+
+@given(st.integers(min_value=-(1 << 80), max_value=1 << 80), st.sampled_from([10, 16, 8]))
+def test_cfg_numbers_saturate_like_strtol(value: int, base: int) -> None:
+    from tlsmgm_cli.core.cfg.lex import LONG_MAX, parse_number
+
+    sign = "-" if value < 0 else ""
+    body = {10: str(abs(value)), 16: f"0x{abs(value):x}", 8: f"0{abs(value):o}"}[base]
+    if base == 8 and abs(value) < 8:
+        return  # '00'..'07' are octal only with two digits; plain decimal otherwise
+    assert parse_number(sign + body) == max(min(value, LONG_MAX), -LONG_MAX - 1)
+
+
+def test_key_material_without_its_pem_lines_is_never_quoted(tmp_path: Path, pki) -> None:
+    """A key whose BEGIN/END lines were cut off used to come back piecewise in "unexpected
+    '...'" findings (26 findings, a quarter of the key)."""
+    body = [line for line in pki.rsa.key_path.read_text().splitlines() if not line.startswith("-----")]
+    bare = write(tmp_path / "bare.cfg", "\n".join(body) + "\n")
+    mixed = write(tmp_path / "mixed.cfg", HEADER + "\n".join(body[3:6]) + "\n")
+    for cfg in (bare, mixed):
+        for args in (["check", "-c", cfg, "--no-db", "-f", "github"], ["list", "-c", cfg, "--no-db"],
+                     ["match", "-c", cfg, "--no-db", "--sni", "a.com"]):
+            result = run(*args)
+            assert result.exit_code in (1, 2), result.output
+            for line in body:
+                for piece in (line[i:i + 12] for i in range(0, len(line) - 12, 12)):
+                    assert piece not in result.output, (args, piece)
+    assert "this looks like base64 key or certificate material" in run("list", "-c", bare).stderr

@@ -405,3 +405,23 @@ def test_export_with_a_row_left_out_of_the_snippet_exits_1(tmp_path, pki):
     (tmp_path / "whole").mkdir()
     whole = _sqlite(tmp_path / "whole", [_row("good", 2, pki.server)])
     assert run("db", "export", "--db", whole, "--out", str(tmp_path / "out2")).exit_code == 0
+
+
+def test_a_key_in_the_certificate_column_is_never_printed_nor_exported_readable(tmp_path, pki):
+    """A private key stored in a row's certificate column: `list` used to print it whole in
+    its "unreadable: ..." text and JSON; `db export` wrote it to cert.pem mode 0644."""
+    key = pki.rsa.key_path.read_bytes()
+    url = _sqlite(tmp_path, [TlsRow(domain="oops", type=2, match_ip_address="*", certificate=key,
+                                    private_key=key)])
+    cfg = write_cfg(tmp_path, mp("db_url", url))
+    body = key.decode().splitlines()[1]
+    for fmt in ("text", "json"):
+        listed = run("list", "-c", str(cfg), "--format", fmt)
+        assert body not in listed.output and "PRIVATE KEY" not in listed.output, listed.output
+    doc = json.loads(run("list", "-c", str(cfg), "--format", "json").stdout)
+    assert doc["domains"][0]["cert"] == {"error": "the DB certificate: holds a private key, not a certificate"}
+    out = tmp_path / "export"
+    assert run("db", "export", "--db", url, "--out", str(out)).exit_code in (0, 1)
+    for pem in out.rglob("*.pem"):
+        if b"PRIVATE KEY" in pem.read_bytes():
+            assert pem.stat().st_mode & 0o077 == 0, pem

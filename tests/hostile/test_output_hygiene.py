@@ -280,3 +280,101 @@ def test_tls203_message_and_hint_quote_the_same_opensips_text(pki, tmp_path: Pat
     quoted_hint = set(re.findall(r"'([^']*unable[^']*)'", finding["hint"]))
     assert quoted_message == quoted_hint == {"unable to load private key file"}
     assert "does not match the public key of the certificate\"" not in RULES["TLS203"].hint
+
+
+# ---- -o FILE replaces only a regular file ---------------------------------------------------
+@pytest.fixture
+def small_cfg(pki, tmp_path: Path) -> Path:
+    path = tmp_path / "o.cfg"
+    path.write_text(HEADER + mp("server_domain", "d") + mp("certificate", f"[d]{pki.server.cert_path}")
+                    + mp("private_key", f"[d]{pki.server.key_path}"))
+    return path
+
+
+def _check_to(cfg: Path, target: Path):
+    return run("check", "-c", str(cfg), "--no-db", "-f", "json", "-o", str(target))
+
+
+def test_output_refuses_a_fifo_a_directory_and_links_to_them(small_cfg: Path, tmp_path: Path) -> None:
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    directory = tmp_path / "dir"
+    directory.mkdir()
+    link = tmp_path / "link"
+    link.symlink_to(fifo)
+    for target, kind in ((fifo, "a FIFO"), (link, "a FIFO")):
+        result = _check_to(small_cfg, target)
+        assert result.exit_code == 1, result.output
+        assert f"cannot write {target}: it is {kind}, not a regular file; refused" in result.stderr
+    assert _check_to(small_cfg, directory).exit_code == 2  # click: "is a directory"
+    assert fifo.is_fifo() and link.is_symlink() and directory.is_dir()  # all left as they were
+
+
+def test_output_through_a_link_replaces_the_file_and_keeps_the_link(small_cfg: Path, tmp_path: Path) -> None:
+    real = tmp_path / "real.json"
+    real.write_text("old")
+    link = tmp_path / "out.json"
+    link.symlink_to(real)
+    assert _check_to(small_cfg, link).exit_code == 0
+    assert link.is_symlink() and json.loads(real.read_text())["findings"] is not None
+
+
+def test_output_into_a_missing_directory_creates_nothing(small_cfg: Path, tmp_path: Path) -> None:
+    result = _check_to(small_cfg, tmp_path / "nope" / "x.prom")
+    assert result.exit_code == 1 and "is not an existing directory" in result.stderr
+    assert not (tmp_path / "nope").exists()
+
+
+def test_closed_standard_output_is_an_error_not_a_silent_success(small_cfg: Path) -> None:
+    """`tlsmgm list >&-` used to exit 0 having written nothing anywhere."""
+    proc = subprocess.run(["sh", "-c", '"$0" -m tlsmgm_cli list -c "$1" --no-db >&-', sys.executable,
+                           str(small_cfg)], capture_output=False, stderr=subprocess.PIPE, text=True,
+                          timeout=60, env=clean_env())
+    assert proc.returncode == 1, proc.stderr
+    assert "standard output is closed" in proc.stderr
+    assert_no_internal_error(proc.returncode, proc.stderr)
+
+
+def test_a_file_system_refusal_is_an_operational_error(tmp_path: Path) -> None:
+    long_dir = tmp_path / ("x" * 300)
+    result = run("demo", str(long_dir))
+    assert result.exit_code == 1 and "File name too long" in result.stderr
+    not_utf8 = run("demo", str(tmp_path / "a\udcffb"))
+    assert not_utf8.exit_code == 2 and "a\\xffb' is not valid UTF-8" in not_utf8.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == []  # nothing half-written
+
+
+def test_c1_and_bidirectional_controls_never_reach_the_terminal_raw(pki, tmp_path: Path) -> None:
+    """U+009B (CSI) and U+202E (right-to-left override, makes 'moc.evil' read 'live.com') in
+    a certificate's CN and a domain name: escaped in text, and written as \\u escapes in JSON
+    (the same JSON value)."""
+    import datetime as dt
+
+    from cryptography import x509 as cx509
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    cn = "evil\u202emoc.\x9b2Jx"
+    key = ec.generate_private_key(ec.SECP256R1())
+    now = dt.datetime.now(dt.timezone.utc)
+    name = cx509.Name([cx509.NameAttribute(NameOID.COMMON_NAME, cn)])
+    cert = (cx509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(7).not_valid_before(now).not_valid_after(now + dt.timedelta(days=9))
+            .sign(key, hashes.SHA256()))
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    path = tmp_path / "bidi.pem"
+    path.write_bytes(cert.public_bytes(Encoding.PEM))
+    text = run("inspect", str(path))
+    assert "\u202e" not in text.output and "\x9b" not in text.output
+    assert "\\u202e" in text.stdout
+    raw_json = run("inspect", str(path), "-f", "json").stdout
+    assert "\u202e" not in raw_json and "\x9b" not in raw_json
+    assert json.loads(raw_json)[0]["vars"]["tls_peer_subject_cn"] == cn  # the value is exact
+    cfg = tmp_path / "bidi.cfg"
+    cfg.write_text(HEADER + mp("server_domain", "a\u202eb") + mp("certificate", f"[a\u202eb]{path}"))
+    listed = run("list", "-c", str(cfg), "--no-db")
+    assert "\u202e" not in listed.output and "a\\u202eb" in listed.stdout
+    as_json = run("list", "-c", str(cfg), "--no-db", "-f", "json").stdout
+    assert "\u202e" not in as_json and json.loads(as_json)["domains"][0]["name"] == "a\u202eb"

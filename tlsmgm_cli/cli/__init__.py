@@ -67,6 +67,9 @@ class LazyGroup(click.Group):
         from tlsmgm_cli.core.errors import TlsmgmError
 
         exitcodes.reset()
+        if sys.stdout is None or _closed(1):  # `tlsmgm list >&-`: the output would vanish silently
+            _say("tlsmgm: error: standard output is closed; nothing can be written (redirect it, e.g. > FILE)")
+            ctx.exit(exitcodes.PROBLEMS)
         try:
             return super().invoke(ctx)
         except TlsmgmError as err:
@@ -86,12 +89,32 @@ class LazyGroup(click.Group):
                 # `tlsmgm list > /dev/full`: the output could not be written
                 _output_full()
                 ctx.exit(exitcodes.PROBLEMS)
+            if getattr(err, "filename", None) is not None:  # the file system said no: not a bug
+                where = os.fsdecode(err.filename)
+                _say(f"tlsmgm: error: {_visible(where)}: {err.strerror or err}")
+                ctx.exit(exitcodes.PROBLEMS)
             _internal_error(ctx, err)
+        except UnicodeEncodeError as err:
+            if "surrogates not allowed" not in str(err.reason):
+                _internal_error(ctx, err)
+            # argv or file bytes that are not UTF-8 reached a place that needs text
+            bad = _visible(err.object[max(0, err.start - 20):err.end + 20])
+            _say(f"tlsmgm: error: '...{bad}...' is not valid UTF-8 and cannot be used here")
+            ctx.exit(exitcodes.USAGE)
         except RecursionError as err:  # input nested beyond what any reader here handles
             _say(f"tlsmgm: error: the input is nested too deeply to process ({err})")
             ctx.exit(exitcodes.PROBLEMS)
         except Exception as err:  # noqa: BLE001 - last line of defence: never a traceback
             _internal_error(ctx, err)
+
+
+def _closed(fd: int) -> bool:
+    """Whether the descriptor ``fd`` is not open at all."""
+    try:
+        os.fstat(fd)
+    except OSError:
+        return True
+    return False
 
 
 def _visible(text: str) -> str:

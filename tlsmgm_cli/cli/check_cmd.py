@@ -243,7 +243,7 @@ def _run(ctx: click.Context, config: str, opts: dict[str, Any], now: dt.datetime
     from tlsmgm_cli.core.util.atomicio import atomic_write
 
     try:
-        atomic_write(opts["output"], data, force=True)
+        atomic_write(opts["output"], data, force=True, make_dirs=False)
     except TlsmgmError as err:
         if fmt == "nagios":
             _say_unknown(str(err))

@@ -7,7 +7,8 @@ import click
 
 @click.command("demo")
 @click.argument("directory", default="./tlsmgm-demo", required=False, metavar="[DIR]")
-@click.option("--force", is_flag=True, help="Replace DIR if it already exists.")
+@click.option("--force", is_flag=True,
+              help="Replace DIR if it is a demo directory written earlier (nothing but demo files in it).")
 @click.pass_context
 def demo_cmd(ctx, directory, force):
     """Write a self-contained example setup and list it.
@@ -17,7 +18,8 @@ def demo_cmd(ctx, directory, force):
     certificate, and an opensips.cfg modelled on the tls_mgm documentation's multi-domain
     example with every path pointing into DIR. Then shows `tlsmgm list` for it and the
     next commands to try. Keys are written with mode 0600. An existing DIR is never
-    overwritten without --force.
+    overwritten without --force, and --force replaces only a directory tlsmgm demo wrote
+    (any other file in it, and it is refused). All files appear at once or not at all.
     """
     from tlsmgm_cli.cli.list_cmd import list_cmd
     from tlsmgm_cli.core.demo import write_demo

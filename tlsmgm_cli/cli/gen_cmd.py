@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -46,6 +47,8 @@ def _days_option(default: int) -> Callable[[Callable[..., Any]], Callable[..., A
                         show_default=True, help=f"Validity in days (1-{GEN_DAYS_MAX}).")
 
 
+# the longest file name (NAME_MAX of Linux and the BSDs): NAME.crt must fit
+NAME_MAX_BYTES = 255
 # X.509 upper bound of a commonName (RFC 5280 ub-common-name)
 CN_MAX_CHARS = 64
 
@@ -103,16 +106,20 @@ def _file_name(name: str) -> str:
     if not name or name.startswith(".") or "/" in name or "\\" in name or has_control(name):
         raise click.BadParameter(f"'{visible(name)}' must be a plain file name (no '/', no control characters, not starting with '.')",
                                  param_hint="NAME")
+    size = len(os.fsencode(name + ".crt"))
+    if size > NAME_MAX_BYTES:
+        raise click.BadParameter(f"'{visible(name[:40])}...' is too long: NAME.crt would be a file name of "
+                                 f"{size} bytes; file systems allow at most {NAME_MAX_BYTES}", param_hint="NAME")
     return name
 
 
 def _load_ca(ca_dir: Path):
     from tlsmgm_cli.core.errors import UsageError
-    from tlsmgm_cli.core.x509.certgen import load_issued
+    from tlsmgm_cli.core.x509.certgen import lexists, load_issued
 
     cert_path, key_path = ca_dir / CA_CERT, ca_dir / CA_KEY
     for path in (cert_path, key_path):
-        if not path.exists() and not path.is_symlink():  # a device or loop: load_issued says what
+        if not lexists(path):  # a device or loop: load_issued says what
             raise UsageError(f"{path} not found (create a CA first: tlsmgm gen ca --out {ca_dir})")
     return load_issued(cert_path, key_path)
 
@@ -153,9 +160,10 @@ def gen_ca(out: Path, cn: str, ec_curve: str | None, rsa_bits: int | None, days:
     Example:
       tlsmgm gen ca --out pki --cn "Example test CA" --rsa 3072
     """
-    from tlsmgm_cli.core.x509.certgen import make_ca
+    from tlsmgm_cli.core.x509.certgen import check_targets, issued_paths, make_ca
     from tlsmgm_cli.render.gen import render_issued
 
+    check_targets(issued_paths(out, "ca"), force=force)  # before a key generation of minutes (RSA 16384)
     ca = make_ca(cn, days=days, **_key_choice(ec_curve, rsa_bits))
     cert_path, key_path = ca.write(out, "ca", force=force)
     render_issued(ca.cert, cert_path, key_path, fmt)
@@ -191,7 +199,7 @@ def gen_cert(name: str, out: Path, ca_dir: Path | None, cn: str | None, sans: tu
       tlsmgm gen cert server --out pki --cn atlanta.com --san atlanta.com --san IP:10.0.0.1
       tlsmgm gen cert gw --out certs --ca-dir pki --server --client --rsa 2048
     """
-    from tlsmgm_cli.core.x509.certgen import make_cert
+    from tlsmgm_cli.core.x509.certgen import check_targets, issued_paths, make_cert
     from tlsmgm_cli.render.gen import render_issued
 
     key_kwargs = _key_choice(ec_curve, rsa_bits)
@@ -199,6 +207,7 @@ def gen_cert(name: str, out: Path, ca_dir: Path | None, cn: str | None, sans: tu
         raise click.BadParameter("'ca' would replace the CA's own files; choose another NAME",
                                  param_hint="NAME")
     ca = _load_ca(ca_dir or out)
+    check_targets(issued_paths(out, name), force=force)  # before the key is generated
     issued = make_cert(ca, cn or name, sans=list(sans), server=server or not client, client=client,
                        days=days, **key_kwargs)
     cert_path, key_path = issued.write(out, name, force=force)
@@ -252,9 +261,10 @@ def gen_crl(out: Path, ca_dir: Path | None, serials: list[int], cert_files: tupl
       tlsmgm gen crl --out pki --revoke 0x3001 --revoke-cert pki/old.crt
       # opensips.cfg: modparam("tls_mgm", "crl_dir", "[dom]/path/to/pki/crl")
     """
-    from tlsmgm_cli.core.x509.certgen import load_cert, update_crl
+    from tlsmgm_cli.core.x509.certgen import check_targets, load_cert, update_crl
     from tlsmgm_cli.render.gen import render_crl
 
+    check_targets((out / CRL_FILE, out / CRL_DIR), force=force, may_exist=True)
     ca = _load_ca(ca_dir or out)
     revoked = list(serials) + [load_cert(path).serial_number for path in cert_files]
     result = update_crl(ca, out / CRL_FILE, out / CRL_DIR, revoked, days=days, fresh=force)

@@ -15,6 +15,7 @@ from tlsmgm_cli.cli.options import (
     format_option,
     resolution_failure,
     resolve_destination,
+    seconds_type,
 )
 
 
@@ -31,7 +32,7 @@ from tlsmgm_cli.cli.options import (
 @click.option("--no-verify", is_flag=True, help="Ad hoc: verify_cert=0 (the chain is evaluated, not enforced).")
 @click.option("--sni", metavar="NAME", help="Send exactly this SNI, IP literals included (default: none, as "
               "OpenSIPS sends none). A value that cannot be sent (empty, NUL, over 255 bytes) is a usage error.")
-@click.option("--timeout", type=click.FloatRange(min=0.01), default=5.0, show_default=True,
+@click.option("--timeout", type=seconds_type(min_s=0.01), default=5.0, show_default=True,
               help="Seconds for connect + handshake (+ SIP reply) of each destination, and at most this for "
                    "each DNS query; the handshake time and the SIP wait are reported separately.")
 @click.option("--sip-options", is_flag=True, help="Send a SIP OPTIONS over the connection; show the reply's status.")

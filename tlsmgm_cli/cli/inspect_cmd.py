@@ -10,7 +10,7 @@ from typing import Any
 import click
 
 from tlsmgm_cli import exitcodes
-from tlsmgm_cli.cli.options import config_options, format_option
+from tlsmgm_cli.cli.options import config_options, format_option, seconds_type
 
 _GLOB_CHARS = set("*?[")
 HUMAN_FORMATS = ("text", "xlog")  # formats read by people: a progress bar may accompany them
@@ -185,7 +185,7 @@ def _inspect_live(source: str, host: str, port: int, sni: str | None, timeout: f
 @click.option("--sni", metavar="NAME",
               help="HOST:PORT inputs: send NAME as the TLS server name, byte for byte (default: "
                    "no SNI, as OpenSIPS's client side sends none).")
-@click.option("--timeout", type=click.FloatRange(0, 3600, min_open=True), default=None, metavar="SECONDS",
+@click.option("--timeout", type=seconds_type(3600), default=None, metavar="SECONDS",
               help="HOST:PORT inputs: give up on a server after SECONDS (connect + TLS handshake; "
                    "default 10).")
 @format_option(["text", "xlog", "json", "yaml"])

@@ -8,7 +8,7 @@ from typing import Any
 import click
 
 from tlsmgm_cli import exitcodes
-from tlsmgm_cli.cli.options import format_option
+from tlsmgm_cli.cli.options import SECONDS_MAX, format_option, seconds_type
 from tlsmgm_cli.core.limits import MI_TIMEOUT_S
 
 #: ``diff``: a node that does not answer (issue 14: "exit 2 usage or unreachable"); the mi
@@ -16,7 +16,7 @@ from tlsmgm_cli.core.limits import MI_TIMEOUT_S
 NODE_UNREACHABLE = exitcodes.USAGE
 
 # a longer wait is a typo (and time.monotonic() + 1e308 overflows nothing useful)
-MI_TIMEOUT_MAX_S = 86400.0
+MI_TIMEOUT_MAX_S = SECONDS_MAX
 
 MI_HELP_EPILOG = """\b
 Where to connect, first match wins:
@@ -58,7 +58,7 @@ def _mi_options(fn: Callable[..., Any], *, fleet: bool) -> Callable[..., Any]:
         click.option("--fifo-reply-dir", "reply_dir", metavar="DIR", envvar="TLSMGM_MI_REPLY_DIR",
                      help="mi_fifo's reply_dir, where the reply FIFO is created "
                           "(default: opensips-cli's fifo_reply_dir, else /tmp)."),
-        click.option("--timeout", type=click.FloatRange(min=0, min_open=True, max=MI_TIMEOUT_MAX_S),
+        click.option("--timeout", type=seconds_type(MI_TIMEOUT_MAX_S),
                      default=MI_TIMEOUT_S, show_default=True, metavar="SECONDS",
                      help="Give up when the whole request (connect, send, complete reply) has not "
                           "finished within this time" + per_node),

@@ -18,10 +18,13 @@ exit 3) of ``check`` and ``probe``.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any
 
 import click
+
+from tlsmgm_cli.core.limits import SECONDS_MAX
 
 DEFAULT_CONFIG = "/etc/opensips/opensips.cfg"
 DEFAULT_CFG_DIR = "/etc/opensips/"
@@ -78,6 +81,38 @@ def db_options(fn: Callable[..., Any]) -> Callable[..., Any]:
              "sqlite:///path) instead of the config's db_url. Default: the config's db_url, "
              "if any, as OpenSIPS does at startup (--no-db: none).")(fn)
     return fn
+
+
+#: the longest wait any seconds option accepts is limits.SECONDS_MAX (a day: a longer one
+#: is a typo, and a socket timeout beyond ~1e9 s overflows the platform's time_t)
+
+
+class FiniteFloatRange(click.FloatRange):
+    """click.FloatRange that also refuses nan and inf: click's range check compares, and
+    every comparison with nan is false, so ``--timeout nan`` would pass it (and end in an
+    OverflowError or ValueError deep inside socket code). ``what`` words the error:
+    "--timeout must be a positive number of seconds (0.01<=x<=86400), not 'nan'"."""
+
+    def __init__(self, *args: Any, what: str = "a finite number", **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.what = what
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        number = super().convert(value, param, ctx)
+        if not math.isfinite(number):
+            name = param.get_error_hint(ctx).strip("'") if param is not None and ctx is not None else "it"
+            self.fail(f"{name} must be {self.what} ({self._describe_range()}), not {value!r}", param, ctx)
+        return number
+
+
+def seconds_type(max_s: float = SECONDS_MAX, min_s: float = 0.0) -> click.FloatRange:
+    """The type of every timeout/seconds option: a finite number above ``min_s`` (above 0
+    when ``min_s`` is 0) and at most ``max_s``; the error names the range."""
+    def plain(x: float) -> float:  # 86400, not 86400.0, in the range click shows
+        return int(x) if float(x).is_integer() else x
+
+    return FiniteFloatRange(min=plain(min_s), max=plain(max_s), min_open=min_s == 0,
+                            what="a positive number of seconds")
 
 
 def format_option(choices: list[str], default: str = "text") -> Callable[..., Any]:
@@ -271,17 +306,27 @@ def read_settings(config: str, keys: dict[str, str], explicit: str | None = None
         raise click.UsageError(str(err)) from None
     import yaml
 
+    from tlsmgm_cli.core.util.yamlsafe import UnreadableScalar, load_yaml
+
     try:
-        data = yaml.safe_load(raw.decode("utf-8")) or {}
+        data = load_yaml(raw.decode("utf-8")) or {}
     except (UnicodeDecodeError, yaml.YAMLError) as err:
         raise _settings_error(path, f"cannot read: {err}".splitlines()[0]) from None
+    except RecursionError:  # e.g. 100,000 nested '['
+        raise _settings_error(path, "cannot read: nested too deeply") from None
     if not isinstance(data, dict):
         raise _settings_error(path, "expected a mapping of option: value")
     out: dict[str, Any] = {}
     for key, value in data.items():
         name = keys.get(str(key).replace("_", "-"))
         if name is None:
-            raise _settings_error(path, f"unknown option '{key}' (known: {', '.join(keys)})")
+            raise _settings_error(path, f"unknown option '{_cut(str(key))}' (known: {', '.join(keys)})")
+        # now: 2025-13-45, warn-days: 9...9 (5,000 digits): YAML reads them as a date or an
+        # integer that Python cannot hold
+        unreadable = next((v for v in (value if isinstance(value, list) else [value])
+                           if isinstance(v, UnreadableScalar)), None)
+        if unreadable is not None:
+            raise _settings_error(path, f"{key}: {unreadable.describe()}")
         out[name] = value
     if explicit is None and out.get("preprocessor") is not None:
         from tlsmgm_cli.render.safe import visible
@@ -291,6 +336,10 @@ def read_settings(config: str, keys: dict[str, str], explicit: str | None = None
                    "next to the config or in the working directory never runs a program; pass --pp CMD, "
                    f"or name the file with --settings {visible(path)}", err=True)
     return out, path
+
+
+def _cut(text: str, limit: int = 60) -> str:
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text):,} characters)"
 
 
 _FILE_NAGIOS_META = "tlsmgm.settings_nagios"

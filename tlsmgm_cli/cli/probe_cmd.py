@@ -6,6 +6,7 @@ import click
 
 from tlsmgm_cli import exitcodes
 from tlsmgm_cli.cli.options import (
+    FiniteFloatRange,
     NagiosUsageError,
     as_nagios,
     config_options,
@@ -13,6 +14,7 @@ from tlsmgm_cli.cli.options import (
     format_option,
     nagios_command,
     say_unknown,
+    seconds_type,
 )
 from tlsmgm_cli.core.limits import PROBE_HANDSHAKE_TIMEOUT_S, PROBE_TOTAL_TIMEOUT_S
 
@@ -36,18 +38,18 @@ def _as_nagios(err: click.UsageError) -> NagiosUsageError:
                    "are probed). Repeatable.")
 @click.option("--jobs", "-j", type=click.IntRange(min=1, max=256), default=8, show_default=True,
               help="Handshakes in flight at once.")
-@click.option("--timeout", type=click.FloatRange(min=0.01), default=PROBE_TOTAL_TIMEOUT_S, show_default=True,
+@click.option("--timeout", type=seconds_type(min_s=0.01), default=PROBE_TOTAL_TIMEOUT_S, show_default=True,
               help="Seconds for the whole run; handshakes not done by then count as no-answer.")
-@click.option("--handshake-timeout", type=click.FloatRange(min=0.01), default=PROBE_HANDSHAKE_TIMEOUT_S,
+@click.option("--handshake-timeout", type=seconds_type(min_s=0.01), default=PROBE_HANDSHAKE_TIMEOUT_S,
               show_default=True, help="Seconds for one connect + handshake (a listener no domain "
                                       "covers takes this long: OpenSIPS never answers it).")
 @format_option(["text", "json", "prometheus", "nagios"])
 @click.option("--output", "-o", metavar="FILE", type=click.Path(dir_okay=False),
               help="Write the output to FILE atomically (a reader sees the old or the whole new file), "
                    "e.g. the node_exporter textfile directory's probe.prom.")
-@click.option("--warn-days", type=click.FloatRange(min=0), default=30, show_default=True,
+@click.option("--warn-days", type=FiniteFloatRange(min=0), default=30, show_default=True,
               help="--format nagios: WARNING when a certificate served expires within this many days.")
-@click.option("--crit-days", type=click.FloatRange(min=0), default=7, show_default=True,
+@click.option("--crit-days", type=FiniteFloatRange(min=0), default=7, show_default=True,
               help="--format nagios: CRITICAL when a certificate served expires within this many days.")
 @click.pass_context
 def probe_cmd(ctx: click.Context, config: str, preprocessor: str | None, cfg_dir: str, opensips_version: str,
@@ -191,7 +193,7 @@ def _probe(ctx: click.Context, config: str, preprocessor: str | None, cfg_dir: s
         from tlsmgm_cli.core.util.atomicio import atomic_write
 
         try:
-            atomic_write(output, data, force=True)
+            atomic_write(output, data, force=True, make_dirs=False)
         except TlsmgmError as err:
             click.echo(f"tlsmgm: error: {err}", err=True)
             ctx.exit(NAGIOS_UNKNOWN if fmt == "nagios" else exitcodes.PROBLEMS)

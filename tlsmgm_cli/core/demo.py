@@ -4,11 +4,13 @@ opensips.cfg modelled on the tls_mgm documentation's multi-domain example."""
 
 from __future__ import annotations
 
+import os
 import shutil
+import tempfile
 from pathlib import Path
 
-from tlsmgm_cli.core.errors import UsageError
-from tlsmgm_cli.core.util.atomicio import atomic_write
+from tlsmgm_cli.core.errors import TlsmgmError, UsageError
+from tlsmgm_cli.core.util.atomicio import atomic_write, fsync_dir
 
 LISTEN_IP = "127.0.0.1"
 LISTEN_PORT = 5061
@@ -77,23 +79,76 @@ route {{
 """
 
 
-def write_demo(directory: str, *, force: bool = False) -> dict[str, str]:
-    """Write the demo into ``directory``; refuse when it exists unless ``force``.
-    Returns the paths written by role."""
-    from tlsmgm_cli.core.x509.certgen import make_ca, make_cert
+MARKER = ".tlsmgm-demo"
+_ROLES = ("ca", "atlanta", "biloxi", "generic", "client")
+#: every file a demo directory holds: --force replaces a directory only when it holds nothing else
+DEMO_FILES = frozenset([MARKER, "opensips.cfg"] + [f"{role}.{ext}" for role in _ROLES for ext in ("crt", "key")])
 
+
+def write_demo(directory: str, *, force: bool = False) -> dict[str, str]:
+    """Write the demo into ``directory``; refuse when it exists unless ``force``, and even
+    then unless it is a demo directory (only demo files in it): ``--force`` must never
+    delete what the demo did not write (``demo ~ --force``). Everything is written into a
+    staging directory next to the target and renamed into place, so a failure (a full
+    disk) leaves nothing half-written. Returns the paths written by role."""
     target = Path(directory).resolve()
-    if target.exists():
+    try:
+        str(target).encode("utf-8")
+    except UnicodeEncodeError:
+        raise UsageError(f"DIR '{target}' is not valid UTF-8: the demo's opensips.cfg names its files by "
+                         "that path; choose a UTF-8 name") from None
+    if target.exists() or target.is_symlink():
         if not force:
             raise UsageError(f"{target} already exists (use --force to replace it)")
-        if not target.is_dir():
-            raise UsageError(f"{target} is not a directory")
-        shutil.rmtree(target)
-    target.mkdir(parents=True)
+        _check_replaceable(target)
+    parent = target.parent
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=parent))
+    except OSError as err:
+        raise TlsmgmError(f"cannot write into {parent}: {err.strerror or err}") from None
+    try:
+        written = _write_files(staging, target)
+        os.chmod(staging, 0o755)  # mkdtemp's 0700 -> a plain directory (the keys stay 0600)
+        old = None
+        if target.exists():
+            old = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".old", dir=parent))
+            os.rename(target, old / "demo")
+        os.rename(staging, target)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+    except OSError as err:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise TlsmgmError(f"cannot write the demo into {target}: {err.strerror or err}; nothing written") from None
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    fsync_dir(parent)
+    return written
+
+
+def _check_replaceable(target: Path) -> None:
+    if target.is_symlink() or not target.is_dir():
+        raise UsageError(f"{target} is not a directory tlsmgm demo wrote; refused (remove it yourself)")
+    try:
+        names = {entry.name for entry in os.scandir(target)}
+    except OSError as err:
+        raise UsageError(f"cannot read {target}: {err.strerror or err}") from None
+    foreign = sorted(names - DEMO_FILES)
+    if foreign or "opensips.cfg" not in names:
+        shown = ", ".join(foreign[:3]) + (" ..." if len(foreign) > 3 else "")
+        why = f"it holds other files ({shown})" if foreign else "it holds no demo opensips.cfg"
+        raise UsageError(f"{target} is not a directory tlsmgm demo wrote ({why}); --force replaces only a "
+                         "demo directory: remove it yourself or choose another DIR")
+
+
+def _write_files(staging: Path, target: Path) -> dict[str, str]:
+    """The demo's files into ``staging``; their paths (and the config's) name ``target``."""
+    from tlsmgm_cli.core.x509.certgen import make_ca, make_cert
+
     ca = make_ca("tlsmgm demo CA")
-    written: dict[str, str] = {}
-    ca_crt, _ = ca.write(target, "ca")
-    written["ca"] = str(ca_crt)
+    ca.write(staging, "ca")
+    written: dict[str, str] = {"ca": str(target / "ca.crt")}
     for name, sans, server, client in (
         ("atlanta", ["atlanta.com", "*.atlanta.com"], True, False),
         ("biloxi", ["biloxi.com"], True, False),
@@ -101,9 +156,9 @@ def write_demo(directory: str, *, force: bool = False) -> dict[str, str]:
         ("client", ["trunk.example.net"], False, True),
     ):
         cert = make_cert(ca, sans[0], sans=sans, server=server, client=client)
-        crt, _ = cert.write(target, name)
-        written[name] = str(crt)
-    cfg = target / "opensips.cfg"
-    atomic_write(cfg, _CFG.format(ip=LISTEN_IP, port=LISTEN_PORT, dir=target).encode())
-    written["config"] = str(cfg)
+        cert.write(staging, name)
+        written[name] = str(target / f"{name}.crt")
+    atomic_write(staging / "opensips.cfg", _CFG.format(ip=LISTEN_IP, port=LISTEN_PORT, dir=target).encode())
+    atomic_write(staging / MARKER, b"written by tlsmgm demo: `tlsmgm demo --force` may replace this directory\n")
+    written["config"] = str(target / "opensips.cfg")
     return written

@@ -53,6 +53,12 @@ RSA_BITS_MAX = 16384
 #: the longest validity `gen --days` accepts (1000 years: notAfter stays a valid date)
 GEN_DAYS_MAX = 365_250
 
+#: every seconds option (--timeout, --handshake-timeout): finite, positive, at most a day
+SECONDS_MAX = 86400.0
+#: `handshake --sip-options`: replies read before the final one, and bytes in all
+SIP_PROVISIONAL_MAX = 100
+SIP_READ_LIMIT = 65536
+
 LIMITS: list[tuple[str, str]] = [
     ("config file, each include, preprocessor output", f"{CONFIG_MAX_BYTES // MiB} MiB"),
     ("includes followed in one config (all files, repeats counted)", f"{INCLUDES_MAX:,}"),
@@ -72,6 +78,9 @@ LIMITS: list[tuple[str, str]] = [
     ("`probe`: whole run (--timeout)", f"{PROBE_TOTAL_TIMEOUT_S:g} s"),
     ("`inspect HOST:PORT`: fetching the chain (--timeout)", f"{INSPECT_LIVE_TIMEOUT_S:g} s"),
     ("`probe`: handshakes in one run", f"{PROBE_MAX_CASES:,}"),
+    ("any seconds option (--timeout, --handshake-timeout)", f"finite, above 0, at most {SECONDS_MAX:g} s"),
+    ("`handshake --sip-options`: replies before the final one", f"{SIP_PROVISIONAL_MAX} replies, "
+                                                                 f"{SIP_READ_LIMIT // 1024} KiB in all"),
     ("`gen --rsa` key size", f"{RSA_BITS_MIN}-{RSA_BITS_MAX} bits"),
     ("`gen --days` validity", f"1-{GEN_DAYS_MAX} days"),
 ]

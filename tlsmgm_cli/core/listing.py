@@ -9,7 +9,7 @@ from typing import Any
 from tlsmgm_cli.core.cfg.modparams import effective_library
 from tlsmgm_cli.core.domain import DomainSet, TlsDomain
 from tlsmgm_cli.core.mi.tls_list import method_text
-from tlsmgm_cli.core.x509.pem import is_pem
+from tlsmgm_cli.core.x509.pem import CERTIFICATE_LABELS, is_pem, pem_blocks
 
 _FILE_PARAMS = ("certificate", "private_key", "ca_list", "dh_params")
 
@@ -34,26 +34,31 @@ def certificate_summary(dom: TlsDomain, now: _dt.datetime | None = None) -> dict
         return None
     from cryptography import x509
 
+    from tlsmgm_cli.core.cfg.parse import holds_private_key
     from tlsmgm_cli.core.limits import PKI_FILE_MAX_BYTES
     from tlsmgm_cli.core.util.safeio import UnsafeInput, read_bytes_limited
 
+    in_db = dom.file_is_content("certificate")
+    label = "the DB certificate" if in_db else source  # DB content is never quoted (it may be a key)
     try:
-        if dom.file_is_content("certificate"):
+        if in_db:
             data = source.encode("utf-8", "surrogateescape")
         else:
             data = read_bytes_limited(source, limit=PKI_FILE_MAX_BYTES, what="certificate")
+        if holds_private_key(data) and not any(b.label in CERTIFICATE_LABELS for b in pem_blocks(data)):
+            return {"error": f"{label}: holds a private key, not a certificate"}
         certs = x509.load_pem_x509_certificates(data) if is_pem(data) \
             else [x509.load_der_x509_certificate(data)]
     except UnsafeInput as err:
         return {"error": err.message}
     except ValueError:
-        return {"error": f"{source}: not a PEM/DER certificate"}
+        return {"error": f"{label}: not a PEM/DER certificate"}
     from tlsmgm_cli.core.x509.facts import cert_summary
 
     try:
         summary = cert_summary(certs[0], now)
     except ValueError as err:  # an extension cryptography cannot read
-        return {"error": f"{source}: the certificate cannot be read: {err}"}
+        return {"error": f"{label}: the certificate cannot be read: {err}"}
     sans = [s[4:] for s in summary["sans"] if s.startswith("DNS:")]
     sans += [s[3:] for s in summary["sans"] if s.startswith("IP:")]
     return {

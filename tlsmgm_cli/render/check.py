@@ -59,6 +59,9 @@ def start_verdict(report: CheckReport, limit: int = 5) -> str:
         n = len(stoppers)
         return (f"{release} would not start: {n} finding{'s' if n != 1 else ''} stop{'' if n != 1 else 's'} "
                 f"it ({shown}{more}).")
+    if report.unreadable:
+        return (f"Whether {release} would start is unknown: the config could not be read through its "
+                "preprocessor (TLS005), so nothing was checked.")
     caveats = []
     if report.db_not_checked:
         rules = sorted({f.rule for f in report.findings if f.rule in DB_UNREAD_RULES})
@@ -247,7 +250,7 @@ def prometheus_check(report: CheckReport, expiries: list[Any], config: str, now:
         counts[(f.rule, f.severity)] = counts.get((f.rule, f.severity), 0) + 1
     for (rule, severity), n in sorted(counts.items()):
         by_rule.labels(cfg, rule, severity).set(n)
-    would_start.labels(cfg).set(1 if report.opensips_would_start else 0)
+    would_start.labels(cfg).set(1 if report.opensips_would_start else 0)  # unknown (unreadable): 0
     domains.labels(cfg).set(summary["domains"])
     stamp.labels(cfg).set(round(now.timestamp()))
     took.labels(cfg).set(round(duration, 3))

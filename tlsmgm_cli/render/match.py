@@ -14,6 +14,8 @@ from json import dumps
 from json.encoder import encode_basestring  # type: ignore[attr-defined]
 from typing import Any
 
+from tlsmgm_cli.render.safe import json_text
+
 
 def _loc(d: dict[str, Any]) -> str:
     if d.get("file") is None:
@@ -184,7 +186,7 @@ class JsonLinesEncoder:
         if v is None:
             return "null"
         if isinstance(v, str):
-            return encode_basestring(v)
+            return encode_basestring(v) if v.isascii() else json_text(encode_basestring(v))
         if isinstance(v, int) and not isinstance(v, bool):
             return str(v)
         return dumps(v, ensure_ascii=False)

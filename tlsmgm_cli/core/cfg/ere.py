@@ -14,6 +14,8 @@ bracket) is refused: :func:`translate` returns None, as ``regcomp`` fails.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+from typing import Any
 
 RE_DUP_MAX = 0x7FFF
 
@@ -34,10 +36,17 @@ class _Refused(Exception):
 def translate(ere: str) -> str | None:
     """The Python pattern matching what the ERE ``ere`` matches, or None when glibc's
     ``regcomp`` would refuse it."""
+    return translated(ere)[0]
+
+
+def translated(ere: str) -> tuple[str | None, bool]:
+    """(:func:`translate`, whether it repeats a repetition -- ``(a*)*`` -- which Python's
+    backtracking matcher may take exponential time on)."""
+    translator = _Translator(ere)
     try:
-        return _Translator(ere).run()
+        return translator.run(), translator.nested
     except _Refused:
-        return None
+        return None, False
 
 
 class _Translator:
@@ -49,6 +58,7 @@ class _Translator:
         self.atom = False  # the last piece can take a quantifier
         self.groups: list[int] = []  # index in out where each open group starts
         self.groups_seen = 0
+        self.nested = False  # a repeat of something that repeats: exponential for Python's re
 
     def run(self) -> str:
         src = self.src
@@ -115,6 +125,9 @@ class _Translator:
     def _quantify(self, quantifier: str) -> None:
         if not self.atom or not self.out:
             raise _Refused  # REG_BADRPT: at the start, after '(', '|' or an anchor
+        piece = self.out[-1]
+        if self.quantified[-1] or (piece.startswith("(") and any(q in piece for q in ("*", "+", "{"))):
+            self.nested = True
         if self.quantified[-1]:  # a quantifier on a quantified atom: group it first
             self.out[-1] = f"(?:{self.out[-1]})"
         self.out[-1] += quantifier
@@ -176,7 +189,7 @@ class _Translator:
             self.pos += 1
             if (self.pos + 1 < len(src) and src[self.pos] == "-" and src[self.pos + 1] != "]"):
                 high = src[self.pos + 1]
-                if high == "[":
+                if high == "[" and src[self.pos + 2:self.pos + 3] in (":", "=", "."):
                     raise _Refused  # a range ending in a class or collating element: not handled
                 low, high = _upper(ch), _upper(high)  # REG_ICASE upper-cases the pattern first
                 if ord(high) < ord(low):
@@ -193,9 +206,83 @@ def _upper(ch: str) -> str:
     return ch.upper() if "a" <= ch <= "z" else ch
 
 
-def modparam_pattern(module: str) -> re.Pattern[str] | None:
+def modparam_matcher(module: str) -> Callable[[str], bool] | None:
     """modparam's module argument as OpenSIPS compiles it: ``^(`` + argument + ``)$``,
     extended, case-insensitive (the wrapper is plain text, so an argument such as
-    ``a)|(b`` changes its meaning); None when ``regcomp`` would fail."""
-    pattern = translate(f"^({module})$")
-    return None if pattern is None else re.compile(pattern, re.IGNORECASE)
+    ``a)|(b`` changes its meaning); a test of one module name, or None when ``regcomp``
+    would fail. Where glibc is at hand its own ``regcomp``/``regexec`` decide (exact, and
+    never exponential); elsewhere the Python translation, checked against glibc by the
+    tests."""
+    wrapped = f"^({module})$"
+    native = _GlibcRegex.compile(wrapped)
+    if native is not None:
+        return native if native is not _REFUSED else None
+    pattern, _nested = translated(wrapped)
+    if pattern is None:
+        return None
+    compiled = re.compile(pattern, re.IGNORECASE)
+    return lambda name: compiled.search(name) is not None
+
+
+_REG_EXTENDED, _REG_ICASE, _REG_NOSUB = 1, 2, 8
+_REGEX_T_BYTES = 1024  # sizeof(regex_t) is 64 on x86-64 glibc: ample room
+
+
+class _GlibcRegex:
+    """A compiled ``regex_t`` of glibc, freed with the object."""
+
+    _libc: Any = None
+    _loaded = False
+
+    def __init__(self, buffer: Any) -> None:
+        self._buffer = buffer
+
+    @classmethod
+    def _lib(cls) -> Any:
+        if not cls._loaded:
+            cls._loaded = True
+            try:
+                import ctypes
+                import ctypes.util
+
+                name = ctypes.util.find_library("c")
+                libc = ctypes.CDLL(name) if name else None
+                if libc is not None and hasattr(libc, "gnu_get_libc_version"):
+                    libc.regcomp.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_int]
+                    libc.regexec.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_size_t,
+                                             ctypes.c_void_p, ctypes.c_int]
+                    libc.regfree.argtypes = [ctypes.c_void_p]
+                    cls._libc = libc
+            except (OSError, AttributeError):
+                cls._libc = None
+        return cls._libc
+
+    @classmethod
+    def compile(cls, wrapped: str) -> Any:
+        """A matcher, ``_REFUSED`` when regcomp fails, None when glibc is not at hand."""
+        libc = cls._lib()
+        if libc is None:
+            return None
+        try:
+            raw = wrapped.encode("utf-8", "surrogateescape")
+        except UnicodeEncodeError:
+            return None
+        if b"\0" in raw:
+            return None
+        import ctypes
+
+        buffer = ctypes.create_string_buffer(_REGEX_T_BYTES)
+        if libc.regcomp(buffer, raw, _REG_EXTENDED | _REG_NOSUB | _REG_ICASE) != 0:
+            return _REFUSED
+        return cls(buffer)
+
+    def __call__(self, name: str) -> bool:
+        raw = name.encode("utf-8", "surrogateescape")
+        return bool(self._libc.regexec(self._buffer, raw, 0, None, 0) == 0)
+
+    def __del__(self) -> None:
+        if self._libc is not None:
+            self._libc.regfree(self._buffer)
+
+
+_REFUSED: Any = object()

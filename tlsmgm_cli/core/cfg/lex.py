@@ -208,13 +208,28 @@ def parse_number(text: str) -> int | None:
     yes/no-style word; None when ``text`` is not a valid cfg number."""
     if text in BOOL_WORDS:
         return BOOL_WORDS[text]
-    if _DEC_RE.fullmatch(text):
-        return int(text, 10)
-    if _HEX_RE.fullmatch(text):
-        return int(text, 16)
-    if _OCT_RE.fullmatch(text):
-        return int(text, 8)
+    for pattern, base in ((_DEC_RE, 10), (_HEX_RE, 16), (_OCT_RE, 8)):
+        if pattern.fullmatch(text):
+            return _strtol(text, base)
     return None
+
+
+LONG_MAX = (1 << 63) - 1
+_LONG_DIGITS = {10: 19, 16: 16, 8: 21}  # more digits than these can only overflow a long
+
+
+def _strtol(text: str, base: int) -> int:
+    """``strtol`` as the cfg lexer calls it: a value beyond a 64-bit long saturates to
+    LONG_MAX / LONG_MIN (and a 5,000-digit literal costs nothing to read)."""
+    negative = text.startswith("-")
+    digits = text.lstrip("+-")
+    if base == 16:
+        digits = digits[2:]
+    digits = digits.lstrip("0") or "0"
+    value = LONG_MAX + 1 if len(digits) > _LONG_DIGITS[base] else int(digits, base)
+    if negative:
+        return max(-value, -LONG_MAX - 1)
+    return min(value, LONG_MAX)
 
 
 def skip_block_comment(text: str, pos: int) -> int | None:

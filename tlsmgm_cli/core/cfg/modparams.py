@@ -9,6 +9,7 @@ from __future__ import annotations
 import difflib
 import functools
 import re
+from collections.abc import Callable
 
 from tlsmgm_cli.core.cfg.model import Assign, Loadmodule, Modparam, ParsedConfig
 from tlsmgm_cli.core.domain import CLIENT, PER_DOMAIN_PARAMS, SERVER, DomainSet, GlobalParams, TlsDomain
@@ -98,15 +99,15 @@ def split_param_val(value: str) -> tuple[str, str]:
 def module_regex_matches(regex: str, module: str) -> bool:
     """modparam's module argument: a POSIX ERE, compiled as ``^(regex)$``, case-insensitive
     (``core.cfg.ere``); one that glibc would not compile matches nothing."""
-    pattern = _module_pattern(regex)
-    return pattern is not None and pattern.search(module) is not None
+    matcher = _module_pattern(regex)
+    return matcher is not None and matcher(module)
 
 
 @functools.lru_cache(maxsize=256)
-def _module_pattern(regex: str) -> re.Pattern[str] | None:
-    from tlsmgm_cli.core.cfg.ere import modparam_pattern
+def _module_pattern(regex: str) -> Callable[[str], bool] | None:
+    from tlsmgm_cli.core.cfg.ere import modparam_matcher
 
-    return modparam_pattern(regex)
+    return modparam_matcher(regex)
 
 
 class DomainBuilder:

@@ -104,12 +104,36 @@ def holds_private_key(data: bytes | str) -> bool:
     return b"PRIVATE KEY-----" in raw and _PRIVATE_KEY_RE.search(raw) is not None
 
 
+_BASE64_LINE = re.compile(rb"[A-Za-z0-9+/]{40,}={0,2}")
+_BASE64_WORD = re.compile(r"(?=[A-Za-z0-9+/=]*[0-9+/])[A-Za-z0-9+/=]{16,}")
+BASE64_TEXT = ("this looks like base64 key or certificate material (PEM without its BEGIN/END lines), "
+               "not an opensips.cfg; nothing of it is read or shown")
+
+
+def looks_like_base64(data: bytes | str) -> bool:
+    """Whether ``data`` starts like the body of a PEM block: its first three non-empty
+    lines are long base64 runs (a key whose BEGIN/END lines were cut off)."""
+    raw = data[:4096].encode("utf-8", errors="replace") if isinstance(data, str) else data[:4096]
+    lines = [line.strip() for line in raw.splitlines() if line.strip()][:3]
+    return len(lines) >= 2 and all(_BASE64_LINE.fullmatch(line) for line in lines)
+
+
+def secret_looking(data: bytes | str) -> str | None:
+    """Why nothing of ``data`` may be quoted (a private key, or base64 material), or None."""
+    if holds_private_key(data):
+        return PRIVATE_KEY_TEXT
+    if looks_like_base64(data):
+        return BASE64_TEXT
+    return None
+
+
 def _read_bytes(path: str, what: str = "config") -> bytes:
     """A config or include file: a regular file of at most CONFIG_MAX_BYTES that holds no
-    private key (raises ``UnsafeInput`` saying which)."""
+    private key nor bare base64 material (raises ``UnsafeInput`` saying which)."""
     data = read_bytes_limited(path, limit=CONFIG_MAX_BYTES, what=what)
-    if holds_private_key(data):
-        raise UnsafeInput(f"{what} '{path}': {PRIVATE_KEY_TEXT}")
+    why = secret_looking(data)
+    if why:
+        raise UnsafeInput(f"{what} '{path}': {why}")
     return data
 
 
@@ -316,7 +340,8 @@ def _lines_from_markers(text: str, main: str) -> _LineMap:
         flat_line += text.count("\n", last, m.end())
         last = m.end()
         file = re.sub(r"\\(.)", r"\1", m.group(2))
-        lines.add(flat_line, file, int(m.group(1)))
+        number = m.group(1)
+        lines.add(flat_line, file, int(number) if len(number) < 10 else 1 << 31)  # a hostile marker: far away
     return lines
 
 
@@ -404,8 +429,9 @@ def _run_preprocessor(cmd: str, text: str, timeout: float, limit: int = CONFIG_M
     if not out:  # cfg_pp.c exec_preprocessor: OpenSIPS does not start
         return None, (f"preprocessor '{cmd}': no output from the preprocessor!  Make sure it prints to "
                       "standard output!")
-    if holds_private_key(bytes(out)):
-        return None, f"preprocessor '{cmd}' output: {PRIVATE_KEY_TEXT}"
+    secret = secret_looking(bytes(out))
+    if secret:
+        return None, f"preprocessor '{cmd}' output: {secret}"
     return out.decode("utf-8", errors="surrogateescape"), ""
 
 
@@ -572,6 +598,9 @@ class _Parser:
         if tok.kind == "eof":
             return _SyntaxError(tok.start, f"unexpected end of file, expected {expected}")
         shown = self.text[tok.start:tok.end].split("\n", 1)[0][:40]
+        if _BASE64_WORD.fullmatch(shown):  # possibly key material: never quoted
+            return _SyntaxError(tok.start, f"syntax error: unexpected text ({len(shown)}+ characters of "
+                                           f"base64, not shown), expected {expected}")
         return _SyntaxError(tok.start, f"syntax error: unexpected '{shown}', expected {expected}")
 
     def expect(self, pos: int, value: str, what: str | None = None) -> Token:
@@ -611,7 +640,7 @@ class _Parser:
             else:
                 paren = m.end() - 1
                 close = (loc.line, paren - text.rfind("\n", 0, paren))
-                append(Modparam(module, param, int(ival, 0), "int", loc, ival, close))
+                append(Modparam(module, param, parse_number(ival) or 0, "int", loc, ival, close))
             pos = m.end()
         self._line_pos, self._line_no = line_pos, line_no
         return pos
@@ -956,9 +985,10 @@ def read_config_text(
     """Read config ``text`` as if it were the file ``name``; relative includes are looked
     up in ``base_dir`` (default: the current directory), then the current directory."""
     base_dir = base_dir or os.getcwd()
-    if holds_private_key(text):  # one error, and nothing of the text in it
+    why = secret_looking(text)
+    if why:  # one error, and nothing of the text in it
         return ParsedConfig(path=name, files=[name], diagnostics=[
-            Diagnostic("error", "private-key-file", f"config '{name}': {PRIVATE_KEY_TEXT}")])
+            Diagnostic("error", "private-key-file", f"config '{name}': {why}")])
     main_real = os.path.realpath(os.path.join(base_dir, name))
     return _read(text, name, base_dir, main_real, preprocessor, follow_includes, [], preprocessor_timeout)
 

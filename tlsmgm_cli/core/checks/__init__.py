@@ -62,8 +62,17 @@ class CheckReport:
         return [f for f in self.findings if f.stops_start]
 
     @property
-    def opensips_would_start(self) -> bool:
-        return not self.stoppers
+    def unreadable(self) -> bool:
+        """The config could not be read at all (its preprocessor failed, TLS005 as an
+        error): nothing was checked, so whether OpenSIPS starts is unknown."""
+        return any(f.rule == "TLS005" and f.severity == ERROR for f in self.findings)
+
+    @property
+    def opensips_would_start(self) -> bool | None:
+        """False when a finding stops OpenSIPS, None when the config could not be read."""
+        if self.stoppers:
+            return False
+        return None if self.unreadable else True
 
     @property
     def db_not_checked(self) -> bool:

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tlsmgm_cli import exitcodes
+from tlsmgm_cli.core.cfg.parse import holds_private_key
 from tlsmgm_cli.core.db.rows import TlsRow
 from tlsmgm_cli.core.db.schema import BY_NAME, TYPE_CLIENT, TYPE_SERVER
 from tlsmgm_cli.core.errors import TlsmgmError, UsageError
@@ -145,6 +146,8 @@ def export_rows(rows: list[TlsRow], out: str | Path, *, force: bool = False,
             if not data:
                 continue
             path = directory / filename
+            if mode != SECRET_MODE and holds_private_key(data):
+                mode = SECRET_MODE  # a key stored in another column stays private on disk
             planned.append((path, data, mode))
             lines.append(f'modparam("tls_mgm", "{param}", {cfg_string(f"[{name}]{path}")})')
         lines.append("")

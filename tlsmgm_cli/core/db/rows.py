@@ -7,7 +7,9 @@ A ``TlsRow`` holds the 17 columns under their default names. Strings are ``str``
 
 from __future__ import annotations
 
+import math
 import os
+import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, fields
 from typing import Any
@@ -70,6 +72,33 @@ class TlsRow:
         return data
 
 
+_INT64_MAX = (1 << 63) - 1
+_LEADING_INT = re.compile(rb"[ \t\n\f\r\v]*([+-]?)0*([0-9]+)")
+
+
+def _sqlite_int(value: Any) -> int:
+    """An integer column's value as ``sqlite3_column_int64`` reads it (SQLite stores any type
+    in any column): an int as is; a real truncated, out-of-range ones saturated (NaN 0);
+    text or a blob by its leading integer (``sqlite3Atoi64``: 'abc' is 0, '12abc' is 12),
+    saturated. Other backends only ever hand over ints."""
+    if isinstance(value, bool) or isinstance(value, int):
+        return int(value)
+    if isinstance(value, float):
+        if math.isnan(value):
+            return 0
+        if math.isinf(value):
+            return _INT64_MAX if value > 0 else -_INT64_MAX - 1
+        return max(min(int(value), _INT64_MAX), -_INT64_MAX - 1)
+    raw = value.encode("utf-8", "surrogateescape") if isinstance(value, str) else bytes(value)
+    m = _LEADING_INT.match(raw)
+    if m is None:
+        return 0
+    digits = m.group(2)
+    number = int(digits) if len(digits) <= 19 else _INT64_MAX + 1  # longer: only an overflow
+    number = -number if m.group(1) == b"-" else number
+    return max(min(number, _INT64_MAX), -_INT64_MAX - 1)
+
+
 ROW_FIELDS = tuple(f.name for f in fields(TlsRow))
 assert ROW_FIELDS == COLUMN_NAMES
 
@@ -86,7 +115,7 @@ def _normalise(name: str, value: Any) -> Any:
             return value.encode("utf-8", "surrogateescape")
         return bytes(value)
     if kind == "int":
-        return int(value)
+        return _sqlite_int(value)
     if isinstance(value, (bytes, bytearray, memoryview)):
         return bytes(value).decode("utf-8", "surrogateescape")
     return str(value)

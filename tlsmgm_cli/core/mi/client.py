@@ -43,7 +43,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import SplitResult, unquote, urlsplit, urlunsplit
+from urllib.parse import SplitResult, quote, unquote, urlsplit, urlunsplit
 
 from tlsmgm_cli.core import limits
 from tlsmgm_cli.core.errors import TlsmgmError, UsageError
@@ -97,11 +97,25 @@ class MiEndpoint:
 
 def check_mi_url(url: str, origin: str = "--mi-url") -> SplitResult:
     """``url`` split into its parts; MiError (password masked) unless it is a usable
-    mi_http URL: http or https, a host name or address, and a port from 1 to 65535."""
+    mi_http URL: http or https, a host name or address, and a port from 1 to 65535.
+
+    Refused too, as usage errors rather than failures halfway through the request: a
+    control character, space or byte that was not UTF-8 anywhere in the URL (urlsplit
+    silently drops CR, LF and TAB, and a CR/LF reaching the request line would inject a
+    header), and a host name the IDNA codec cannot encode (a label over 63 characters, an
+    empty label). The URL is only ever shown through ``repr`` here, never raw."""
     def bad(why: str) -> MiError:
         return MiUsageError(f"{origin}: {mask_url(url)!r} is not a usable MI URL: {why} "
                             "(expected e.g. http://127.0.0.1:8888/mi)")
 
+    unusable = next((ch for ch in url if ch == " " or not ch.isprintable()), None)
+    if unusable is not None:
+        if unusable == " ":
+            raise bad("it holds a space (percent-encode it as %20)")
+        if "\udc80" <= unusable <= "\udcff":  # argv bytes kept by surrogateescape
+            raise bad("it holds a byte that is not UTF-8 (percent-encode it, e.g. %FF)")
+        raise bad(f"it holds the control character {unusable!r} (it would reach the HTTP request "
+                  "as is, e.g. a CR/LF adding a header; percent-encode it)")
     try:
         parts = urlsplit(url)
     except ValueError as err:  # "Invalid IPv6 URL", invalid characters in the host
@@ -113,6 +127,11 @@ def check_mi_url(url: str, origin: str = "--mi-url") -> SplitResult:
                   "as %2F, %3F and %23)")
     if not parts.hostname:
         raise bad("no host")
+    try:  # what socket and http.client do with the host: fail now, not mid-request
+        parts.hostname.encode("idna")
+    except UnicodeError:
+        raise bad("the host name is not valid (an empty label, or one longer than 63 "
+                  "characters)") from None
     try:
         port = parts.port
     except ValueError:  # urllib's text quotes the port: never show it
@@ -242,6 +261,8 @@ def parse_reply(raw: bytes, *, endpoint: str, method: str, request_id: Any) -> A
     except RecursionError:
         raise MiError(f"{endpoint}: the reply to {method} is JSON nested too deeply to be a JSON-RPC "
                       "response") from None
+    except (ValueError, OverflowError) as err:  # e.g. a number of more than 4,300 digits
+        raise MiError(f"{endpoint}: malformed reply to {method}: it {_undecodable(err)}") from None
     if not isinstance(reply, dict):
         raise MiError(f"{endpoint}: the reply to {method} is not a JSON-RPC response: {_excerpt(text)}")
     if "error" in reply:
@@ -255,6 +276,17 @@ def parse_reply(raw: bytes, *, endpoint: str, method: str, request_id: Any) -> A
         raise MiError(f"{endpoint}: the reply to {method} answers request id {reply.get('id')!r}, "
                       f"not {request_id!r}")
     return reply["result"]
+
+
+def _undecodable(err: ValueError | OverflowError) -> str:
+    """Why valid-looking JSON could not be decoded, in words (Python's own text for a
+    too-long integer advises sys.set_int_max_str_digits(), which no user can act on)."""
+    import sys
+
+    if "integer string conversion" in str(err):
+        return (f"holds an integer of more than {sys.get_int_max_str_digits():,} digits, which "
+                "no JSON-RPC response does")
+    return f"cannot be decoded: {str(err).splitlines()[0] if str(err) else type(err).__name__}"
 
 
 def _excerpt(text: str, limit: int = 120) -> str:
@@ -286,7 +318,15 @@ def http_request_parts(url: str) -> tuple[str, dict[str, str]]:
         headers["Authorization"] = "Basic " + base64.b64encode(credentials.encode()).decode()
     host = f"[{parts.hostname}]" if ":" in (parts.hostname or "") else parts.hostname or ""
     netloc = host if parts.port is None else f"{host}:{parts.port}"
-    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, "")), headers
+    path, query = _percent_encode_non_ascii(parts.path), _percent_encode_non_ascii(parts.query)
+    return urlunsplit((parts.scheme, netloc, path, query, "")), headers
+
+
+def _percent_encode_non_ascii(text: str) -> str:
+    """``text`` with every non-ASCII character percent-encoded as UTF-8 (``/é`` ->
+    ``/%C3%A9``), as browsers and curl send such a URL: an HTTP request line is ASCII.
+    ``check_mi_url`` has already refused controls, spaces and bytes that were not UTF-8."""
+    return "".join(ch if ch.isascii() else quote(ch, safe="") for ch in text)
 
 
 class _Deadline:
@@ -404,6 +444,8 @@ def _http_exchange(endpoint: MiEndpoint, payload: bytes) -> bytes:
     except socket.gaierror as err:
         raise MiError(f"{shown}: cannot reach OpenSIPS's mi_http (unknown host: {err.strerror}); is "
                       "the URL right?") from None
+    except UnicodeError:  # a host or path check_mi_url let through that IDNA/ASCII cannot encode
+        raise MiUsageError(f"{shown}: not a usable MI URL (it cannot be encoded for the request)") from None
     except http.client.InvalidURL as err:  # a URL http.client rejects after all
         raise MiError(f"{shown}: not a usable MI URL ({mask_url(str(err))})") from None
     except http.client.HTTPException as err:  # e.g. a reply that is not HTTP
@@ -542,8 +584,8 @@ def _looks_complete(data: bytes) -> bool:
         return True
     try:
         json.loads(text)
-    except ValueError:
+    except json.JSONDecodeError:
         return False
-    except RecursionError:
-        return True  # complete or not, parse_reply refuses it
+    except (RecursionError, ValueError, OverflowError):
+        return True  # complete or not (an integer of 5,000 digits...), parse_reply refuses it
     return True

@@ -18,7 +18,8 @@ Nodes come from three places, in this order, all of them usable together:
   A password is never written in the nodes file itself (only inside the URL, where it is
   still never shown): ``password_env`` names an environment variable, ``password_file`` a
   file whose first line is the password. The file is read through ``core.util.safeio`` with the
-  settings-file limit and parsed with ``yaml.safe_load``;
+  settings-file limit and parsed with ``load_yaml`` (``yaml.safe_load``; a value Python cannot
+  hold, such as a 5,000-digit integer, is an error naming its key);
 * every instance (INI section) of an opensips-cli config (``--all-instances``) that has an
   MI connection (communication_type, url or fifo_file, its own or inherited from
   ``[default]``); ``[default]`` alone when there is no other section.
@@ -50,6 +51,7 @@ from tlsmgm_cli.core.mi.client import (
     endpoint_from_cli_cfg,
     parse_opensips_cli_cfg,
 )
+from tlsmgm_cli.core.util.yamlsafe import UnreadableScalar, load_yaml
 
 #: at most this many nodes are asked at the same time
 MAX_PARALLEL_NODES = 32
@@ -191,8 +193,13 @@ def _node_from_entry(entry: Any, index: int, path: str, *, timeout: float, reply
     from tlsmgm_cli.core.net.urls import mask_url
 
     where = f"{path}: node {index + 1}"
+    if isinstance(entry, UnreadableScalar):
+        raise NodesError(f"{where}: {entry.describe()}")
     if not isinstance(entry, dict):
         raise NodesError(f"{where}: expected a mapping with name and url, not a {type(entry).__name__}")
+    bad_value = next(((k, v) for k, v in entry.items() if isinstance(v, UnreadableScalar)), None)
+    if bad_value is not None:  # e.g. timeout: 9...9 (5,000 digits)
+        raise NodesError(f"{where}: {bad_value[0]}: {bad_value[1].describe()}")
     unknown = [str(k) for k in entry if k not in NODE_KEYS]
     if "password" in unknown:
         raise NodesError(f"{where}: a password is never written in the nodes file: use password_env: VAR "
@@ -247,7 +254,7 @@ def read_nodes_file(path: str, *, timeout: float, reply_dir: str | None = None,
 
     raw = read_bytes_limited(Path(path).expanduser(), limit=limits.SETTINGS_MAX_BYTES, what="nodes file")
     try:
-        data = yaml.safe_load(raw.decode("utf-8"))
+        data = load_yaml(raw.decode("utf-8"))
     except UnicodeDecodeError:
         raise NodesError(f"{path}: the nodes file is not UTF-8 text") from None
     except yaml.YAMLError as err:

@@ -75,7 +75,7 @@ def str2int(text: str) -> int | None:
     32-bit unsigned wrap-around with no overflow check. None when not a number."""
     if not text or any(c not in "0123456789" for c in text):
         return None
-    return int(text) % (1 << 32)
+    return int(text[-32:]) % (1 << 32)  # 10**32 is a multiple of 2**32: the last 32 digits decide
 
 
 def parse_address_item(item: str) -> str:

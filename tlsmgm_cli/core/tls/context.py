@@ -260,11 +260,11 @@ def _load_crls(ctx: ssl.SSLContext, domain: TlsDomain, workdir: str) -> int:
         path = os.path.join(crl_dir, name)
         if not os.path.isfile(path):
             continue
-        try:
-            with open(path, "rb") as handle:
-                found = _first(handle.read(), {b"X509 CRL"})
-        except OSError:
-            continue
+        # through the size-limited reader: a file over PKI_FILE_MAX_BYTES (or swapped for a
+        # FIFO) is skipped like any unusable file, as OpenSIPS skips what is no PEM CRL
+        # (behaviour §6.7); the domain is not failed for it
+        data = _read_pki(path, "CRL file")
+        found = _first(data, {b"X509 CRL"}) if data is not None else None
         if found:
             blocks.append(found.block)
     if not blocks:
@@ -419,11 +419,14 @@ def local_certificate_der(domain: TlsDomain) -> bytes | None:
     if domain.file_is_content("certificate"):
         data = cert.encode()
     else:
-        try:
-            with open(cert, "rb") as handle:
-                data = handle.read()
-        except OSError as err:
-            raise _fail(domain, _shown(domain, "certificate"), _os_reason(err)) from None
+        from tlsmgm_cli.core.limits import PKI_FILE_MAX_BYTES
+        from tlsmgm_cli.core.util.safeio import UnsafeInput, read_bytes_limited
+
+        try:  # regular files of at most PKI_FILE_MAX_BYTES, as build_context's _regular
+            data = read_bytes_limited(cert, limit=PKI_FILE_MAX_BYTES, what="certificate")
+        except UnsafeInput as err:
+            why = str(err).split(f"'{cert}'", 1)[-1].lstrip(" :") or str(err)
+            raise _fail(domain, _shown(domain, "certificate"), why) from None
     found = _first(data, CERTIFICATE_LABELS)
     if found is not None:
         try:

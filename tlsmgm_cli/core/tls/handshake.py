@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 import select
 import socket
 import ssl
@@ -37,6 +38,7 @@ from typing import TYPE_CHECKING, Any
 
 from tlsmgm_cli.core.domain import TlsDomain
 from tlsmgm_cli.core.errors import TlsmgmError
+from tlsmgm_cli.core.limits import SIP_PROVISIONAL_MAX, SIP_READ_LIMIT
 from tlsmgm_cli.core.net.addresses import parse_hostport, socket_text
 from tlsmgm_cli.core.tls.context import build_context, chain_too_long, local_certificate_der
 from tlsmgm_cli.core.x509.tlsvars import (
@@ -55,7 +57,8 @@ if TYPE_CHECKING:  # imported lazily at run time (cryptography)
 
 SETTLE_SECONDS = 0.5
 X509_V_ERR_CERT_CHAIN_TOO_LONG = 22
-SIP_READ_LIMIT = 65536
+#: bytes of SIP messages read while waiting for the final reply to --sip-options' OPTIONS
+#: provisional replies (and peer requests) read while waiting for that final reply
 
 # TLS alert descriptions (RFC 8446 §6 and earlier), by name
 ALERTS = {
@@ -241,22 +244,87 @@ def options_request(host: str, local: tuple[str, int]) -> bytes:
     return ("\r\n".join(lines) + "\r\n\r\n").encode()
 
 
+class SipGaveUp(Exception):
+    """The SIP exchange ended without a final reply for a reason other than EOF or the
+    deadline (too many provisional replies, too many bytes, a malformed reply);
+    ``str()`` says why."""
+
+
+class SipDeadline(TimeoutError):
+    """The deadline passed before a final SIP reply; ``messages`` provisional replies
+    (or peer requests) had come by then."""
+
+    def __init__(self, messages: int):
+        super().__init__(f"no final SIP reply before the deadline ({messages} provisional)")
+        self.messages = messages
+
+
+_STATUS_LINE = re.compile(rb"SIP/2\.0 ([0-9]{3})(?: |$)")
+_REQUEST_LINE = re.compile(rb"[A-Za-z]+ \S+ SIP/2\.0$")
+_CONTENT_LENGTH = re.compile(rb"^(?:content-length|l)[ \t]*:[ \t]*([0-9]{1,9})[ \t]*\r?$",
+                             re.IGNORECASE | re.MULTILINE)
+
+
+def _shown_line(line: bytes) -> str:
+    """A peer's line for a message: at most 80 characters, undecodable bytes escaped."""
+    text = line[:80].decode("utf-8", "backslashreplace")
+    return text + ("..." if len(line) > 80 else "")
+
+
 def read_final_status(sock: ssl.SSLSocket, deadline: float) -> str | None:
-    """The status line of the first final (>= 200) SIP response; None on EOF."""
+    """The status line of the first final (>= 200) SIP response; None on EOF.
+
+    The whole exchange is bounded: ``TimeoutError`` once ``deadline`` has passed (also
+    while the peer keeps sending), :class:`SipGaveUp` after :data:`SIP_PROVISIONAL_MAX`
+    messages or :data:`SIP_READ_LIMIT` bytes without a final reply, or when a message is
+    not a SIP status line (a status code must be three ASCII digits: ``SIP/2.0 ²00 OK``
+    is malformed, not 200). A request the peer sends meanwhile is skipped (it counts
+    against the limits); the body of a provisional reply is skipped by its Content-Length.
+    """
     buf = b""
-    while len(buf) < SIP_READ_LIMIT:
-        sock.settimeout(max(deadline - time.monotonic(), 0.001))
-        data = sock.recv(4096)
+    total = 0
+    messages = 0
+    skip = 0  # body bytes of the last message still to be skipped
+    while True:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:  # a peer that keeps sending never lets recv time out
+            raise SipDeadline(messages)
+        sock.settimeout(remaining)
+        try:
+            data = sock.recv(4096)
+        except (TimeoutError, socket.timeout):
+            raise SipDeadline(messages) from None
         if not data:
             return None
+        total += len(data)
         buf += data
-        while b"\r\n\r\n" in buf:
-            head, _, buf = buf.partition(b"\r\n\r\n")
-            status = head.split(b"\r\n", 1)[0].decode("utf-8", "replace")
-            parts = status.split(" ", 2)
-            if len(parts) >= 2 and parts[1].isdigit() and int(parts[1]) >= 200:
-                return status
-    return None
+        while True:
+            if skip:
+                dropped = min(skip, len(buf))
+                buf, skip = buf[dropped:], skip - dropped
+                if skip:
+                    break
+            buf = buf.lstrip(b"\r\n")  # CRLF keep-alives (RFC 5626) between messages
+            head, found, rest = buf.partition(b"\r\n\r\n")
+            if not found:
+                break
+            buf = rest
+            first = head.split(b"\r\n", 1)[0]
+            status = _STATUS_LINE.match(first)
+            if status is None and not _REQUEST_LINE.match(first):
+                raise SipGaveUp(f"the reply to the SIP OPTIONS is malformed: '{_shown_line(first)}' is not a "
+                                "SIP status line (SIP/2.0 and a three-digit code)")
+            if status is not None and int(status.group(1)) >= 200:
+                return first.decode("utf-8", "replace")
+            messages += 1
+            if messages >= SIP_PROVISIONAL_MAX:
+                raise SipGaveUp(f"the peer sent {messages} provisional replies (or requests) and no final "
+                                f"reply to the SIP OPTIONS; gave up (at most {SIP_PROVISIONAL_MAX} are read)")
+            length = _CONTENT_LENGTH.search(head)
+            skip = int(length.group(1)) if length else 0
+        if total > SIP_READ_LIMIT:
+            raise SipGaveUp(f"the peer sent {total} bytes without a final reply to the SIP OPTIONS; gave up "
+                            f"(at most {SIP_READ_LIMIT // 1024} KiB are read)")
 
 
 # ---- SNI ---------------------------------------------------------------------------------
@@ -389,7 +457,7 @@ def run_handshake(endpoint: ClientEndpoint, ip: str, port: int, *, target: str, 
                 result.sip_seconds = time.monotonic() - sip_started
             if result.sip_reply is None:
                 result.error = "the peer closed the connection without answering the SIP OPTIONS"
-    except (_Rejected, _Unsendable) as err:
+    except (_Rejected, _Unsendable, SipGaveUp) as err:
         result.error = str(err)
     except ssl.SSLError as err:
         result.connected = False
@@ -399,7 +467,7 @@ def run_handshake(endpoint: ClientEndpoint, ip: str, port: int, *, target: str, 
                              "enforced": True}
             if sock is not None:  # OpenSSL keeps the chain it rejected
                 result.chain = [chain_entry(der) for der in presented_chain(sock)]
-    except (TimeoutError, socket.timeout):
+    except (TimeoutError, socket.timeout) as err:
         result.connected = result.connected and stage == "waiting for the SIP reply from"
         if stage == "connecting to":
             result.error = f"timed out connecting to {result.address} after {timeout:g} s"
@@ -407,8 +475,11 @@ def run_handshake(endpoint: ClientEndpoint, ip: str, port: int, *, target: str, 
             result.error = (f"no TLS answer from {result.address} within {timeout:g} s (TCP was "
                             "accepted; OpenSIPS behaves so when no server domain covers the listener)")
         elif stage == "waiting for the SIP reply from":
-            result.error = (f"no SIP reply to the OPTIONS from {result.address} within "
-                            f"{result.sip_seconds or 0:.3f} s (the TLS handshake itself completed in "
+            provisional = err.messages if isinstance(err, SipDeadline) else 0
+            what, came = ("final SIP reply", f"only {provisional} provisional replies came; ") if provisional \
+                else ("SIP reply", "")
+            result.error = (f"no {what} to the OPTIONS from {result.address} within "
+                            f"{result.sip_seconds or 0:.3f} s ({came}the TLS handshake itself completed in "
                             f"{result.handshake_seconds or 0:.3f} s; --timeout {timeout:g} s covers both)")
         else:
             result.error = f"timed out {stage} {result.address} after {timeout:g} s"

@@ -382,6 +382,8 @@ def handshake_once(ctx: ssl.SSLContext, host: str, port: int, sni: str | None, t
     except OSError as err:
         live.outcome = LIVE_UNREACHABLE if stage == "connect" else LIVE_NO_ANSWER
         live.error = f"{stage} failed: {err.strerror or err}"
+    except UnicodeError:  # a host name IDNA cannot encode (a label over 63 characters...)
+        live.outcome, live.error = LIVE_UNREACHABLE, f"{host!r} is not a valid host name"
     finally:
         for closable in (sock, raw):
             if closable is not None:
@@ -632,6 +634,11 @@ def apply_connect(targets: list[Target], connect: list[str]) -> None:
     for item in connect:
         key_text, sep, hostport = item.rpartition("=")
         host, port = parse_hostport(hostport, what="--connect", allow_hostname=True)
+        try:  # what socket.create_connection does with it: refuse it now, not per handshake
+            host.encode("idna")
+        except UnicodeError:
+            raise UsageError(f"--connect {item!r}: {host!r} is not a valid host name (an empty label, "
+                             "or one longer than 63 characters)") from None
         if sep:
             key = parse_hostport(key_text, what="--connect listener")
             target = by_key.get(key)

@@ -20,18 +20,26 @@ SECRET_MODE = 0o600
 
 
 def atomic_write(path: str | os.PathLike[str], data: bytes, *, mode: int = PUBLIC_MODE,
-                 force: bool = False) -> Path:
+                 force: bool = False, make_dirs: bool = True) -> Path:
     """Write ``data`` to ``path`` atomically with permission bits ``mode``.
 
-    Raises ``TlsmgmError`` (exit code 2) when ``path`` exists and ``force`` is false, or
-    when the directory cannot be written. Returns the path written.
+    Only a regular file is ever replaced: a device, FIFO, socket or directory at ``path``
+    (``-o /dev/null`` as root would otherwise replace the system's device node) is refused;
+    a symbolic link to a regular file has that file replaced and stays a link. Without
+    ``make_dirs`` the directory must exist. Raises ``UsageError`` when ``path`` exists
+    and ``force`` is false or is not a regular file, ``TlsmgmError`` when the directory
+    cannot be written. Returns the path written.
     """
     target = Path(path)
     if not force and (target.exists() or target.is_symlink()):
         raise UsageError(f"{target} already exists (use --force to overwrite it)")
+    target = _regular_target(target)
     directory = target.parent
     try:
-        directory.mkdir(parents=True, exist_ok=True)
+        if make_dirs:
+            directory.mkdir(parents=True, exist_ok=True)
+        elif not directory.is_dir():
+            raise UsageError(f"cannot write {path}: {directory} is not an existing directory")
         fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=directory)
     except OSError as err:
         raise TlsmgmError(f"cannot write into {directory}: {err.strerror or err}") from err
@@ -46,6 +54,39 @@ def atomic_write(path: str | os.PathLike[str], data: bytes, *, mode: int = PUBLI
         raise
     fsync_dir(directory)
     return target
+
+
+def _regular_target(target: Path) -> Path:
+    """The file to replace for ``target``: itself, or the regular file a link points to;
+    UsageError for anything else that exists there."""
+    import stat
+
+    try:
+        info = target.lstat()
+    except (FileNotFoundError, NotADirectoryError):
+        return target  # nothing there yet (a missing or blocked directory is reported when written)
+    except OSError as err:
+        raise UsageError(f"cannot write {target}: {err.strerror or err}") from None
+    if stat.S_ISREG(info.st_mode):
+        return target
+    if stat.S_ISLNK(info.st_mode):
+        try:
+            real = target.resolve(strict=True)
+        except (OSError, RuntimeError):
+            raise UsageError(f"cannot write {target}: it is a symbolic link to nothing usable "
+                             "(dangling or a loop); refused") from None
+        if real.is_file() and stat.S_ISREG(real.stat().st_mode):
+            return real
+        target_info = real.stat()
+    else:
+        target_info = info
+    kind = _KINDS.get(stat.S_IFMT(target_info.st_mode), "not a regular file")
+    raise UsageError(f"cannot write {target}: it is {kind}, not a regular file; refused (only regular "
+                     "files are replaced; leave out -o to write to standard output)")
+
+
+_KINDS = {0o020000: "a character device", 0o060000: "a block device", 0o010000: "a FIFO",
+          0o140000: "a socket", 0o040000: "a directory"}
 
 
 def _unlink_quietly(name: str) -> None:

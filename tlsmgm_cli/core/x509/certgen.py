@@ -18,11 +18,13 @@ symlinks for a ``ca_dir``.
 from __future__ import annotations
 
 import datetime as dt
+import errno
 import hashlib
 import ipaddress
 import os
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, TypeVar, cast
@@ -110,16 +112,67 @@ class Issued:
 
         Nothing is written when either file exists and ``force`` is false.
         """
-        cert_path = Path(directory) / f"{name}.crt"
-        key_path = Path(directory) / f"{name}.key"
-        if not force:
-            for path in (cert_path, key_path):
-                if path.exists() or path.is_symlink():
-                    raise UsageError(f"{path} already exists (use --force to overwrite it)")
-        atomic_write(key_path, self.key_pem(password), mode=SECRET_MODE, force=True)
-        atomic_write(cert_path, self.chain_pem() if chain else self.cert_pem(),
-                     mode=PUBLIC_MODE, force=True)
+        cert_path, key_path = issued_paths(directory, name)
+        check_targets((cert_path, key_path), force=force)
+        with removing_new_dirs((Path(directory),)):
+            atomic_write(key_path, self.key_pem(password), mode=SECRET_MODE, force=True)
+            atomic_write(cert_path, self.chain_pem() if chain else self.cert_pem(),
+                         mode=PUBLIC_MODE, force=True)
         return cert_path, key_path
+
+
+def issued_paths(directory: str | os.PathLike[str], name: str) -> tuple[Path, Path]:
+    """The ``NAME.crt`` and ``NAME.key`` paths ``Issued.write`` writes into ``directory``."""
+    return Path(directory) / f"{name}.crt", Path(directory) / f"{name}.key"
+
+
+def lexists(path: Path) -> bool:
+    """Whether ``path`` exists (a dangling link counts); ``UsageError`` for a path the
+    file system cannot even look up (a name over 255 bytes, a file where a directory
+    should be), which would only fail later, after a long key generation."""
+    try:
+        os.lstat(path)
+    except FileNotFoundError:
+        return False
+    except OSError as err:
+        if err.errno == errno.ENAMETOOLONG:
+            raise UsageError(f"{path}: the path is too long for the file system (at most 255 bytes per "
+                             "name, 4096 in all)") from None
+        if err.errno == errno.ENOTDIR:
+            raise UsageError(f"{path}: a component of the path is not a directory") from None
+        raise TlsmgmError(f"{path}: {err.strerror or err}") from None
+    return True
+
+
+def check_targets(paths: Iterable[Path], *, force: bool, may_exist: bool = False) -> None:
+    """Refuse, before any key is generated, files that cannot be written: existing ones
+    unless ``force`` or ``may_exist`` (a CRL that is updated), and paths the file system
+    cannot hold. ``UsageError`` names the path and why."""
+    for path in paths:
+        if lexists(path) and not (force or may_exist):
+            raise UsageError(f"{path} already exists (use --force to overwrite it)")
+
+
+@contextmanager
+def removing_new_dirs(directories: Iterable[Path]) -> Iterator[None]:
+    """Directories among ``directories`` (with their missing parents) that do not exist
+    yet are removed again, when still empty, if the block fails: a write that failed
+    (a full disk) leaves no empty directory behind."""
+    missing: list[Path] = []
+    for directory in directories:
+        for candidate in (directory, *directory.parents):
+            if lexists(candidate):
+                break
+            missing.append(candidate)
+    try:
+        yield
+    except BaseException:
+        for candidate in sorted(set(missing), key=lambda p: len(p.parts), reverse=True):
+            try:
+                candidate.rmdir()
+            except OSError:
+                pass  # not empty (someone else's files) or already gone: leave it
+        raise
 
 
 def new_key(kind: KeyKind = "ec", *, bits: int = 2048, curve: str = DEFAULT_CURVE,
@@ -166,16 +219,41 @@ def parse_san(text: str) -> x509.GeneralName:
     if kind == "uri":
         if not _URI.match(value) or any(c.isspace() for c in value):
             raise UsageError(f"subjectAltName {text!r}: {value!r} is not a URI (e.g. sip:alice@atlanta.com)")
-        return x509.UniformResourceIdentifier(value)
+        _ascii_only(value, text, "a URI", "percent-encode the user part and IDNA-encode the host, "
+                                          "e.g. sip:%C3%BC@xn--9ca.com")
+        return _general_name(x509.UniformResourceIdentifier, value, text)
     if kind == "email":
         local, at, host = value.rpartition("@")
         if not at or not local or any(c.isspace() for c in value):
             raise UsageError(f"subjectAltName {text!r}: {value!r} is not an e-mail address "
                              "(e.g. email:alice@atlanta.com)")
-        return x509.RFC822Name(f"{local}@{_dns_name(host, text)}")
+        _ascii_only(local, text, "the local part of an e-mail address",
+                    "internationalized mailboxes (SmtpUTF8Mailbox) are not supported")
+        return _general_name(x509.RFC822Name, f"{local}@{_dns_name(host, text)}", text)
     if ":" in value:
         raise UsageError(f"subjectAltName {text!r}: unknown type (use DNS:, IP:, URI: or email:)")
     return x509.DNSName(_dns_name(value, text))
+
+
+def _ascii_only(value: str, text: str, what: str, advice: str) -> None:
+    """Refuse non-ASCII in an e-mail or URI subjectAltName: X.509 stores both as an
+    IA5String (RFC 5280 §4.2.1.6), which holds ASCII only, and cryptography refuses
+    anything else."""
+    if not value.isascii():
+        odd = next(c for c in value if not c.isascii())
+        raise UsageError(f"subjectAltName {text!r}: {what} holds the non-ASCII character {odd!r}; "
+                         f"X.509 stores it as an IA5String, ASCII only; {advice}")
+
+
+_Name = TypeVar("_Name", x509.UniformResourceIdentifier, x509.RFC822Name)
+
+
+def _general_name(kind: Callable[[str], _Name], value: str, text: str) -> _Name:
+    """``kind(value)``, a usage error if cryptography still refuses the value."""
+    try:
+        return kind(value)
+    except ValueError as err:
+        raise UsageError(f"subjectAltName {text!r} cannot be encoded ({err})") from None
 
 
 def _dns_name(value: str, text: str) -> str:
@@ -454,7 +532,7 @@ def update_crl(ca: Issued, crl_path: str | os.PathLike[str], hashed_dir: str | o
     path = Path(crl_path)
     previous: list[tuple[int, dt.datetime]] = []
     number = 1
-    if path.exists() and not fresh:
+    if lexists(path) and path.exists() and not fresh:  # a dangling link: atomic_write says so
         old = load_crl(path)
         # narrower key union in cryptography's annotation, as in _aki
         if old.issuer != ca.cert.subject or not old.is_signature_valid(ca.cert.public_key()):  # type: ignore[arg-type]
@@ -468,8 +546,10 @@ def update_crl(ca: Issued, crl_path: str | os.PathLike[str], hashed_dir: str | o
     known = {serial for serial, _ in previous}
     added = list(dict.fromkeys(s for s in serials if s not in known))
     crl = make_crl(ca, [*previous, *added], days=days, number=number)
-    atomic_write(path, crl_pem(crl), force=True)
-    return CrlUpdate(crl, path, write_hashed_crl_dir(hashed_dir, [crl]), added)
+    with removing_new_dirs((path.parent, Path(hashed_dir))):
+        atomic_write(path, crl_pem(crl), force=True)
+        hashed = write_hashed_crl_dir(hashed_dir, [crl])
+    return CrlUpdate(crl, path, hashed, added)
 
 
 def write_hashed_crl_dir(directory: str | os.PathLike[str],
