@@ -229,6 +229,15 @@ def test_pkcs12_without_password_says_so(p12_files: tuple[Path, Path]) -> None:
     assert wrong.exit_code == 1 and "wrong password" in wrong.stderr and "nope" not in wrong.stderr
 
 
+def test_pkcs12_password_file_that_is_not_utf8_is_a_wrong_password(tmp_path: Path,
+                                                                  p12_files: tuple[Path, Path]) -> None:
+    locked, _ = p12_files
+    pw = tmp_path / "pw"
+    pw.write_bytes(b"\xff\xfe\n")  # used to say "cannot be read (TypeError)"
+    result = run("inspect", str(locked), "--password-file", str(pw))
+    assert result.exit_code == 1 and "cannot be opened with the password given" in result.stderr
+
+
 # ---- 7. terminal escapes -------------------------------------------------------------------
 @pytest.fixture
 def evil_cert(tmp_path: Path, ca: certgen.Issued) -> Path:

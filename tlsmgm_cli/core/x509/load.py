@@ -168,7 +168,7 @@ def _load_pkcs12(data: bytes, source: str, password: bytes | None) -> list[Loade
 
     try:
         p12 = pkcs12.load_pkcs12(data, password)
-    except ValueError:
+    except (ValueError, TypeError):  # TypeError: a password the library cannot use (not UTF-8)
         if password is None:
             try:  # an empty password is the usual "no password" of openssl pkcs12 -passout pass:
                 p12 = pkcs12.load_pkcs12(data, b"")
