@@ -391,3 +391,56 @@ def test_readme_alert_rules_name_metrics_check_emits(pki: Pki, tmp_path: Path) -
     assert named and named <= emitted, named - emitted
     assert "--format prometheus" in section or "-f prometheus" in section
     assert "--format nagios" in section or "-f nagios" in section
+
+
+# ---- the README's cron lines and Nagios command, run as written --------------------------------
+README_TEXT = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+
+
+def _as_shell(command: str, cfg: Path, textfile: Path) -> str:
+    """A README command line with the demo's config, a temporary textfile directory, and
+    this interpreter's tlsmgm."""
+    tlsmgm = f"{sys.executable} -m tlsmgm_cli"
+    command = command.replace("/etc/opensips/opensips.cfg", str(cfg))
+    command = command.replace("/var/lib/node_exporter/textfile", str(textfile))
+    return re.sub(r"(?:/usr/local/bin/)?\btlsmgm\b(?= )", tlsmgm, command)
+
+
+def test_readme_cron_lines_write_files_the_prometheus_parser_reads(tmp_path: Path) -> None:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    assert run("demo", str(tmp_path / "demo")).exit_code == 0
+    cfg = tmp_path / "demo" / "opensips.cfg"
+    textfile = tmp_path / "textfile"
+    textfile.mkdir()
+    lines = re.findall(r"^\*/\d+\s+\*\s+\*\s+\*\s+\*\s+opensips\s+(tlsmgm .+)$", README_TEXT, re.M)
+    assert len(lines) == 2, lines  # check and probe
+    env = {k: v for k, v in os.environ.items() if k != "TLSMGM_DEBUG"}
+    for line in lines:
+        shell = _as_shell(line, cfg, textfile)
+        if " probe " in shell:
+            shell = shell.replace(" probe ", " probe --no-db --timeout 5 --handshake-timeout 1 ", 1)
+        else:
+            shell = shell.replace(" check ", " check --no-db ", 1)
+        proc = subprocess.run(["sh", "-c", shell], capture_output=True, text=True, timeout=120, env=env)
+        assert proc.returncode == 0, (shell, proc.stderr)  # exit 1 (findings) is what `|| test` allows
+        assert "internal error" not in proc.stderr
+    written = sorted(p.name for p in textfile.iterdir())
+    assert written == ["tlsmgm.prom", "tlsmgm_probe.prom"], written
+    for path in textfile.iterdir():
+        families = list(text_string_to_metric_families(path.read_text()))
+        assert families, path
+
+
+def test_readme_nagios_command_definition_runs_as_a_plugin(tmp_path: Path) -> None:
+    (command,) = re.findall(r"^\s*command_line\s+(.+)$", README_TEXT, re.M)
+    assert run("demo", str(tmp_path / "demo")).exit_code == 0
+    cfg = tmp_path / "demo" / "opensips.cfg"
+    shell = _as_shell(command, cfg, tmp_path).replace("$ARG1$", str(cfg)).replace("$ARG2$", "30")
+    shell = shell.replace("$ARG3$", "7").replace(" check ", " check --no-db ", 1)
+    env = {k: v for k, v in os.environ.items() if k != "TLSMGM_DEBUG"}
+    proc = subprocess.run(["sh", "-c", shell], capture_output=True, text=True, timeout=120, env=env)
+    assert proc.returncode in (0, 1, 2, 3), proc.stderr
+    first = proc.stdout.splitlines()[0]
+    assert re.match(r"^TLSMGM CHECK (OK|WARNING|CRITICAL|UNKNOWN) - .+\|", first), first
+    assert ["OK", "WARNING", "CRITICAL", "UNKNOWN"][proc.returncode] in first
