@@ -598,7 +598,10 @@ class _Parser:
         if tok.kind == "eof":
             return _SyntaxError(tok.start, f"unexpected end of file, expected {expected}")
         shown = self.text[tok.start:tok.end].split("\n", 1)[0][:40]
-        if _BASE64_WORD.fullmatch(shown):  # possibly key material: never quoted
+        line_start = self.text.rfind("\n", 0, tok.start) + 1
+        line_end = self.text.find("\n", tok.start)
+        line = self.text[line_start:len(self.text) if line_end < 0 else line_end].strip()
+        if _BASE64_WORD.fullmatch(shown) or _BASE64_WORD.fullmatch(line):  # maybe key material: never quoted
             return _SyntaxError(tok.start, f"syntax error: unexpected text ({len(shown)}+ characters of "
                                            f"base64, not shown), expected {expected}")
         return _SyntaxError(tok.start, f"syntax error: unexpected '{shown}', expected {expected}")
