@@ -81,11 +81,13 @@ def answer(results: dict[str, Any]) -> Responder:
 
 
 class HttpMi:
-    """``with HttpMi(respond) as mi: mi.url``; ``mi.requests`` holds what arrived."""
+    """``with HttpMi(respond) as mi: mi.url``; ``mi.requests`` holds what arrived, and
+    ``mi.request_lines`` their HTTP request lines as sent (``POST /path HTTP/1.1``)."""
 
     def __init__(self, respond: Responder, *, status: int = 200, delay: float = 0.0,
                  credentials: tuple[str, str] | None = None):
         self.requests: list[dict[str, Any]] = []
+        self.request_lines: list[str] = []
         self.authorizations: list[str | None] = []
         outer = self
         expected_auth = None
@@ -96,6 +98,7 @@ class HttpMi:
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:  # noqa: N802 - http.server API
+                outer.request_lines.append(self.requestline)
                 length = int(self.headers.get("Content-Length", 0))
                 request = json.loads(self.rfile.read(length))
                 outer.requests.append(request)

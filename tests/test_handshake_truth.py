@@ -18,8 +18,9 @@ import pytest
 from clirun import run
 from cryptography import x509
 from cryptography.x509.oid import NameOID
-from tlsserving import running_server, wait_record
+from tlsserving import accept_loop, running_server, wait_record
 
+from tlsmgm_cli.core.tls.clienthello import INCOMPLETE, UNKNOWN, server_name
 from tlsmgm_cli.core.x509 import certgen
 
 ESCAPE_CN = "evil\x1b]0;pwned\x07.example"
@@ -43,55 +44,24 @@ def _read_record(conn: socket.socket) -> bytes:
     return head + body
 
 
-def client_hello_sni(record: bytes) -> bytes | None:
-    """The server_name (host_name) of a TLS ClientHello record; None without the extension."""
-    assert record[0] == 0x16 and record[5] == 0x01, "not a ClientHello"
-    pos = 5 + 4 + 2 + 32  # record header, handshake header, version, random
-    pos += 1 + record[pos]  # session id
-    pos += 2 + int.from_bytes(record[pos:pos + 2], "big")  # cipher suites
-    pos += 1 + record[pos]  # compression methods
-    end = pos + 2 + int.from_bytes(record[pos:pos + 2], "big")
-    pos += 2
-    while pos + 4 <= end:
-        kind, size = int.from_bytes(record[pos:pos + 2], "big"), int.from_bytes(record[pos + 2:pos + 4], "big")
-        data = record[pos + 4:pos + 4 + size]
-        if kind == 0:  # server_name: list length, then (type, length, name)
-            assert data[2] == 0
-            name_len = int.from_bytes(data[3:5], "big")
-            return data[5:5 + name_len]
-        pos += 4 + size
-    return None
-
-
 @contextmanager
 def hello_recorder() -> Iterator[tuple[int, list[bytes | None]]]:
     """A TCP server on 127.0.0.1 that reads one ClientHello per connection, records its
-    SNI and closes the connection."""
-    listener = socket.create_server(("127.0.0.1", 0))
-    listener.settimeout(0.2)
+    SNI (read by core/tls/clienthello.py, itself checked against OpenSSL's ClientHellos)
+    and closes the connection."""
     seen: list[bytes | None] = []
-    stop = threading.Event()
 
-    def serve() -> None:
-        while not stop.is_set():
-            try:
-                conn, _ = listener.accept()
-            except (TimeoutError, OSError):
-                continue
-            with conn:
-                conn.settimeout(5)
-                record = _read_record(conn)
-                if record:
-                    seen.append(client_hello_sni(record))
+    def handle(conn: socket.socket, _stop: threading.Event) -> None:
+        with conn:
+            conn.settimeout(5)
+            record = _read_record(conn)
+            if record:
+                found = server_name(record)
+                assert found not in (INCOMPLETE, UNKNOWN), record[:16]
+                seen.append(found if isinstance(found, bytes) else None)
 
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    try:
-        yield listener.getsockname()[1], seen
-    finally:
-        stop.set()
-        thread.join(5)
-        listener.close()
+    with accept_loop(handle) as port:
+        yield port, seen
 
 
 @pytest.mark.parametrize("sni", ["127.0.0.1", "::1", "10.0.0.7", "bücher.example", "a..b",
@@ -173,33 +143,17 @@ def silent_tls_server(tmp_path: Path, cn: str = "silent.example") -> Iterator[in
     cert, key = issued.write(tmp_path, "silent", force=True)
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.load_cert_chain(cert, key)
-    listener = socket.create_server(("127.0.0.1", 0))
-    listener.settimeout(0.2)
-    stop = threading.Event()
-    held: list[socket.socket] = []
 
-    def serve() -> None:
-        while not stop.is_set():
-            try:
-                conn, _ = listener.accept()
-            except (TimeoutError, OSError):
-                continue
-            try:
-                conn.settimeout(5)
-                held.append(ctx.wrap_socket(conn, server_side=True))
-            except (ssl.SSLError, OSError):
-                conn.close()
+    def handle(conn: socket.socket, stop: threading.Event) -> None:
+        try:
+            conn.settimeout(5)
+            with ctx.wrap_socket(conn, server_side=True):
+                stop.wait()  # held open, silent, until the test ends
+        except (ssl.SSLError, OSError):
+            conn.close()
 
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    try:
-        yield listener.getsockname()[1]
-    finally:
-        stop.set()
-        thread.join(5)
-        for sock in held:
-            sock.close()
-        listener.close()
+    with accept_loop(handle) as port:
+        yield port
 
 
 def test_sip_timeout_is_reported_apart_from_the_handshake(tmp_path: Path) -> None:

@@ -26,6 +26,7 @@ from clirun import run
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from pki import Pki
+from tlsserving import accept_loop
 
 from tlsmgm_cli import exitcodes
 from tlsmgm_cli.core.loader import load_domains
@@ -437,31 +438,14 @@ def test_a_config_opensips_refuses_is_usage_or_unknown(tmp_path: Path) -> None:
 @contextlib.contextmanager
 def garbage_server(reply: bytes) -> Iterator[int]:
     """Answers every connection with ``reply`` (not TLS) and closes it."""
-    lsock = socket.socket()
-    lsock.bind(("127.0.0.1", 0))
-    lsock.listen(64)
-    lsock.settimeout(0.05)
-    stop = threading.Event()
+    def handle(conn: socket.socket, _stop: threading.Event) -> None:
+        with conn, contextlib.suppress(OSError):
+            conn.settimeout(5)
+            conn.recv(4096)
+            conn.sendall(reply)
 
-    def loop() -> None:
-        while not stop.is_set():
-            try:
-                conn, _ = lsock.accept()
-            except OSError:
-                continue
-            with conn:
-                with contextlib.suppress(OSError):
-                    conn.recv(4096)
-                    conn.sendall(reply)
-
-    thread = threading.Thread(target=loop, daemon=True)
-    thread.start()
-    try:
-        yield lsock.getsockname()[1]
-    finally:
-        stop.set()
-        thread.join(2)
-        lsock.close()
+    with accept_loop(handle) as port:
+        yield port
 
 
 @pytest.mark.parametrize("reply", [b"SIP/2.0 400 Bad Request\r\n\r\n", b"\x15\x03\x03\x00\x02\x02\x28", b""])

@@ -10,9 +10,10 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import json
+import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -122,3 +123,30 @@ def inspect_vars(cert_path: Path) -> dict:
     result = run(*["inspect", str(cert_path), "--format", "json"])
     assert result.exit_code in (0, 1), result.output
     return json.loads(result.stdout)[0]["vars"]
+
+
+@contextlib.contextmanager
+def accept_loop(handle: Callable[[socket.socket, threading.Event], None]) -> Iterator[int]:
+    """A TCP listener on 127.0.0.1 whose every accepted connection goes to
+    ``handle(conn, stop)`` in its own thread (``stop`` is set when the block ends; the
+    handler owns the connection). Yields the port."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(0.2)
+    stop = threading.Event()
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+            except (TimeoutError, OSError):
+                continue
+            threading.Thread(target=handle, args=(conn, stop), daemon=True).start()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield listener.getsockname()[1]
+    finally:
+        stop.set()
+        thread.join(5)
+        listener.close()

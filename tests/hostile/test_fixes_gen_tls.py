@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 from clirun import assert_no_internal_error, run, run_proc
 from pki import Pki
-from tlsserving import running_server
+from tlsserving import accept_loop, running_server
 
 from tlsmgm_cli import exitcodes
 from tlsmgm_cli.core.domain import CLIENT, TlsDomain
@@ -45,11 +45,8 @@ def sip_server(tmp_path: Path, answer: Callable[[ssl.SSLSocket, threading.Event]
     cert, key = certgen.make_cert(None, "sip.example", self_signed=True).write(tmp_path, "sipsrv", force=True)
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.load_cert_chain(cert, key)
-    listener = socket.create_server(("127.0.0.1", 0))
-    listener.settimeout(0.2)
-    stop = threading.Event()
 
-    def handle(conn: socket.socket) -> None:
+    def handle(conn: socket.socket, stop: threading.Event) -> None:
         try:
             conn.settimeout(5)
             with ctx.wrap_socket(conn, server_side=True) as tls:
@@ -65,22 +62,8 @@ def sip_server(tmp_path: Path, answer: Callable[[ssl.SSLSocket, threading.Event]
         finally:
             conn.close()
 
-    def serve() -> None:
-        while not stop.is_set():
-            try:
-                conn, _ = listener.accept()
-            except (TimeoutError, OSError):
-                continue
-            threading.Thread(target=handle, args=(conn,), daemon=True).start()
-
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    try:
-        yield listener.getsockname()[1]
-    finally:
-        stop.set()
-        thread.join(5)
-        listener.close()
+    with accept_loop(handle) as port:
+        yield port
 
 
 def flood(data: bytes) -> Callable[[ssl.SSLSocket, threading.Event], None]:

@@ -20,8 +20,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
-import threading
 from pathlib import Path
 
 import pytest
@@ -98,56 +96,11 @@ def test_a_fifo_reply_with_a_huge_integer_is_refused_at_once(tmp_path: Path) -> 
 # 2. MI URLs and probe hosts
 
 
-class RecordingHttp:
-    """Answers every request with an empty tls_list reply; ``lines`` holds the request
-    lines (raw bytes) that arrived."""
-
-    def __init__(self) -> None:
-        self.lines: list[bytes] = []
-        self._sock = socket.socket()
-        self._sock.bind(("127.0.0.1", 0))
-        self._sock.listen(4)
-        self.base = f"http://127.0.0.1:{self._sock.getsockname()[1]}"
-        self._thread = threading.Thread(target=self._serve, daemon=True)
-
-    def __enter__(self) -> RecordingHttp:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._sock.close()
-        self._thread.join(5)
-
-    def _serve(self) -> None:
-        while True:
-            try:
-                conn, _ = self._sock.accept()
-            except OSError:
-                return
-            with conn:
-                conn.settimeout(5)
-                try:
-                    data = b""
-                    while b"\r\n\r\n" not in data:
-                        chunk = conn.recv(65536)
-                        if not chunk:
-                            break
-                        data += chunk
-                    self.lines.append(data.split(b"\r\n", 1)[0])
-                    request = json.loads(data.split(b"\r\n\r\n", 1)[1] or conn.recv(65536))
-                    body = json.dumps({"jsonrpc": "2.0", "result": {"Domains": []},
-                                       "id": request["id"]}).encode()
-                    conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: " + str(len(body)).encode()
-                                 + b"\r\n\r\n" + body)
-                except (OSError, ValueError, KeyError):
-                    continue
-
-
 def test_a_non_ascii_path_is_sent_percent_encoded() -> None:
-    with RecordingHttp() as server:
-        result = run("mi", "tls_list", "--mi-url", f"{server.base}/é?x=ü")
+    with HttpMi(answer({"tls_list": {"Domains": []}})) as server:
+        result = run("mi", "tls_list", "--mi-url", server.url.removesuffix("/mi") + "/é?x=ü")
     assert result.exit_code == exitcodes.OK, result.stderr
-    assert server.lines == [b"POST /%C3%A9?x=%C3%BC HTTP/1.1"]
+    assert server.request_lines == ["POST /%C3%A9?x=%C3%BC HTTP/1.1"]
 
 
 @pytest.mark.parametrize("url, why", [
@@ -166,10 +119,10 @@ def test_an_unusable_mi_url_is_a_usage_error_naming_it_escaped(url: str, why: st
 
 
 def test_a_crlf_url_never_reaches_the_server() -> None:
-    with RecordingHttp() as server:
-        result = run("mi", "tls_list", "--mi-url", f"{server.base}/mi\r\nX-Injected: 1")
+    with HttpMi(answer({"tls_list": {"Domains": []}})) as server:
+        result = run("mi", "tls_list", "--mi-url", f"{server.url}\r\nX-Injected: 1")
     assert result.exit_code == exitcodes.USAGE
-    assert server.lines == []
+    assert server.request_lines == [] and server.requests == []
 
 
 def test_a_url_with_bytes_that_are_not_utf8_is_a_usage_error() -> None:

@@ -302,7 +302,7 @@ def test_output_refuses_a_fifo_a_directory_and_links_to_them(small_cfg: Path, tm
     directory.mkdir()
     link = tmp_path / "link"
     link.symlink_to(fifo)
-    for target, kind in ((fifo, "a FIFO"), (link, "a FIFO")):
+    for target, kind in ((fifo, "a FIFO (named pipe)"), (link, "a FIFO (named pipe)")):
         result = _check_to(small_cfg, target)
         assert result.exit_code == 1, result.output
         assert f"cannot write {target}: it is {kind}, not a regular file; refused" in result.stderr

@@ -106,8 +106,9 @@ def check_cmd(ctx: click.Context, config, preprocessor, cfg_dir, opensips_versio
     the DB domains were then not checked.
 
     Findings that stop OpenSIPS at startup are marked (text: "[stops OpenSIPS at
-    startup]"; JSON: "stops_start" on each finding and "opensips_would_start"), and the
-    text summary ends with whether OpenSIPS would start with this config.
+    startup]"; JSON: "stops_start" on each finding and "opensips_would_start", null when
+    the config could not be read), and the text summary ends with whether OpenSIPS would
+    start with this config.
 
     Options can also come from a settings file: --settings FILE, else a .tlsmgm.yaml
     next to the config or in the working directory (keys: format, fail-on, warn-days,

@@ -133,7 +133,7 @@ def _read_bytes(path: str, what: str = "config") -> bytes:
     data = read_bytes_limited(path, limit=CONFIG_MAX_BYTES, what=what)
     why = secret_looking(data)
     if why:
-        raise UnsafeInput(f"{what} '{path}': {why}")
+        raise UnsafeInput(what, path, why)
     return data
 
 

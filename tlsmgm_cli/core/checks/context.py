@@ -7,12 +7,15 @@ import datetime as dt
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tlsmgm_cli.core.checks.filecache import FileCache
 from tlsmgm_cli.core.checks.rules import ERROR, RULES, STOPS_START_RULES
 from tlsmgm_cli.core.domain import DomainSet, TlsDomain
 from tlsmgm_cli.core.errors import Loc
+
+if TYPE_CHECKING:
+    from tlsmgm_cli.core.matching.matcher import DomainMatcher
 
 
 @dataclass(slots=True)
@@ -50,6 +53,14 @@ class CheckContext:
     wanted: Callable[[str], bool]
     root: str | None = None
     findings: list[Finding] = field(default_factory=list)
+
+    def matcher(self) -> DomainMatcher:
+        """The one domain matcher of this run, built on first use (reachability rules and
+        TLS407's initial-domain test share it)."""
+        from tlsmgm_cli.core.matching.matcher import DomainMatcher
+
+        matcher: DomainMatcher = self.files.memo(("matcher",), lambda: DomainMatcher(self.domset))
+        return matcher
 
     def add(self, rule_id: str, message: str, *, dom: TlsDomain | None = None, param: str | None = None,
             loc: Loc | None = None, severity: str | None = None, hint: str | None = None,

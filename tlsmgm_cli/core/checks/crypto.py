@@ -136,13 +136,13 @@ def _may_be_initial(ctx: CheckContext, dom: TlsDomain) -> bool:
 
 
 def _initial_server_domains(ctx: CheckContext) -> frozenset[int] | None:
-    from tlsmgm_cli.core.matching.matcher import DomainMatcher, tls_listeners
+    from tlsmgm_cli.core.matching.matcher import tls_listeners
 
     config = ctx.domset.config
     listeners = tls_listeners(config) if config is not None else []
     if not listeners or any(ls.ip is None or ls.port is None for ls in listeners):
         return None
-    matcher = DomainMatcher(ctx.domset)
+    matcher = ctx.matcher()
     found = (matcher.match_server(ls.ip, ls.port, None).initial for ls in listeners
              if ls.ip is not None and ls.port is not None)
     return frozenset(id(dom) for dom in found if dom is not None)

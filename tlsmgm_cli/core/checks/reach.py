@@ -20,7 +20,7 @@ from tlsmgm_cli.core.tls.methods import MethodError, parse_method
 
 
 def check_reachability(ctx: CheckContext) -> None:
-    matcher = DomainMatcher(ctx.domset)
+    matcher = ctx.matcher()
     config = ctx.domset.config
     listeners = [ls for ls in tls_listeners(config) if ls.ip is not None] if config is not None else []
     all_known = config is not None and all(ls.ip is not None for ls in tls_listeners(config))

@@ -425,8 +425,7 @@ def local_certificate_der(domain: TlsDomain) -> bytes | None:
         try:  # regular files of at most PKI_FILE_MAX_BYTES, as build_context's _regular
             data = read_bytes_limited(cert, limit=PKI_FILE_MAX_BYTES, what="certificate")
         except UnsafeInput as err:
-            why = str(err).split(f"'{cert}'", 1)[-1].lstrip(" :") or str(err)
-            raise _fail(domain, _shown(domain, "certificate"), why) from None
+            raise _fail(domain, _shown(domain, "certificate"), err.reason) from None
     found = _first(data, CERTIFICATE_LABELS)
     if found is not None:
         try:

@@ -75,18 +75,14 @@ def _regular_target(target: Path) -> Path:
         except (OSError, RuntimeError):
             raise UsageError(f"cannot write {target}: it is a symbolic link to nothing usable "
                              "(dangling or a loop); refused") from None
-        if real.is_file() and stat.S_ISREG(real.stat().st_mode):
+        info = real.stat()
+        if stat.S_ISREG(info.st_mode):
             return real
-        target_info = real.stat()
-    else:
-        target_info = info
-    kind = _KINDS.get(stat.S_IFMT(target_info.st_mode), "not a regular file")
+    from tlsmgm_cli.core.util.safeio import file_kind
+
+    kind = file_kind(info.st_mode)
     raise UsageError(f"cannot write {target}: it is {kind}, not a regular file; refused (only regular "
                      "files are replaced; leave out -o to write to standard output)")
-
-
-_KINDS = {0o020000: "a character device", 0o060000: "a block device", 0o010000: "a FIFO",
-          0o140000: "a socket", 0o040000: "a directory"}
 
 
 def _unlink_quietly(name: str) -> None:

@@ -27,7 +27,12 @@ def _size_text(limit: int) -> str:
 
 class UnsafeInput(TlsmgmError):
     """A file that is not a readable regular file within the limit (exit status PROBLEMS,
-    as every ``TlsmgmError``)."""
+    as every ``TlsmgmError``). The message is ``WHAT 'PATH': REASON`` (or ``WHAT 'PATH' is
+    ...``); ``reason`` holds the part after the path, for callers with their own wording."""
+
+    def __init__(self, what: str, path: str, reason: str, *, sep: str = ": "):
+        super().__init__(f"{what} '{path}'{sep}{reason}")
+        self.reason = reason
 
 
 def describe_os_error(err: OSError) -> str:
@@ -64,10 +69,10 @@ def check_regular(path: str | os.PathLike[str], *, what: str = "file") -> os.sta
     try:
         st = os.stat(path)
     except OSError as err:
-        raise UnsafeInput(f"{what} '{os.fspath(path)}': {describe_os_error(err)}") from None
+        raise UnsafeInput(what, os.fspath(path), describe_os_error(err)) from None
     if not stat.S_ISREG(st.st_mode):
-        raise UnsafeInput(f"{what} '{os.fspath(path)}' is {file_kind(st.st_mode)}, not a regular file; "
-                          "refused (tlsmgm reads only regular files)")
+        raise UnsafeInput(what, os.fspath(path), f"is {file_kind(st.st_mode)}, not a regular file; "
+                          "refused (tlsmgm reads only regular files)", sep=" ")
     return st
 
 
@@ -82,14 +87,14 @@ def read_bytes_limited(path: str | os.PathLike[str], *, limit: int, what: str = 
     try:
         fd = os.open(name, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
     except OSError as err:
-        raise UnsafeInput(f"{what} '{name}': {describe_os_error(err)}") from None
+        raise UnsafeInput(what, name, describe_os_error(err)) from None
     try:
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode):
-            raise UnsafeInput(f"{what} '{name}' is {file_kind(st.st_mode)}, not a regular file; refused")
+            raise UnsafeInput(what, name, f"is {file_kind(st.st_mode)}, not a regular file; refused", sep=" ")
         if st.st_size > limit:
-            raise UnsafeInput(f"{what} '{name}' is {st.st_size} bytes, over the {_size_text(limit)} "
-                              "limit tlsmgm reads")
+            raise UnsafeInput(what, name, f"is {st.st_size} bytes, over the {_size_text(limit)} "
+                              "limit tlsmgm reads", sep=" ")
         chunks = []
         total = 0
         while True:
@@ -99,10 +104,10 @@ def read_bytes_limited(path: str | os.PathLike[str], *, limit: int, what: str = 
             chunks.append(chunk)
             total += len(chunk)
             if total > limit:
-                raise UnsafeInput(f"{what} '{name}' is over the {_size_text(limit)} limit tlsmgm reads")
+                raise UnsafeInput(what, name, f"is over the {_size_text(limit)} limit tlsmgm reads", sep=" ")
         return b"".join(chunks)
     except OSError as err:
-        raise UnsafeInput(f"{what} '{name}': {describe_os_error(err)}") from None
+        raise UnsafeInput(what, name, describe_os_error(err)) from None
     finally:
         os.close(fd)
 
